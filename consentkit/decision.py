@@ -1,0 +1,317 @@
+"""Consent state: the signed consent cookie and the per-request :class:`Decision`.
+
+The cookie holds a random consent id, the granted and refused categories, the
+policy revision, a fingerprint per category and the time of the choice. It is
+signed and timestamped with itsdangerous under a salt of its own. Anything wrong
+with it (tampered, foreign key, expired, unparseable) reads as "no decision yet".
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Literal, TypeAlias
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+from .categories import CATEGORIES, OPTIONAL_CATEGORIES, Category, is_category
+from .policy import Policy
+
+__all__ = [
+    "ConsentCodec",
+    "Decision",
+    "Model",
+    "Reason",
+    "StoredConsent",
+    "decide",
+    "new_consent_id",
+]
+
+Model: TypeAlias = Literal["opt_in", "opt_out", "notice"]
+"""How a region treats a visitor who has not chosen yet."""
+
+Reason: TypeAlias = Literal[
+    "no_decision",
+    "recorded",
+    "expired",
+    "new_revision",
+    "categories_changed",
+    "gpc",
+    "dnt",
+]
+"""Why a decision is what it is; shown to the app as ``Decision.reason``."""
+
+SALT: Final = "consentkit.consent.v1"
+_MAX_TOKEN_LENGTH: Final = 2048
+
+
+def new_consent_id() -> str:
+    """A random, unguessable consent id (not derived from anything about the visitor)."""
+    return secrets.token_urlsafe(16)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConsent:
+    """What the consent cookie carries."""
+
+    consent_id: str
+    granted: frozenset[Category]
+    refused: frozenset[Category]
+    revision: str
+    decided_at: datetime
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+    action: str = "save"
+    gpc_recorded: bool = False
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "i": self.consent_id,
+            "g": sorted(self.granted),
+            "x": sorted(self.refused),
+            "r": self.revision,
+            "t": int(self.decided_at.timestamp()),
+            "f": dict(self.fingerprints),
+            "a": self.action,
+            "s": 1 if self.gpc_recorded else 0,
+        }
+
+    @classmethod
+    def from_payload(cls, data: object) -> StoredConsent | None:
+        """Rebuild from a verified payload; ``None`` if its shape is wrong."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            consent_id = data["i"]
+            granted = data["g"]
+            refused = data.get("x", [])
+            revision = data["r"]
+            stamp = data["t"]
+            prints = data.get("f", {})
+            action = data.get("a", "save")
+        except (KeyError, TypeError):
+            return None
+        if not (
+            isinstance(consent_id, str)
+            and 8 <= len(consent_id) <= 64
+            and isinstance(revision, str)
+            and isinstance(stamp, int)
+            and isinstance(granted, list)
+            and isinstance(refused, list)
+            and isinstance(prints, dict)
+            and isinstance(action, str)
+            and all(is_category(c) for c in granted)
+            and all(is_category(c) for c in refused)
+        ):
+            return None
+        try:
+            decided_at = datetime.fromtimestamp(stamp, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+        return cls(
+            consent_id=consent_id,
+            granted=frozenset(granted),
+            refused=frozenset(refused),
+            revision=revision,
+            decided_at=decided_at,
+            fingerprints={str(k): str(v) for k, v in prints.items()},
+            action=action,
+            gpc_recorded=bool(data.get("s", 0)),
+        )
+
+
+class ConsentCodec:
+    """Signs and verifies consent cookies.
+
+    Args:
+        secret_keys: one key, or several for rotation, newest first: the newest
+            signs, every key verifies.
+        salt: separates consent tokens from anything else signed with the same key.
+    """
+
+    def __init__(self, secret_keys: str | bytes | Sequence[str | bytes], *, salt: str = SALT):
+        keys = [secret_keys] if isinstance(secret_keys, str | bytes) else list(secret_keys)
+        if not keys or any(not k for k in keys):
+            raise ValueError(
+                "a non-empty secret_key is required to sign consent cookies "
+                "(set it from an environment variable; there is no random fallback)"
+            )
+        # itsdangerous takes keys oldest to newest and signs with the last one.
+        self._serializer = URLSafeTimedSerializer(
+            list(reversed(keys)),
+            salt=salt,
+            serializer=_CompactJSON,
+        )
+
+    def __repr__(self) -> str:
+        return "ConsentCodec(secret_keys=<hidden>)"
+
+    def dumps(self, stored: StoredConsent) -> str:
+        """Sign *stored* into a cookie value."""
+        return self._serializer.dumps(stored.to_payload())
+
+    def loads(self, token: str | None, *, max_age: float | None = None) -> StoredConsent | None:
+        """Verify a cookie value; ``None`` for anything that does not verify."""
+        if not token or len(token) > _MAX_TOKEN_LENGTH:
+            return None
+        try:
+            data = self._serializer.loads(token, max_age=max_age)
+        except (BadData, ValueError, TypeError, UnicodeError):
+            return None
+        return StoredConsent.from_payload(data)
+
+
+class _CompactJSON:
+    """JSON with no spaces: the cookie travels with every request."""
+
+    @staticmethod
+    def dumps(obj: Any) -> str:
+        return json.dumps(obj, separators=(",", ":"), sort_keys=True)
+
+    @staticmethod
+    def loads(data: str | bytes) -> Any:
+        return json.loads(data)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The consent that applies to one request.
+
+    Available to the app as ``request.state.consent``.
+    """
+
+    decided: bool
+    granted: frozenset[Category]
+    reason: Reason
+    consent_id: str | None = None
+    revision: str | None = None
+    decided_at: datetime | None = None
+    pending: frozenset[Category] = frozenset()
+    refused: frozenset[Category] = frozenset()
+    previous: frozenset[Category] = frozenset()
+    model: Model = "opt_in"
+    region: str = "default"
+    gpc: bool = False
+    source: Literal["cookie", "default", "signal"] = "default"
+
+    def allows(self, category: str) -> bool:
+        """Whether *category* may be used for this request."""
+        return category == "necessary" or category in self.granted
+
+    @property
+    def needs_banner(self) -> bool:
+        """Whether the visitor still has something to answer."""
+        return bool(self.pending)
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready view for ``GET /_consent`` and the page script."""
+        return {
+            "decided": self.decided,
+            "granted": [c for c in CATEGORIES if self.allows(c)],
+            "refused": [c for c in CATEGORIES if c in self.refused],
+            "pending": [c for c in CATEGORIES if c in self.pending],
+            "reason": self.reason,
+            "source": self.source,
+            "revision": self.revision,
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+            "model": self.model,
+            "region": self.region,
+            "gpc": self.gpc,
+        }
+
+
+def _default_grants(model: Model) -> frozenset[Category]:
+    if model == "opt_in":
+        return frozenset({"necessary"})
+    return frozenset(CATEGORIES)
+
+
+def decide(
+    stored: StoredConsent | None,
+    policy: Policy,
+    *,
+    now: datetime,
+    model: Model = "opt_in",
+    region: str = "default",
+    gpc: bool = False,
+    dnt: bool = False,
+) -> Decision:
+    """Combine the stored choice, the policy, the region's model and signals.
+
+    Rules, in order: a stored choice from another revision, or older than its
+    lifetime, no longer counts; a category whose declared cookies changed since it
+    was granted is asked again; a recorded choice beats defaults; GPC (and DNT
+    when the policy honours it) refuses targeting, and no default can grant it.
+    """
+    signal = gpc or (dnt and policy.honor_dnt)
+    signal_reason: Reason = "gpc" if gpc else "dnt"
+    previous: frozenset[Category] = frozenset()
+    reason: Reason = "no_decision"
+    if stored is not None:
+        previous = stored.granted
+        lifetime = policy.consent_lifetime_days
+        if not (stored.granted - {"necessary"}) and policy.refusal_lifetime_days is not None:
+            lifetime = policy.refusal_lifetime_days
+        age_days = (now - stored.decided_at).total_seconds() / 86400
+        if stored.revision != policy.revision:
+            reason = "new_revision"
+        elif age_days > lifetime or age_days < -1:
+            reason = "expired"
+        else:
+            return _from_stored(stored, policy, model, region, gpc)
+    granted = _default_grants(model)
+    refused: frozenset[Category] = frozenset()
+    source: Literal["cookie", "default", "signal"] = "default"
+    if signal:
+        granted = granted - {"targeting"}
+        refused = frozenset({"targeting"})
+        source = "signal"
+        if reason == "no_decision":
+            reason = signal_reason
+    pending = frozenset(OPTIONAL_CATEGORIES) if model != "notice" else frozenset()
+    return Decision(
+        decided=False,
+        granted=granted,
+        reason=reason,
+        consent_id=stored.consent_id if stored else None,
+        revision=policy.revision,
+        pending=pending,
+        refused=refused,
+        previous=previous,
+        model=model,
+        region=region,
+        gpc=gpc,
+        source=source,
+    )
+
+
+def _from_stored(
+    stored: StoredConsent, policy: Policy, model: Model, region: str, gpc: bool
+) -> Decision:
+    granted = set(stored.granted) | {"necessary"}
+    pending: set[Category] = set()
+    for category in OPTIONAL_CATEGORIES:
+        if category in granted and stored.fingerprints.get(category) != policy.fingerprint(
+            category
+        ):
+            # New cookies were declared in a category the visitor granted: ask
+            # about that category again, keep the rest of the answer.
+            granted.discard(category)
+            pending.add(category)
+    return Decision(
+        decided=True,
+        granted=frozenset(granted),  # type: ignore[arg-type]
+        reason="categories_changed" if pending else "recorded",
+        consent_id=stored.consent_id,
+        revision=stored.revision,
+        decided_at=stored.decided_at,
+        pending=frozenset(pending),
+        refused=stored.refused,
+        previous=stored.granted,
+        model=model,
+        region=region,
+        gpc=gpc,
+        source="cookie",
+    )

@@ -1,0 +1,119 @@
+"""Response-header enforcement: which ``Set-Cookie`` lines may leave, which cookies to expire.
+
+Pure: works on raw ASGI header lists and knows nothing of the web framework.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .categories import Category
+from .cookies import expire_cookie_headers, parse_set_cookie, request_paths
+from .decision import Decision
+from .policy import Policy
+
+__all__ = ["EnforcementResult", "cookies_to_expire", "enforce_set_cookies"]
+
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+@dataclass(slots=True)
+class EnforcementResult:
+    """What header enforcement did to one response."""
+
+    headers: RawHeaders
+    kept: list[str] = field(default_factory=list)
+    dropped: list[tuple[str, Category]] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+    unclassified: list[str] = field(default_factory=list)
+
+    @property
+    def consent_dependent(self) -> bool:
+        """Whether consent changed (or could have changed) the headers."""
+        return bool(self.kept or self.dropped or self.expired)
+
+
+def enforce_set_cookies(
+    raw_headers: Iterable[tuple[bytes, bytes]],
+    *,
+    decision: Decision,
+    policy: Policy,
+    own_cookies: frozenset[str],
+) -> EnforcementResult:
+    """Drop every ``Set-Cookie`` whose category the decision does not allow.
+
+    Lines that do not parse as a cookie are dropped too: a browser would ignore
+    most of them, and one that it would not ignore cannot be classified.
+    """
+    out: RawHeaders = []
+    result = EnforcementResult(out)
+    for key, value in raw_headers:
+        if key.lower() != b"set-cookie":
+            out.append((key, value))
+            continue
+        cookie = parse_set_cookie(value)
+        if cookie is None:
+            result.dropped.append(("", policy.unclassified))
+            continue
+        if cookie.name in own_cookies:
+            out.append((key, value))
+            continue
+        classification = policy.classify(cookie.name, cookie.domain)
+        category: Category
+        if classification.category == "unclassified":
+            result.unclassified.append(cookie.name)
+            category = policy.unclassified
+        else:
+            category = classification.category
+        if category == "necessary":
+            out.append((key, value))
+        elif decision.allows(category):
+            out.append((key, value))
+            result.kept.append(cookie.name)
+        else:
+            result.dropped.append((cookie.name, category))
+    return result
+
+
+def cookies_to_expire(
+    request_cookies: Mapping[str, str],
+    *,
+    decision: Decision,
+    policy: Policy,
+    own_cookies: frozenset[str],
+    being_set: Iterable[str] = (),
+) -> list[str]:
+    """Names of cookies the browser sent that the decision no longer allows."""
+    skip = own_cookies | set(being_set)
+    names: list[str] = []
+    for name in request_cookies:
+        if not name or name in skip:
+            continue
+        if not decision.allows(policy.required_category(name)):
+            names.append(name)
+    return names
+
+
+def expiry_headers(
+    names: Sequence[str],
+    *,
+    policy: Policy,
+    host: str,
+    path: str,
+    secure: bool,
+) -> RawHeaders:
+    """``Set-Cookie`` lines that delete *names* for every path and domain that could hold them."""
+    candidate_paths = ["/"]
+    for p in request_paths(path)[:3]:
+        if p not in candidate_paths:
+            candidate_paths.append(p)
+    headers: RawHeaders = []
+    for name in names:
+        paths = list(candidate_paths)
+        rule = policy.classify(name).rule
+        if rule is not None and rule.path and rule.path not in paths:
+            paths.append(rule.path)
+        for line in expire_cookie_headers(name, request_host=host, paths=paths, secure=secure):
+            headers.append((b"set-cookie", line.encode("latin-1")))
+    return headers

@@ -1,0 +1,623 @@
+"""``ConsentMiddleware``: pure ASGI middleware that enforces consent on every response.
+
+Per request it reads the signed consent cookie into a :class:`~consentkit.decision.Decision`
+(exposed as ``request.state.consent``), answers the consent endpoints under the prefix,
+and wraps ``send`` in a :class:`_Responder` that filters ``Set-Cookie`` lines, expires
+refused cookies and, for HTML, streams the body through the rewriter.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Literal, Protocol
+
+import anyio
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .banner import Banner, BannerContext
+from .cookies import parse_cookie_header
+from .crawlers import is_crawler
+from .decision import ConsentCodec, Decision, decide
+from .endpoints import ConsentEndpoints
+from .enforcement import cookies_to_expire, enforce_set_cookies, expiry_headers
+from .errors import ConfigError
+from .jurisdiction import JurisdictionResolver, read_signals
+from .policy import Policy
+from .rewriter import Blocked, HTMLRewriter, RewritePlan, sniff_charset
+from .stores import ReceiptStore, open_store
+from .stores.spool import SpooledStore
+from .trackers import TrackerIndex, default_index
+
+__all__ = ["ConsentMiddleware", "Settings"]
+
+logger = logging.getLogger("consentkit")
+
+_NONCE_RE: Final = re.compile(r"'nonce-([A-Za-z0-9+/=_-]+)'")
+_NO_BODY_STATUS: Final = frozenset({204, 304})
+
+
+class _Decompressor(Protocol):
+    def decompress(self, data: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Middleware configuration, validated once."""
+
+    prefix: str = "/_consent"
+    cookie_name: str = "consentkit"
+    cookie_domain: str | None = None
+    cookie_secure: bool | None = None
+    rewrite_html: bool = True
+    inject_banner: bool = True
+    admin_token: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    max_body_size: int = 16 * 1024
+    ip_mode: Literal["truncate", "omit", "full"] = "truncate"
+    crawler_mode: Literal["block", "off"] = "block"
+    controller: str = ""
+
+    def __post_init__(self) -> None:
+        src = "ConsentMiddleware(...)"
+        if not self.prefix.startswith("/") or self.prefix.endswith("/") or len(self.prefix) < 2:
+            raise ConfigError(
+                f"invalid prefix {self.prefix!r}",
+                source=src,
+                key="prefix",
+                fix='use a path like "/_consent" (leading slash, no trailing slash)',
+            )
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.cookie_name):
+            raise ConfigError(
+                f"invalid cookie name {self.cookie_name!r}",
+                source=src,
+                key="cookie_name",
+                fix="use letters, digits, '_', '.' or '-'",
+            )
+        if self.ip_mode not in ("truncate", "omit", "full"):
+            raise ConfigError(
+                f"unknown ip_mode {self.ip_mode!r}",
+                source=src,
+                key="ip_mode",
+                fix='use "truncate", "omit" or "full"',
+            )
+        if self.admin_token is not None and len(self.admin_token) < 16:
+            raise ConfigError(
+                "admin token is too short",
+                source=src,
+                key="admin_token",
+                fix="use a random token of at least 16 characters",
+            )
+
+
+class UnclassifiedReport:
+    """Cookies seen in responses that match no rule, for the dashboard and logs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[int, float]] = {}
+
+    def add(self, names: Sequence[str]) -> None:
+        with self._lock:
+            for name in names:
+                count, first = self._seen.get(name, (0, time.time()))
+                if count == 0:
+                    logger.warning(
+                        "unclassified cookie %r: declare it in the policy "
+                        "(treated as needing the policy's 'unclassified' category)",
+                        name,
+                    )
+                self._seen[name] = (count + 1, first)
+
+    def snapshot(self) -> list[tuple[str, int, datetime]]:
+        """``(name, count, first seen)`` for every unclassified cookie, most seen first."""
+        with self._lock:
+            items = list(self._seen.items())
+        return sorted(
+            ((n, c, datetime.fromtimestamp(f, UTC)) for n, (c, f) in items),
+            key=lambda row: (-row[1], row[0]),
+        )
+
+
+class ConsentMiddleware:
+    """Keep a site's cookie-consent promises on the server.
+
+    Args:
+        app: the ASGI app to wrap.
+        policy: the site's :class:`~consentkit.policy.Policy`.
+        secret_key: key (or keys, newest first) signing the consent cookie. Required.
+        store: a :class:`~consentkit.stores.ReceiptStore` or a store URL
+            (``sqlite:///consent.db``, ``postgresql://...``); ``None`` records nothing.
+        receipt_key: key (or keys, newest first) sealing receipts; required with a store
+            and distinct from ``secret_key``.
+        spool_path: where receipts wait when the store is down (default: next to a
+            SQLite store, else ``consentkit-spool.jsonl``).
+        banner: a :class:`~consentkit.banner.Banner`, ``True`` for the default one,
+            ``False`` to inject nothing.
+        jurisdiction: resolves the visitor's region and consent model.
+        trackers: the tracker index used to block unmarked third-party tags.
+        **options: fields of :class:`Settings`.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        policy: Policy,
+        secret_key: str | bytes | Sequence[str | bytes] | None = None,
+        store: ReceiptStore | str | None = None,
+        receipt_key: str | Sequence[str] | None = None,
+        spool_path: str | None = None,
+        banner: Banner | bool = True,
+        jurisdiction: JurisdictionResolver | None = None,
+        trackers: TrackerIndex | None = None,
+        **options: Any,
+    ) -> None:
+        src = "ConsentMiddleware(...)"
+        if not isinstance(policy, Policy):
+            raise ConfigError(
+                "policy is required", source=src, key="policy", fix="pass policy=Policy(...)"
+            )
+        if not secret_key:
+            raise ConfigError(
+                "a secret key is required to sign consent cookies",
+                source=src,
+                key="secret_key",
+                fix="pass secret_key=os.environ['CONSENTKIT_SECRET'] (a long random string)",
+            )
+        try:
+            self.settings = Settings(**options)
+        except TypeError as exc:
+            raise ConfigError(
+                str(exc), source=src, key="options", fix="see docs/configuration.md"
+            ) from None
+        self.app = app
+        self.policy = policy
+        self.codec = ConsentCodec(secret_key)
+        self.store = self._open_store(store, receipt_key, secret_key, spool_path)
+        if banner is True:
+            banner = Banner(policy, prefix=self.settings.prefix)
+        self.banner: Banner | None = banner or None
+        self.jurisdiction = jurisdiction
+        self.trackers = trackers or default_index()
+        self.unclassified = UnclassifiedReport()
+        self.own_cookies = frozenset({self.settings.cookie_name})
+        self.endpoints = ConsentEndpoints(self)
+        self._warned_encodings: set[str] = set()
+        self._prefix_slash = self.settings.prefix + "/"
+
+    @staticmethod
+    def _open_store(
+        store: ReceiptStore | str | None,
+        receipt_key: str | Sequence[str] | None,
+        secret_key: object,
+        spool_path: str | None,
+    ) -> ReceiptStore | None:
+        if store is None:
+            return None
+        src = "ConsentMiddleware(...)"
+        keys = [receipt_key] if isinstance(receipt_key, str) else list(receipt_key or [])
+        if not keys or not all(keys):
+            raise ConfigError(
+                "a receipt key is required with a store",
+                source=src,
+                key="receipt_key",
+                fix="pass receipt_key=os.environ['CONSENTKIT_RECEIPT_KEY'], distinct from secret_key",
+            )
+        secrets_ = [secret_key] if isinstance(secret_key, str | bytes) else list(secret_key)  # type: ignore[call-overload]
+        if any(k in secrets_ for k in keys):
+            raise ConfigError(
+                "the receipt key must differ from the cookie secret key",
+                source=src,
+                key="receipt_key",
+                fix="use a separate random key for receipts",
+            )
+        if isinstance(store, str):
+            if spool_path is None:
+                spool_path = _default_spool(store)
+            inner = open_store(store, receipt_keys=keys)
+            return SpooledStore(inner, spool_path)
+        return store
+
+    # -- per request --------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = RequestInfo.from_scope(scope, self.settings.cookie_name)
+        decision = self.decide(request)
+        scope.setdefault("state", {})["consent"] = decision
+        path: str = scope["path"]
+        if path == self.settings.prefix or path.startswith(self._prefix_slash):
+            await self.endpoints(scope, receive, send, request, decision)
+            return
+        if path == "/.well-known/gpc.json":
+            await self.endpoints.gpc_json(scope, receive, send)
+            return
+        responder = _Responder(self, scope, request, decision, send)
+        await self.app(scope, receive, responder.send)
+
+    def decide(self, request: RequestInfo) -> Decision:
+        """The decision for a request: stored cookie, region model and signals."""
+        stored = self.codec.loads(request.consent_token)
+        region, model = "default", "opt_in"
+        if self.jurisdiction is not None:
+            resolved = self.jurisdiction.resolve(request.headers, request.client_ip)
+            region, model = resolved.region, resolved.model
+        signals = read_signals(request.headers)
+        return decide(
+            stored,
+            self.policy,
+            now=datetime.now(UTC),
+            model=model,
+            region=region,
+            gpc=signals.gpc,
+            dnt=signals.dnt,
+        )
+
+    def banner_context(self, request: RequestInfo, decision: Decision, nonce: str | None) -> BannerContext:
+        assert self.banner is not None  # noqa: S101 (only called when a banner exists)
+        return BannerContext(
+            decision=decision,
+            language=self.banner.negotiate(request.header("accept-language")),
+            return_to=request.return_to,
+            nonce=nonce,
+            gpc_honoured=decision.gpc and "targeting" not in decision.granted,
+        )
+
+    def warn_encoding(self, encoding: str) -> None:
+        if encoding not in self._warned_encodings:
+            self._warned_encodings.add(encoding)
+            logger.warning(
+                "HTML with Content-Encoding %r passes through without tag blocking; "
+                "put consentkit outside (after) the compression middleware",
+                encoding,
+            )
+
+
+def _default_spool(store_url: str) -> str:
+    if store_url.startswith("sqlite:///"):
+        return store_url[len("sqlite:///") :] + ".spool.jsonl"
+    if "://" not in store_url:
+        return store_url + ".spool.jsonl"
+    return "consentkit-spool.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """What the middleware needs from a request, read once."""
+
+    headers: list[tuple[bytes, bytes]]
+    cookies: dict[str, str]
+    consent_token: str | None
+    host: str
+    path: str
+    query: str
+    scheme: str
+    method: str
+    client_ip: str | None
+
+    @classmethod
+    def from_scope(cls, scope: Scope, cookie_name: str) -> RequestInfo:
+        headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or [])
+        cookie_header = b"; ".join(v for k, v in headers if k == b"cookie")
+        cookies = parse_cookie_header(cookie_header) if cookie_header else {}
+        host = ""
+        for key, value in headers:
+            if key == b"host":
+                host = value.decode("latin-1")
+                break
+        if not host and scope.get("server"):
+            host = str(scope["server"][0])
+        client = scope.get("client")
+        return cls(
+            headers=headers,
+            cookies=cookies,
+            consent_token=cookies.get(cookie_name),
+            host=host,
+            path=scope.get("path", "/"),
+            query=(scope.get("query_string") or b"").decode("latin-1"),
+            scheme=scope.get("scheme", "http"),
+            method=scope.get("method", "GET"),
+            client_ip=client[0] if client else None,
+        )
+
+    def header(self, name: str) -> str | None:
+        key = name.encode("latin-1")
+        for k, v in self.headers:
+            if k == key:
+                return v.decode("latin-1")
+        return None
+
+    @property
+    def hostname(self) -> str:
+        """The host without the port (IPv6 literals keep their brackets)."""
+        host = self.host
+        if host.startswith("["):
+            return host.split("]")[0] + "]"
+        return host.rsplit(":", 1)[0] if ":" in host else host
+
+    @property
+    def return_to(self) -> str:
+        return self.path + ("?" + self.query if self.query else "")
+
+
+class _Responder:
+    """Per-request wrapper of ``send``: headers first, then the body path."""
+
+    def __init__(
+        self,
+        mw: ConsentMiddleware,
+        scope: Scope,
+        request: RequestInfo,
+        decision: Decision,
+        send: Send,
+    ) -> None:
+        self.mw = mw
+        self.scope = scope
+        self.request = request
+        self.decision = decision
+        self._send = send
+        self.start: Message | None = None
+        self.rewriter: HTMLRewriter | None = None
+        self.decoder: _Decompressor | None = None
+        self.encoder: Any = None
+        self.encoding = "identity"
+        self.started = False
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.start = message
+            self._enforce_headers(message)
+            return
+        if kind == "http.response.body":
+            await self._body(message)
+            return
+        if kind == "http.response.pathsend" and self.rewriter is not None:
+            await self._pathsend(message)
+            return
+        await self._flush_start()
+        await self._send(message)
+
+    # -- headers ------------------------------------------------------------------------
+
+    def _enforce_headers(self, message: Message) -> None:
+        mw, request, decision = self.mw, self.request, self.decision
+        raw = list(message.get("headers") or [])
+        result = enforce_set_cookies(
+            raw, decision=decision, policy=mw.policy, own_cookies=mw.own_cookies
+        )
+        if result.unclassified:
+            mw.unclassified.add(result.unclassified)
+        stale = cookies_to_expire(
+            request.cookies,
+            decision=decision,
+            policy=mw.policy,
+            own_cookies=mw.own_cookies,
+            being_set=result.kept,
+        )
+        headers = result.headers
+        if stale:
+            headers.extend(
+                expiry_headers(
+                    stale,
+                    policy=mw.policy,
+                    host=request.hostname,
+                    path=request.path,
+                    secure=request.scheme == "https",
+                )
+            )
+        message["headers"] = headers
+        mutable = MutableHeaders(scope=message)
+        is_html = self._is_html(mutable, message.get("status", 200))
+        if is_html:
+            self._prepare_rewrite(mutable)
+        if is_html or result.consent_dependent or stale:
+            _add_vary_cookie(mutable)
+        if is_html:
+            _make_private(mutable)
+
+    def _is_html(self, headers: MutableHeaders, status: int) -> bool:
+        if not self.mw.settings.rewrite_html or status in _NO_BODY_STATUS:
+            return False
+        content_type = headers.get("content-type", "")
+        return content_type.split(";", 1)[0].strip().lower() == "text/html"
+
+    def _prepare_rewrite(self, headers: MutableHeaders) -> None:
+        encoding = headers.get("content-encoding", "identity").strip().lower() or "identity"
+        codec = _codecs(encoding)
+        if codec is None:
+            self.mw.warn_encoding(encoding)
+            return
+        self.decoder, self.encoder = codec
+        self.encoding = encoding
+        mw, request, decision = self.mw, self.request, self.decision
+        nonce = _csp_nonce(headers.get("content-security-policy"))
+        crawler = mw.settings.crawler_mode == "block" and is_crawler(request.header("user-agent"))
+        granted = frozenset({"necessary"}) if crawler else decision.granted
+        head_html = body_html = ""
+        placeholder = _default_placeholder
+        if mw.banner is not None and not crawler:
+            banner = mw.banner
+            ctx = mw.banner_context(request, decision, nonce)
+            head_html = banner.head_html(ctx)
+            body_html = banner.body_html(ctx)
+            language = ctx.language
+
+            def placeholder(blocked: Blocked) -> str:
+                return banner.placeholder_html(
+                    provider=blocked.provider,
+                    category=blocked.category,
+                    src=blocked.src,
+                    language=language,
+                )
+
+        plan = RewritePlan(
+            granted=granted,
+            trackers=mw.trackers,
+            head_html=head_html,
+            body_end_html=body_html,
+            placeholder=placeholder,
+            unclassified_category=mw.policy.unclassified,
+        )
+        charset = sniff_charset(headers.get("content-type"), b"")
+        self.rewriter = HTMLRewriter(plan, encoding=charset)
+        # The body changes length; a HEAD answer cannot know the new one either.
+        if "content-length" in headers:
+            del headers["content-length"]
+
+    async def _flush_start(self) -> None:
+        if not self.started and self.start is not None:
+            self.started = True
+            await self._send(self.start)
+
+    # -- body ---------------------------------------------------------------------------
+
+    async def _body(self, message: Message) -> None:
+        rewriter = self.rewriter
+        if rewriter is None or self.request.method == "HEAD":
+            await self._flush_start()
+            await self._send(message)
+            return
+        body: bytes = message.get("body", b"")
+        more: bool = message.get("more_body", False)
+        assert self.decoder is not None  # noqa: S101 (set together with the rewriter)
+        out = rewriter.feed(self.decoder.decompress(body)) if body else b""
+        if not more:
+            out += rewriter.flush()
+        payload = self._encode(out, final=not more)
+        if not self.started:
+            if not more and self.start is not None:
+                # One body: the exact new length is known.
+                MutableHeaders(scope=self.start)["content-length"] = str(len(payload))
+            await self._flush_start()
+        if payload or not more:
+            await self._send({"type": "http.response.body", "body": payload, "more_body": more})
+
+    def _encode(self, data: bytes, *, final: bool) -> bytes:
+        if self.encoder is None:
+            return data
+        out: bytes = self.encoder.compress(data)
+        if final:
+            out += self.encoder.flush()
+        elif data:
+            out += self.encoder.flush(zlib.Z_SYNC_FLUSH)
+        return out
+
+    async def _pathsend(self, message: Message) -> None:
+        path = message["path"]
+        async with await anyio.open_file(path, "rb") as fh:
+            while True:
+                chunk = await fh.read(64 * 1024)
+                if not chunk:
+                    break
+                await self._body({"type": "http.response.body", "body": chunk, "more_body": True})
+        await self._body({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class _Identity:
+    def decompress(self, data: bytes) -> bytes:
+        return data
+
+
+def _codecs(encoding: str) -> tuple[_Decompressor, Any] | None:
+    if encoding == "identity":
+        return _Identity(), None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS), zlib.compressobj(6, zlib.DEFLATED, 31)
+    if encoding == "deflate":
+        return _Deflate(), zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS)
+    if encoding == "br":
+        try:
+            import brotli
+        except ImportError:
+            return None
+        return _Brotli(brotli), _BrotliEncoder(brotli)
+    return None
+
+
+class _Deflate:
+    """``deflate`` is zlib-wrapped by the standard but raw in some servers: accept both."""
+
+    def __init__(self) -> None:
+        self._obj: Any = None
+        self._pending = b""
+
+    def decompress(self, data: bytes) -> bytes:
+        if self._obj is None:
+            self._pending += data
+            if len(self._pending) < 2:
+                return b""
+            first = self._pending[0]
+            wbits = zlib.MAX_WBITS if first & 0x0F == 8 and (first << 8 | self._pending[1]) % 31 == 0 else -zlib.MAX_WBITS
+            self._obj = zlib.decompressobj(wbits)
+            data, self._pending = self._pending, b""
+        return bytes(self._obj.decompress(data))
+
+
+class _Brotli:
+    def __init__(self, module: Any) -> None:
+        self._obj = module.Decompressor()
+
+    def decompress(self, data: bytes) -> bytes:
+        return bytes(self._obj.process(data))
+
+
+class _BrotliEncoder:
+    def __init__(self, module: Any) -> None:
+        self._obj = module.Compressor()
+
+    def compress(self, data: bytes) -> bytes:
+        return bytes(self._obj.process(data))
+
+    def flush(self, mode: int | None = None) -> bytes:
+        if mode is None:
+            return bytes(self._obj.finish())
+        return bytes(self._obj.flush())
+
+
+def _add_vary_cookie(headers: MutableHeaders) -> None:
+    vary = headers.get("vary", "")
+    tokens = {t.strip().lower() for t in vary.split(",") if t.strip()}
+    if "cookie" not in tokens and "*" not in tokens:
+        headers["vary"] = f"{vary}, Cookie" if vary else "Cookie"
+
+
+def _make_private(headers: MutableHeaders) -> None:
+    """A consent-dependent page must not be stored by shared caches."""
+    current = headers.get("cache-control")
+    if current is None:
+        headers["cache-control"] = "private"
+        return
+    directives = [d.strip() for d in current.split(",") if d.strip()]
+    lowered = {d.split("=", 1)[0].lower() for d in directives}
+    if "private" in lowered or "no-store" in lowered:
+        return
+    kept = [d for d in directives if d.split("=", 1)[0].lower() not in ("public", "s-maxage")]
+    headers["cache-control"] = ", ".join(["private", *kept])
+
+
+def _csp_nonce(csp: str | None) -> str | None:
+    if not csp:
+        return None
+    match = _NONCE_RE.search(csp)
+    return match.group(1) if match else None
+
+
+def _default_placeholder(blocked: Blocked) -> str:
+    from html import escape
+
+    return (
+        f'<div class="ck-placeholder" data-ck-placeholder>'
+        f"{escape(blocked.provider)} ({escape(blocked.category)}) is blocked until you consent."
+        "</div>"
+    )

@@ -1,0 +1,321 @@
+"""The site's cookie policy: categories, declared cookies, revision and consent lifetime.
+
+A :class:`Policy` is a frozen value built once (in Python or from TOML) and passed
+to the middleware. It validates itself on construction and raises one
+:class:`~consentkit.errors.ConfigError` naming the source, the key and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from .categories import CATEGORIES, Category, is_category
+from .errors import ConfigError
+from .registry import Classification, CookieRule, Registry, load_rules
+
+__all__ = ["MAX_LIFETIME_DAYS", "CategoryText", "Policy"]
+
+MAX_LIFETIME_DAYS: Final = 395
+"""Thirteen months: the longest consent lifetime regulators accept."""
+
+DEFAULT_TEXTS: Final[Mapping[Category, tuple[str, str]]] = {
+    "necessary": (
+        "Strictly necessary",
+        "Needed for the site to work: keeping you signed in, security and load balancing. "
+        "They cannot be switched off.",
+    ),
+    "performance": (
+        "Performance",
+        "Count visits and measure how the site is used so we can improve it.",
+    ),
+    "functionality": (
+        "Functionality",
+        "Remember your choices, such as language, and enable embedded features.",
+    ),
+    "targeting": (
+        "Targeting",
+        "Set by advertising and social networks to build a profile of your interests "
+        "and show you relevant ads on other sites.",
+    ),
+}
+
+_TOP_LEVEL_KEYS: Final = frozenset(
+    {
+        "revision",
+        "consent_lifetime_days",
+        "refusal_lifetime_days",
+        "unclassified",
+        "knowledge_base",
+        "categories",
+        "cookies",
+        "regions",
+        "default_region",
+        "honor_dnt",
+        "site_name",
+        "privacy_url",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryText:
+    """A category's label and description (English defaults; the banner translates)."""
+
+    label: str
+    description: str
+
+
+def _did_you_mean(key: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(sorted(known))}"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the site promises its visitors.
+
+    Args:
+        revision: a label for this version of the policy; a new revision asks
+            every visitor again.
+        cookies: declared cookie rules; they take precedence over the built-in
+            knowledge base.
+        consent_lifetime_days: how long a decision lasts (at most 395 days).
+        refusal_lifetime_days: how long a refusal lasts, if shorter; ``None`` means
+            the same as ``consent_lifetime_days``.
+        unclassified: the category whose consent an unknown cookie needs.
+        knowledge_base: whether well-known cookies classify themselves.
+        texts: overrides of category labels and descriptions.
+        site_name: shown in the banner.
+        privacy_url: link to the site's privacy policy, shown in the banner.
+        source: where the values came from, used in error messages.
+    """
+
+    revision: str = "1"
+    cookies: tuple[CookieRule, ...] = ()
+    consent_lifetime_days: int = 182
+    refusal_lifetime_days: int | None = None
+    unclassified: Category = "targeting"
+    knowledge_base: bool = True
+    texts: Mapping[Category, CategoryText] = field(default_factory=dict)
+    site_name: str = ""
+    privacy_url: str = ""
+    honor_dnt: bool = False
+    regions: Mapping[str, Any] = field(default_factory=dict)
+    default_region: str = ""
+    source: str = "Policy(...)"
+    _registry: Registry = field(init=False, repr=False, compare=False)
+    _fingerprints: Mapping[Category, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        src = self.source
+        if not isinstance(self.revision, str) or not self.revision.strip():
+            raise ConfigError(
+                "must be a non-empty string", source=src, key="revision", fix='e.g. "2026-11-01"'
+            )
+        for key in ("consent_lifetime_days", "refusal_lifetime_days"):
+            value = getattr(self, key)
+            if value is None and key == "refusal_lifetime_days":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(
+                    f"must be a whole number of days, got {value!r}",
+                    source=src,
+                    key=key,
+                    fix="use a number between 1 and 395",
+                )
+            if value > MAX_LIFETIME_DAYS:
+                raise ConfigError(
+                    f"{value} days is longer than 13 months",
+                    source=src,
+                    key=key,
+                    fix=f"use at most {MAX_LIFETIME_DAYS} days (182 is the usual choice)",
+                )
+        if not is_category(self.unclassified) or self.unclassified == "necessary":
+            raise ConfigError(
+                f"unknown or unsafe category {self.unclassified!r}",
+                source=src,
+                key="unclassified",
+                fix="use performance, functionality or targeting",
+            )
+        for key in self.texts:
+            if not is_category(key):
+                raise ConfigError(
+                    f"unknown category {key!r}",
+                    source=src,
+                    key=f"categories.{key}",
+                    fix=f"use one of {', '.join(CATEGORIES)}",
+                )
+        cookies = tuple(self.cookies)
+        for index, rule in enumerate(cookies):
+            if not isinstance(rule, CookieRule):
+                raise ConfigError(
+                    f"expected a CookieRule, got {type(rule).__name__}",
+                    source=src,
+                    key=f"cookies[{index}]",
+                    fix="build rules with CookieRule(name=..., category=...)",
+                )
+        object.__setattr__(self, "cookies", cookies)
+        object.__setattr__(
+            self, "_registry", Registry(cookies, use_knowledge_base=self.knowledge_base)
+        )
+        object.__setattr__(self, "_fingerprints", self._compute_fingerprints())
+
+    # -- loading -------------------------------------------------------------------------
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Policy:
+        """Read a policy from a TOML file; errors name the file, key and fix."""
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(
+                "file not found", source=str(path), fix="check the path to the policy file"
+            ) from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"not valid TOML: {exc}", source=str(path), fix="fix the TOML syntax"
+            ) from None
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "Policy.from_dict") -> Policy:
+        """Build a policy from plain data (the TOML layout)."""
+        for key in data:
+            if key not in _TOP_LEVEL_KEYS:
+                raise ConfigError(
+                    "unknown key",
+                    source=source,
+                    key=key,
+                    fix=_did_you_mean(key, _TOP_LEVEL_KEYS),
+                )
+        raw_cookies = data.get("cookies", [])
+        if not isinstance(raw_cookies, list):
+            raise ConfigError(
+                "must be an array of tables",
+                source=source,
+                key="cookies",
+                fix='write each cookie as [[cookies]] with name = "..." and category = "..."',
+            )
+        rules = load_rules(raw_cookies, source_name=source)
+        texts: dict[Category, CategoryText] = {}
+        raw_cats = data.get("categories", {})
+        if not isinstance(raw_cats, dict):
+            raise ConfigError(
+                "must be a table",
+                source=source,
+                key="categories",
+                fix="write [categories.performance] with label and description",
+            )
+        for key, value in raw_cats.items():
+            if not is_category(key):
+                raise ConfigError(
+                    f"unknown category {key!r}",
+                    source=source,
+                    key=f"categories.{key}",
+                    fix=f"use one of {', '.join(CATEGORIES)}",
+                )
+            if not isinstance(value, dict) or set(value) - {"label", "description"}:
+                raise ConfigError(
+                    "must be a table with label and/or description",
+                    source=source,
+                    key=f"categories.{key}",
+                    fix='write label = "..." and description = "..."',
+                )
+            default_label, default_desc = DEFAULT_TEXTS[key]
+            texts[key] = CategoryText(
+                str(value.get("label", default_label)),
+                str(value.get("description", default_desc)),
+            )
+        kwargs: dict[str, Any] = {
+            "cookies": rules,
+            "texts": texts,
+            "source": source,
+        }
+        simple = {
+            "revision": "revision",
+            "consent_lifetime_days": "consent_lifetime_days",
+            "refusal_lifetime_days": "refusal_lifetime_days",
+            "unclassified": "unclassified",
+            "knowledge_base": "knowledge_base",
+            "site_name": "site_name",
+            "privacy_url": "privacy_url",
+            "honor_dnt": "honor_dnt",
+            "regions": "regions",
+            "default_region": "default_region",
+        }
+        for toml_key, attr in simple.items():
+            if toml_key in data:
+                kwargs[attr] = data[toml_key]
+        if "revision" in kwargs and not isinstance(kwargs["revision"], str):
+            kwargs["revision"] = str(kwargs["revision"])
+        for key in ("knowledge_base", "honor_dnt"):
+            if key in kwargs and not isinstance(kwargs[key], bool):
+                raise ConfigError(
+                    f"must be true or false, got {kwargs[key]!r}", source=source, key=key,
+                    fix=f"write {key} = true or {key} = false",
+                )
+        return cls(**kwargs)
+
+    # -- questions the rest of the library asks --------------------------------------------
+
+    def classify(self, name: str, domain: str | None = None) -> Classification:
+        """Classify a cookie: declared rules, then the knowledge base, else unclassified."""
+        return self._registry.classify(name, domain)
+
+    def required_category(self, name: str, domain: str | None = None) -> Category:
+        """The category whose consent a cookie needs (unclassified maps to ``unclassified``)."""
+        category = self._registry.classify(name, domain).category
+        if category == "unclassified":
+            return self.unclassified
+        return category
+
+    @property
+    def registry(self) -> Registry:
+        """The classification index built from this policy."""
+        return self._registry
+
+    def text(self, category: Category) -> CategoryText:
+        """The label and description of *category* (site override or English default)."""
+        if category in self.texts:
+            return self.texts[category]
+        label, description = DEFAULT_TEXTS[category]
+        return CategoryText(label, description)
+
+    def cookies_for(self, category: Category) -> Sequence[CookieRule]:
+        """Declared and well-known cookies of a category, for the declaration page."""
+        return self._registry.rules_for(category)
+
+    def fingerprint(self, category: Category) -> str:
+        """A short hash of the cookies declared in *category*.
+
+        Stored with each grant so that declaring a new cookie in a category the
+        visitor had granted asks them again about that category only.
+        """
+        return self._fingerprints[category]
+
+    def _compute_fingerprints(self) -> dict[Category, str]:
+        result: dict[Category, str] = {}
+        for category in CATEGORIES:
+            names = sorted(
+                f"{r.match}:{r.name}:{r.domain or ''}" for r in self.cookies if r.category == category
+            )
+            digest = hashlib.sha256("\n".join(names).encode()).hexdigest()
+            result[category] = digest[:8]
+        return result
+
+    @property
+    def declares_only_necessary(self) -> bool:
+        """True when the site declares cookies and all are strictly necessary.
+
+        Such a site needs no banner (nothing to consent to), only its cookie
+        declaration. A site that declares nothing relies on the knowledge base and
+        gets the banner.
+        """
+        return bool(self.cookies) and all(r.category == "necessary" for r in self.cookies)

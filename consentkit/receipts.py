@@ -1,0 +1,613 @@
+"""Tamper-evident consent receipts: the record model, sealing and chain verification.
+
+A :class:`ReceiptDraft` is what the web layer knows about one decision. A store seals it
+into a :class:`Receipt` by giving it a position in a hash chain: each receipt carries the
+hash of the previous one, its own SHA-256 hash over a canonical JSON form, and an
+HMAC-SHA256 of that hash made with a secret receipt key. :func:`verify_chain` walks a chain
+in constant memory and names the first receipt that does not check out.
+
+This module is pure: standard library only, no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac as _hmac
+import ipaddress
+import json
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any, Final, Literal, TypeAlias
+from urllib.parse import urlsplit
+
+__all__ = [
+    "GENESIS_HASH",
+    "ChainAnchor",
+    "ChainBreak",
+    "Receipt",
+    "ReceiptDraft",
+    "VerifyResult",
+    "anchor_from_dict",
+    "anchor_to_dict",
+    "canonical_bytes",
+    "draft_from_dict",
+    "format_timestamp",
+    "from_dict",
+    "key_fingerprint",
+    "parse_timestamp",
+    "reduce_user_agent",
+    "seal",
+    "seal_anchor",
+    "to_dict",
+    "to_kantara",
+    "truncate_ip",
+    "unchecked_receipt",
+    "verify_chain",
+]
+
+GENESIS_HASH: Final = "0" * 64
+"""The ``prev_hash`` of the first receipt of a chain."""
+
+IPMode: TypeAlias = Literal["truncate", "omit", "full"]
+BreakKind: TypeAlias = Literal["seq", "prev_hash", "hash", "hmac", "key", "anchor", "head"]
+
+_MAX_UA = 1024
+_MAX_PAGE = 2048
+
+
+def format_timestamp(value: datetime) -> str:
+    """Render an aware datetime as fixed-width UTC ISO 8601 (``...T12:00:00.000000Z``).
+
+    The fixed width makes the text sort like the instant it names, which the SQLite store
+    relies on for range queries.
+    """
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse an ISO 8601 timestamp; naive values are rejected, aware ones converted to UTC."""
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no time zone")
+    return parsed.astimezone(UTC)
+
+
+def _utc(name: str, value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise TypeError(f"{name} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware (UTC), got a naive datetime")
+    return value.astimezone(UTC)
+
+
+def _page_path(page: str) -> str:
+    # Only the path is kept: query strings and fragments can carry identifiers or PII.
+    try:
+        path = urlsplit(page).path
+    except ValueError:
+        path = page.split("?", 1)[0].split("#", 1)[0]
+    return path[:_MAX_PAGE]
+
+
+def _str_tuple(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a sequence of strings")
+    items = tuple(value)
+    if not all(isinstance(item, str) for item in items):
+        raise TypeError(f"{name} must contain only strings")
+    return items
+
+
+@dataclass(frozen=True)
+class ReceiptDraft:
+    """What the web layer knows about one consent decision, before it is sealed.
+
+    ``page`` is reduced to its path; ``granted``/``refused`` become tuples; timestamps must
+    be timezone-aware and are converted to UTC.
+    """
+
+    consent_id: str
+    action: str
+    granted: tuple[str, ...]
+    refused: tuple[str, ...]
+    policy_revision: str
+    shown_hash: str
+    language: str
+    jurisdiction: str
+    consent_model: str
+    collection: str
+    page: str
+    user_agent: str
+    ip: str | None
+    timestamp: datetime
+    expires_at: datetime
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.consent_id, str) or not self.consent_id:
+            raise ValueError("consent_id must be a non-empty string")
+        if not isinstance(self.action, str) or not self.action:
+            raise ValueError("action must be a non-empty string")
+        for name in _TEXT_FIELDS:
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a string")
+        if self.ip is not None and not isinstance(self.ip, str):
+            raise TypeError("ip must be a string or None")
+        set_ = object.__setattr__
+        set_(self, "granted", _str_tuple("granted", self.granted))
+        set_(self, "refused", _str_tuple("refused", self.refused))
+        set_(self, "page", _page_path(self.page))
+        set_(self, "user_agent", self.user_agent[:_MAX_UA])
+        set_(self, "timestamp", _utc("timestamp", self.timestamp))
+        set_(self, "expires_at", _utc("expires_at", self.expires_at))
+
+
+_TEXT_FIELDS: Final = (
+    "policy_revision",
+    "shown_hash",
+    "language",
+    "jurisdiction",
+    "consent_model",
+    "collection",
+    "page",
+    "user_agent",
+)
+
+
+@dataclass(frozen=True)
+class Receipt(ReceiptDraft):
+    """A sealed draft: its place in the chain, its hash and its keyed signature."""
+
+    receipt_id: str
+    seq: int
+    prev_hash: str
+    hash: str
+    hmac: str
+    key_id: str
+
+    @property
+    def draft(self) -> ReceiptDraft:
+        """The draft this receipt was sealed from."""
+        return ReceiptDraft(**{name: getattr(self, name) for name in DRAFT_FIELDS})
+
+
+DRAFT_FIELDS: Final[tuple[str, ...]] = tuple(f.name for f in fields(ReceiptDraft))
+RECEIPT_FIELDS: Final[tuple[str, ...]] = tuple(f.name for f in fields(Receipt))
+_DATETIME_FIELDS: Final = frozenset({"timestamp", "expires_at"})
+_TUPLE_FIELDS: Final = frozenset({"granted", "refused"})
+
+
+def unchecked_receipt(values: Mapping[str, Any]) -> Receipt:
+    """Build a receipt from trusted, already normalised values, skipping validation.
+
+    For stores reading their own rows back (millions on export): *values* must hold every
+    field of :class:`Receipt` with the right types. Verification still catches tampering,
+    since it recomputes the hash from these values.
+    """
+    receipt = object.__new__(Receipt)
+    receipt.__dict__.update(values)
+    return receipt
+
+
+@dataclass(frozen=True)
+class ChainAnchor:
+    """Where a chain resumes after a purge: the seq and hash of the last purged receipt.
+
+    The anchor is signed like a receipt so that deleting old receipts and writing an anchor
+    needs the receipt key.
+    """
+
+    seq: int
+    hash: str
+    created_at: datetime
+    key_id: str = ""
+    hmac: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first receipt that failed verification, and why."""
+
+    seq: int
+    receipt_id: str
+    kind: BreakKind
+    message: str
+
+    def __str__(self) -> str:
+        return f"receipt {self.receipt_id} (seq {self.seq}): {self.message}"
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of :func:`verify_chain`; true when the chain is intact."""
+
+    checked: int
+    last_seq: int
+    last_hash: str
+    error: ChainBreak | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether every receipt verified."""
+        return self.error is None
+
+    def __bool__(self) -> bool:
+        return self.error is None
+
+
+# --- keys -----------------------------------------------------------------------------
+
+
+def _key_bytes(key: str | bytes) -> bytes:
+    raw = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    if not raw:
+        raise ValueError("a receipt key must not be empty")
+    return raw
+
+
+def key_fingerprint(key: str | bytes) -> str:
+    """A short public id for a receipt key, derived so that it reveals nothing of the key."""
+    digest = _hmac.new(_key_bytes(key), b"consentkit receipt key id", hashlib.sha256)
+    return digest.hexdigest()[:16]
+
+
+def _keyring(keys: Sequence[str | bytes]) -> dict[str, bytes]:
+    if isinstance(keys, str | bytes) or not keys:
+        raise ValueError("receipt keys must be a non-empty sequence (oldest first, newest last)")
+    return {key_fingerprint(key): _key_bytes(key) for key in keys}
+
+
+def _sign(key: bytes, message: bytes) -> str:
+    return _hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _same(a: str, b: str) -> bool:
+    # Bytes, because compare_digest raises on non-ASCII str (a tampered column could hold any).
+    return _hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+# --- serialisation --------------------------------------------------------------------
+
+
+def to_dict(record: ReceiptDraft) -> dict[str, Any]:
+    """A JSON-ready dict of a draft or receipt (timestamps as UTC ISO 8601, lists for tuples)."""
+    names = RECEIPT_FIELDS if isinstance(record, Receipt) else DRAFT_FIELDS
+    out: dict[str, Any] = {}
+    for name in names:
+        value = getattr(record, name)
+        if name in _DATETIME_FIELDS:
+            value = format_timestamp(value)
+        elif name in _TUPLE_FIELDS:
+            value = list(value)
+        out[name] = value
+    return out
+
+
+def _coerce(data: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ValueError("a receipt must be a JSON object")
+    missing = [name for name in names if name not in data]
+    if missing:
+        raise ValueError(f"receipt is missing field(s): {', '.join(missing)}")
+    values: dict[str, Any] = {}
+    for name in names:
+        value = data[name]
+        if name in _DATETIME_FIELDS:
+            value = parse_timestamp(value) if isinstance(value, str) else value
+        elif name in _TUPLE_FIELDS and isinstance(value, list):
+            value = tuple(value)
+        values[name] = value
+    return values
+
+
+def draft_from_dict(data: Mapping[str, Any]) -> ReceiptDraft:
+    """Rebuild a draft from :func:`to_dict` output; raises ``ValueError``/``TypeError``."""
+    return ReceiptDraft(**_coerce(data, DRAFT_FIELDS))
+
+
+def from_dict(data: Mapping[str, Any]) -> Receipt:
+    """Rebuild a receipt from :func:`to_dict` output; raises ``ValueError``/``TypeError``."""
+    values = _coerce(data, RECEIPT_FIELDS)
+    seq = values["seq"]
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+        raise ValueError("seq must be a positive integer")
+    for name in ("receipt_id", "prev_hash", "hash", "hmac", "key_id"):
+        if not isinstance(values[name], str):
+            raise TypeError(f"{name} must be a string")
+    return Receipt(**values)
+
+
+def canonical_bytes(receipt: Receipt) -> bytes:
+    """The bytes a receipt's ``hash`` covers: every field except ``hash`` and ``hmac``.
+
+    Sorted keys, no whitespace, UTF-8, timestamps in fixed-width UTC ISO 8601.
+    """
+    data = to_dict(receipt)
+    del data["hash"], data["hmac"]
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _content_hash(receipt: Receipt) -> str:
+    return hashlib.sha256(canonical_bytes(receipt)).hexdigest()
+
+
+def seal(
+    draft: ReceiptDraft,
+    *,
+    seq: int,
+    prev_hash: str,
+    keys: Sequence[str | bytes],
+    receipt_id: str | None = None,
+) -> Receipt:
+    """Turn *draft* into receipt number *seq* of a chain whose head hash is *prev_hash*.
+
+    *keys* lists the receipt keys oldest first; the newest (last) one signs.
+    """
+    if seq < 1:
+        raise ValueError("seq starts at 1")
+    ring = _keyring(keys)
+    key_id, key = next(reversed(ring.items()))
+    values = {name: getattr(draft, name) for name in DRAFT_FIELDS}
+    unsigned = Receipt(
+        **values,
+        receipt_id=receipt_id or str(uuid.uuid4()),
+        seq=seq,
+        prev_hash=prev_hash,
+        hash="",
+        hmac="",
+        key_id=key_id,
+    )
+    digest = _content_hash(unsigned)
+    return Receipt(
+        **values,
+        receipt_id=unsigned.receipt_id,
+        seq=seq,
+        prev_hash=prev_hash,
+        hash=digest,
+        hmac=_sign(key, digest.encode("ascii")),
+        key_id=key_id,
+    )
+
+
+# --- anchors --------------------------------------------------------------------------
+
+
+def _anchor_message(seq: int, hash_: str, created_at: datetime) -> bytes:
+    return f"consentkit anchor\n{seq}\n{hash_}\n{format_timestamp(created_at)}".encode()
+
+
+def seal_anchor(
+    seq: int, hash_: str, *, created_at: datetime, keys: Sequence[str | bytes]
+) -> ChainAnchor:
+    """Sign a purge anchor with the newest receipt key."""
+    ring = _keyring(keys)
+    key_id, key = next(reversed(ring.items()))
+    created = _utc("created_at", created_at)
+    return ChainAnchor(
+        seq=seq,
+        hash=hash_,
+        created_at=created,
+        key_id=key_id,
+        hmac=_sign(key, _anchor_message(seq, hash_, created)),
+    )
+
+
+def anchor_to_dict(anchor: ChainAnchor) -> dict[str, Any]:
+    """A JSON-ready dict of an anchor."""
+    return {
+        "seq": anchor.seq,
+        "hash": anchor.hash,
+        "created_at": format_timestamp(anchor.created_at),
+        "key_id": anchor.key_id,
+        "hmac": anchor.hmac,
+    }
+
+
+def anchor_from_dict(data: Mapping[str, Any]) -> ChainAnchor:
+    """Rebuild an anchor from :func:`anchor_to_dict` output."""
+    return ChainAnchor(
+        seq=int(data["seq"]),
+        hash=str(data["hash"]),
+        created_at=parse_timestamp(str(data["created_at"])),
+        key_id=str(data.get("key_id", "")),
+        hmac=str(data.get("hmac", "")),
+    )
+
+
+def _check_anchor(anchor: ChainAnchor, ring: Mapping[str, bytes]) -> str | None:
+    key = ring.get(anchor.key_id)
+    if key is None:
+        return f"purge anchor at seq {anchor.seq} is signed by unknown key {anchor.key_id!r}"
+    expected = _sign(key, _anchor_message(anchor.seq, anchor.hash, anchor.created_at))
+    if not _same(expected, anchor.hmac):
+        return f"purge anchor at seq {anchor.seq} has an invalid signature (forged or edited)"
+    return None
+
+
+# --- verification ---------------------------------------------------------------------
+
+
+def _check_receipt(
+    receipt: Receipt, expected_seq: int, expected_prev: str, ring: Mapping[str, bytes]
+) -> tuple[BreakKind, str] | None:
+    if receipt.seq != expected_seq:
+        what = "missing" if receipt.seq > expected_seq else "duplicated or out of order"
+        return "seq", f"expected seq {expected_seq}, found {receipt.seq}: receipts {what}"
+    if not _same(receipt.prev_hash, expected_prev):
+        return (
+            "prev_hash",
+            "prev_hash does not match the previous receipt: receipts deleted, reordered "
+            "or inserted",
+        )
+    if not _same(_content_hash(receipt), receipt.hash):
+        return "hash", "content does not match its hash: the receipt was edited"
+    key = ring.get(receipt.key_id)
+    if key is None:
+        return "key", f"signed by unknown key {receipt.key_id!r} (forged, or a key is missing)"
+    if not _same(_sign(key, receipt.hash.encode("utf-8")), receipt.hmac):
+        return "hmac", "HMAC does not match: the receipt was forged or re-hashed without the key"
+    return None
+
+
+def verify_chain(
+    receipts: Iterable[Receipt],
+    *,
+    keys: Sequence[str | bytes],
+    start: ChainAnchor | None = None,
+) -> VerifyResult:
+    """Walk *receipts* (in seq order) and report the first broken link.
+
+    *start* is the purge anchor the chain resumes from (``None``: the chain starts at seq 1).
+    Memory use is constant whatever the number of receipts.
+    """
+    ring = _keyring(keys)
+    expected_seq, expected_prev = 1, GENESIS_HASH
+    if start is not None:
+        problem = _check_anchor(start, ring)
+        if problem is not None:
+            brk = ChainBreak(start.seq, "(purge anchor)", "anchor", problem)
+            return VerifyResult(0, start.seq, start.hash, brk)
+        expected_seq, expected_prev = start.seq + 1, start.hash
+    checked = 0
+    for receipt in receipts:
+        found = _check_receipt(receipt, expected_seq, expected_prev, ring)
+        if found is not None:
+            brk = ChainBreak(receipt.seq, receipt.receipt_id, found[0], found[1])
+            return VerifyResult(checked, expected_seq - 1, expected_prev, brk)
+        checked += 1
+        expected_seq, expected_prev = receipt.seq + 1, receipt.hash
+    return VerifyResult(checked, expected_seq - 1, expected_prev)
+
+
+# --- minimisation helpers -------------------------------------------------------------
+
+_BOT = re.compile(
+    r"bot\b|bot/|crawl|spider|slurp|mediapartners|headless|lighthouse|facebookexternalhit"
+    r"|preview|scrap|python-requests|curl/|wget/|httpclient|okhttp",
+    re.IGNORECASE,
+)
+# Order matters: Chromium-based browsers also say "Chrome" and "Safari".
+_BROWSERS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
+    ("Samsung Internet", re.compile(r"SamsungBrowser/(\d{1,5})")),
+    ("Edge", re.compile(r"(?:Edg|EdgA|EdgiOS|Edge)/(\d{1,5})")),
+    ("Opera", re.compile(r"(?:OPR|OPT|OPX)/(\d{1,5})")),
+    ("Opera", re.compile(r"Opera[/ ].*?Version/(\d{1,5})")),
+    ("Firefox", re.compile(r"(?:Firefox|FxiOS)/(\d{1,5})")),
+    ("Chrome", re.compile(r"(?:Chrome|CriOS)/(\d{1,5})")),
+    ("Safari", re.compile(r"Version/(\d{1,5})[.\d]* (?:Mobile/\S+ )?Safari/")),
+)
+
+
+def reduce_user_agent(ua: str) -> str:
+    """Reduce a User-Agent to browser family and major version (``"Firefox 128"``).
+
+    Crawlers and HTTP libraries give ``"bot"``; anything unrecognised gives ``"other"``.
+    """
+    if not isinstance(ua, str) or not ua.strip():
+        return "other"
+    text = ua[:_MAX_UA]
+    if _BOT.search(text):
+        return "bot"
+    for family, pattern in _BROWSERS:
+        match = pattern.search(text)
+        if match:
+            return f"{family} {int(match.group(1))}"
+    return "other"
+
+
+def truncate_ip(ip: str, mode: IPMode) -> str | None:
+    """Minimise an IP address: IPv4 to its /24, IPv6 to its /48, or omit it.
+
+    ``mode="full"`` keeps the (normalised) address. Invalid input gives ``None``.
+    """
+    if mode not in ("truncate", "omit", "full"):
+        raise ValueError(f"unknown IP mode {mode!r}: use 'truncate', 'omit' or 'full'")
+    if mode == "omit" or not isinstance(ip, str):
+        return None
+    text = ip.strip().removeprefix("[").removesuffix("]").split("%", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if mode == "full":
+        return str(address)
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+# --- Kantara Consent Receipt ----------------------------------------------------------
+
+_KANTARA_PURPOSE: Final[Mapping[str, str]] = {
+    "necessary": "Core Function",
+    "performance": "Improved Performance",
+    "functionality": "Personalized Experience",
+    "targeting": "Marketing Third Parties",
+}
+_KANTARA_CONSENT_TYPE: Final[Mapping[str, str]] = {
+    "opt_in": "EXPLICIT",
+    "opt_out": "IMPLIED",
+    "notice": "IMPLIED",
+}
+
+
+def to_kantara(receipt: Receipt, *, controller: Mapping[str, Any]) -> dict[str, Any]:
+    """Render *receipt* in the shape of a Kantara Consent Receipt v1.1.
+
+    *controller* gives ``name`` and optionally ``contact``, ``address``, ``email``,
+    ``phone``, ``url``, ``on_behalf`` and ``policy_url``. Granted categories become the
+    purposes of one "cookies" service; refused categories and the chain fields go in a
+    ``consentkit`` extension object, since Kantara has no field for a refusal.
+    """
+    consent_type = _KANTARA_CONSENT_TYPE.get(receipt.consent_model, "EXPLICIT")
+    termination = f"Until {format_timestamp(receipt.expires_at)} or withdrawal"
+    purposes = [
+        {
+            "purpose": category,
+            "purposeCategory": [_KANTARA_PURPOSE.get(category, "Other")],
+            "consentType": consent_type,
+            "piiCategory": ["Online identifiers (cookies)"],
+            "primaryPurpose": category == "necessary",
+            "termination": termination,
+            "thirdPartyDisclosure": category == "targeting",
+        }
+        for category in receipt.granted
+    ]
+    pii_controller: dict[str, Any] = {
+        "piiController": str(controller.get("name", "")),
+        "onBehalf": bool(controller.get("on_behalf", False)),
+        "contact": str(controller.get("contact", "")),
+        "address": str(controller.get("address", "")),
+        "email": str(controller.get("email", "")),
+        "phone": str(controller.get("phone", "")),
+    }
+    if controller.get("url"):
+        pii_controller["piiControllerUrl"] = str(controller["url"])
+    return {
+        "version": "KI-CR-v1.1.0",
+        "jurisdiction": receipt.jurisdiction,
+        "consentTimestamp": int(receipt.timestamp.timestamp()),
+        "collectionMethod": receipt.collection,
+        "consentReceiptID": receipt.receipt_id,
+        "language": receipt.language,
+        "piiPrincipalId": receipt.consent_id,
+        "piiControllers": [pii_controller],
+        "policyUrl": str(controller.get("policy_url", "")),
+        "services": [{"service": "cookies", "purposes": purposes}],
+        "sensitive": False,
+        "spiCat": [],
+        "consentkit": {
+            "action": receipt.action,
+            "refused": list(receipt.refused),
+            "policyRevision": receipt.policy_revision,
+            "shownHash": receipt.shown_hash,
+            "consentModel": receipt.consent_model,
+            "expiresAt": format_timestamp(receipt.expires_at),
+            "seq": receipt.seq,
+            "hash": receipt.hash,
+            "keyId": receipt.key_id,
+        },
+    }

@@ -1,0 +1,129 @@
+"""The receipt store protocol shared by every backend, and what stores return."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple, Protocol, runtime_checkable
+
+from ..receipts import ChainAnchor, ChainBreak, Receipt, ReceiptDraft, VerifyResult, verify_chain
+
+__all__ = ["ChainHead", "ReceiptStore", "Stats", "verify_store"]
+
+
+class ChainHead(NamedTuple):
+    """The seq and hash of the newest receipt a store has recorded."""
+
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Counts over the receipts recorded in ``[since, until)`` (one receipt per decision)."""
+
+    total: int
+    actions: Mapping[str, int] = field(default_factory=dict)
+    granted: Mapping[str, int] = field(default_factory=dict)
+    refused: Mapping[str, int] = field(default_factory=dict)
+    jurisdictions: Mapping[str, int] = field(default_factory=dict)
+    languages: Mapping[str, int] = field(default_factory=dict)
+    per_day: Mapping[str, int] = field(default_factory=dict)
+    """Receipts per UTC day, keyed ``YYYY-MM-DD``, in date order."""
+
+    def consent_rate(self, category: str) -> float | None:
+        """Share of decisions that granted *category* among those that granted or refused it."""
+        granted = self.granted.get(category, 0)
+        decided = granted + self.refused.get(category, 0)
+        return granted / decided if decided else None
+
+    def categories(self) -> list[str]:
+        """Every category seen granted or refused, sorted."""
+        return sorted(set(self.granted) | set(self.refused))
+
+
+@runtime_checkable
+class ReceiptStore(Protocol):
+    """Durable, append-only storage of a receipt chain. Synchronous and thread-safe.
+
+    Time filters are on the receipt's ``timestamp``: ``since`` inclusive, ``until``
+    exclusive. Every failure of the underlying database is raised as
+    :class:`consentkit.errors.StoreError`.
+    """
+
+    def migrate(self) -> None:
+        """Bring the schema to the current version (idempotent, safe under concurrency)."""
+
+    def append(self, draft: ReceiptDraft) -> Receipt:
+        """Seal *draft* as the next receipt of the chain; durable when this returns."""
+
+    def latest(self, consent_id: str) -> Receipt | None:
+        """The newest receipt of one visitor, or ``None``."""
+
+    def for_consent(self, consent_id: str) -> list[Receipt]:
+        """Every receipt of one visitor, oldest first."""
+
+    def iter_receipts(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actions: Sequence[str] | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[Receipt]:
+        """Receipts in seq order, fetched *batch_size* at a time (constant memory)."""
+
+    def count(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actions: Sequence[str] | None = None,
+    ) -> int:
+        """How many receipts match the filters."""
+
+    def purge(self, older_than: datetime) -> int:
+        """Delete the oldest receipts recorded before *older_than*; return how many.
+
+        Only a prefix of the chain is deleted (up to the first receipt not older than the
+        cutoff), the prefix is verified first, and a signed :class:`ChainAnchor` keeps the
+        rest verifiable.
+        """
+
+    def anchor(self) -> ChainAnchor | None:
+        """The newest purge anchor, or ``None`` if nothing was ever purged."""
+
+    def head(self) -> ChainHead | None:
+        """The newest receipt's seq and hash as recorded at append time."""
+
+    def stats(self, *, since: datetime | None = None, until: datetime | None = None) -> Stats:
+        """Per action, category, jurisdiction, language and day counts."""
+
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+
+
+def verify_store(
+    store: ReceiptStore, *, keys: Sequence[str | bytes], batch_size: int = 1000
+) -> VerifyResult:
+    """Verify a store's whole chain from its purge anchor to its recorded head.
+
+    Beyond :func:`~consentkit.receipts.verify_chain`, this notices receipts removed from
+    the end of the chain, by comparing the last receipt with the head the store recorded.
+    """
+    anchor = store.anchor()
+    result = verify_chain(store.iter_receipts(batch_size=batch_size), keys=keys, start=anchor)
+    if not result.ok:
+        return result
+    head = store.head()
+    if head is not None and (head.seq, head.hash) != (result.last_seq, result.last_hash):
+        brk = ChainBreak(
+            head.seq,
+            "(chain head)",
+            "head",
+            f"the chain ends at seq {result.last_seq} but the store recorded seq {head.seq} "
+            "as its newest receipt: receipts were deleted from the end",
+        )
+        return VerifyResult(result.checked, result.last_seq, result.last_hash, brk)
+    return result
