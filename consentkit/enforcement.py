@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from .categories import Category
 from .cookies import expire_cookie_headers, parse_set_cookie, request_paths
@@ -40,14 +41,17 @@ def enforce_set_cookies(
     decision: Decision,
     policy: Policy,
     own_cookies: frozenset[str],
+    now: datetime | None = None,
 ) -> EnforcementResult:
     """Drop every ``Set-Cookie`` whose category the decision does not allow.
 
     Lines that do not parse as a cookie are dropped too: a browser would ignore
-    most of them, and one that it would not ignore cannot be classified.
+    most of them, and one that it would not ignore cannot be classified. Lines
+    that delete a cookie always pass: removing a cookie never needs consent.
     """
     out: RawHeaders = []
     result = EnforcementResult(out)
+    now = now or datetime.now(UTC)
     for key, value in raw_headers:
         if key.lower() != b"set-cookie":
             out.append((key, value))
@@ -56,7 +60,8 @@ def enforce_set_cookies(
         if cookie is None:
             result.dropped.append(("", policy.unclassified))
             continue
-        if cookie.name in own_cookies:
+        if cookie.name in own_cookies or cookie.is_deletion(now):
+            # Our own cookie, or the app deleting a cookie: both always pass.
             out.append((key, value))
             continue
         classification = policy.classify(cookie.name, cookie.domain)

@@ -141,7 +141,13 @@ class ConsentMiddleware:
             SQLite store, else ``consentkit-spool.jsonl``).
         banner: a :class:`~consentkit.banner.Banner`, ``True`` for the default one,
             ``False`` to inject nothing.
-        jurisdiction: resolves the visitor's region and consent model.
+        jurisdiction: resolves the visitor's region and consent model; by default
+            the policy's region table with ``trusted_headers`` (none: every visitor
+            gets the policy's default region) and ``geoip_path``.
+        trusted_headers: CDN presets (``cloudflare``, ``cloudfront``, ``vercel``,
+            ``fastly``) or header pairs to read the country from. Only list headers
+            your CDN sets: a visitor can send any header to an origin it reaches.
+        geoip_path: a MaxMind database file (``consentkit[geoip]``).
         trackers: the tracker index used to block unmarked third-party tags.
         **options: fields of :class:`Settings`.
     """
@@ -157,6 +163,8 @@ class ConsentMiddleware:
         spool_path: str | None = None,
         banner: Banner | bool = True,
         jurisdiction: JurisdictionResolver | None = None,
+        trusted_headers: Sequence[str | tuple[str, str | None]] = (),
+        geoip_path: str | None = None,
         trackers: TrackerIndex | None = None,
         **options: Any,
     ) -> None:
@@ -185,7 +193,9 @@ class ConsentMiddleware:
         if banner is True:
             banner = Banner(policy, prefix=self.settings.prefix)
         self.banner: Banner | None = banner or None
-        self.jurisdiction = jurisdiction
+        self.jurisdiction = jurisdiction or JurisdictionResolver(
+            trusted_headers, geoip_path, table=policy.region_table
+        )
         self.trackers = trackers or default_index()
         self.unclassified = UnclassifiedReport()
         self.own_cookies = frozenset({self.settings.cookie_name})
@@ -248,17 +258,14 @@ class ConsentMiddleware:
     def decide(self, request: RequestInfo) -> Decision:
         """The decision for a request: stored cookie, region model and signals."""
         stored = self.codec.loads(request.consent_token)
-        region, model = "default", "opt_in"
-        if self.jurisdiction is not None:
-            resolved = self.jurisdiction.resolve(request.headers, request.client_ip)
-            region, model = resolved.region, resolved.model
+        resolved = self.jurisdiction.resolve(request.headers, request.client_ip)
         signals = read_signals(request.headers)
         return decide(
             stored,
             self.policy,
             now=datetime.now(UTC),
-            model=model,
-            region=region,
+            model=resolved.model,
+            region=resolved.region,
             gpc=signals.gpc,
             dnt=signals.dnt,
         )

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from .categories import CATEGORIES, Category, is_category
 from .errors import ConfigError
+from .jurisdiction import RegionTable, parse_regions
 from .registry import Classification, CookieRule, Registry, load_rules
 
 __all__ = ["MAX_LIFETIME_DAYS", "CategoryText", "Policy"]
@@ -111,6 +112,7 @@ class Policy:
     source: str = "Policy(...)"
     _registry: Registry = field(init=False, repr=False, compare=False)
     _fingerprints: Mapping[Category, str] = field(init=False, repr=False, compare=False)
+    _regions: RegionTable = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         src = self.source
@@ -165,6 +167,11 @@ class Policy:
             self, "_registry", Registry(cookies, use_knowledge_base=self.knowledge_base)
         )
         object.__setattr__(self, "_fingerprints", self._compute_fingerprints())
+        object.__setattr__(
+            self,
+            "_regions",
+            parse_regions(self.regions, source=src, default_region=self.default_region),
+        )
 
     # -- loading -------------------------------------------------------------------------
 
@@ -275,6 +282,11 @@ class Policy:
         if category == "unclassified":
             return self.unclassified
         return category
+
+    @property
+    def region_table(self) -> RegionTable:
+        """Regions and their consent models: built-in defaults with this policy's overrides."""
+        return self._regions
 
     @property
     def registry(self) -> Registry:

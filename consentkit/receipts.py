@@ -64,7 +64,7 @@ def format_timestamp(value: datetime) -> str:
     The fixed width makes the text sort like the instant it names, which the SQLite store
     relies on for range queries.
     """
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -255,7 +255,7 @@ def key_fingerprint(key: str | bytes) -> str:
 
 def _keyring(keys: Sequence[str | bytes]) -> dict[str, bytes]:
     if isinstance(keys, str | bytes) or not keys:
-        raise ValueError("receipt keys must be a non-empty sequence (oldest first, newest last)")
+        raise ValueError("receipt keys must be a non-empty sequence (newest first)")
     return {key_fingerprint(key): _key_bytes(key) for key in keys}
 
 
@@ -343,12 +343,12 @@ def seal(
 ) -> Receipt:
     """Turn *draft* into receipt number *seq* of a chain whose head hash is *prev_hash*.
 
-    *keys* lists the receipt keys oldest first; the newest (last) one signs.
+    *keys* lists the receipt keys newest first; the first one signs, the others only verify.
     """
     if seq < 1:
         raise ValueError("seq starts at 1")
     ring = _keyring(keys)
-    key_id, key = next(reversed(ring.items()))
+    key_id, key = next(iter(ring.items()))
     values = {name: getattr(draft, name) for name in DRAFT_FIELDS}
     unsigned = Receipt(
         **values,
@@ -381,9 +381,9 @@ def _anchor_message(seq: int, hash_: str, created_at: datetime) -> bytes:
 def seal_anchor(
     seq: int, hash_: str, *, created_at: datetime, keys: Sequence[str | bytes]
 ) -> ChainAnchor:
-    """Sign a purge anchor with the newest receipt key."""
+    """Sign a purge anchor with the newest (first) receipt key."""
     ring = _keyring(keys)
-    key_id, key = next(reversed(ring.items()))
+    key_id, key = next(iter(ring.items()))
     created = _utc("created_at", created_at)
     return ChainAnchor(
         seq=seq,
@@ -459,6 +459,7 @@ def verify_chain(
 ) -> VerifyResult:
     """Walk *receipts* (in seq order) and report the first broken link.
 
+    *keys* are every receipt key still trusted (any order; by convention newest first).
     *start* is the purge anchor the chain resumes from (``None``: the chain starts at seq 1).
     Memory use is constant whatever the number of receipts.
     """
@@ -490,13 +491,13 @@ _BOT = re.compile(
 )
 # Order matters: Chromium-based browsers also say "Chrome" and "Safari".
 _BROWSERS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
-    ("Samsung Internet", re.compile(r"SamsungBrowser/(\d{1,5})")),
-    ("Edge", re.compile(r"(?:Edg|EdgA|EdgiOS|Edge)/(\d{1,5})")),
-    ("Opera", re.compile(r"(?:OPR|OPT|OPX)/(\d{1,5})")),
-    ("Opera", re.compile(r"Opera[/ ].*?Version/(\d{1,5})")),
-    ("Firefox", re.compile(r"(?:Firefox|FxiOS)/(\d{1,5})")),
-    ("Chrome", re.compile(r"(?:Chrome|CriOS)/(\d{1,5})")),
-    ("Safari", re.compile(r"Version/(\d{1,5})[.\d]* (?:Mobile/\S+ )?Safari/")),
+    ("Samsung Internet", re.compile(r"SamsungBrowser/(\d{1,5})(?!\d)")),
+    ("Edge", re.compile(r"(?:Edg|EdgA|EdgiOS|Edge)/(\d{1,5})(?!\d)")),
+    ("Opera", re.compile(r"(?:OPR|OPT|OPX)/(\d{1,5})(?!\d)")),
+    ("Opera", re.compile(r"Opera[/ ].*?Version/(\d{1,5})(?!\d)")),
+    ("Firefox", re.compile(r"(?:Firefox|FxiOS)/(\d{1,5})(?!\d)")),
+    ("Chrome", re.compile(r"(?:Chrome|CriOS)/(\d{1,5})(?!\d)")),
+    ("Safari", re.compile(r"Version/(\d{1,5})(?!\d)[.\d]* (?:Mobile/\S+ )?Safari/")),
 )
 
 

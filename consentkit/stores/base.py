@@ -55,6 +55,9 @@ class ReceiptStore(Protocol):
     def migrate(self) -> None:
         """Bring the schema to the current version (idempotent, safe under concurrency)."""
 
+    def schema_version(self) -> int:
+        """The schema version the database holds (0: no consentkit schema)."""
+
     def append(self, draft: ReceiptDraft) -> Receipt:
         """Seal *draft* as the next receipt of the chain; durable when this returns."""
 

@@ -1,0 +1,60 @@
+"""consentkit: keep a site's cookie-consent promises on the server.
+
+Typical use::
+
+    from consentkit import ConsentMiddleware, Policy
+
+    app.add_middleware(
+        ConsentMiddleware,
+        policy=Policy.from_toml("consent.toml"),
+        secret_key=os.environ["CONSENTKIT_SECRET"],
+        store="sqlite:///consent.db",
+        receipt_key=os.environ["CONSENTKIT_RECEIPT_KEY"],
+    )
+"""
+
+from __future__ import annotations
+
+from .banner import Banner, BannerContext
+from .categories import CATEGORIES, Category
+from .decision import ConsentCodec, Decision, StoredConsent
+from .errors import ChainError, ConfigError, ConsentKitError, MissingExtraError, StoreError
+from .jurisdiction import JurisdictionResolver
+from .middleware import ConsentMiddleware, Settings
+from .policy import CategoryText, Policy
+from .receipts import Receipt, ReceiptDraft
+from .registry import Classification, CookieRule, Registry
+from .rewriter import HTMLRewriter, RewritePlan
+from .stores import ReceiptStore, open_store
+from .trackers import TrackerIndex
+
+__all__ = [
+    "CATEGORIES",
+    "Banner",
+    "BannerContext",
+    "Category",
+    "CategoryText",
+    "ChainError",
+    "Classification",
+    "ConfigError",
+    "ConsentCodec",
+    "ConsentKitError",
+    "ConsentMiddleware",
+    "CookieRule",
+    "Decision",
+    "HTMLRewriter",
+    "JurisdictionResolver",
+    "MissingExtraError",
+    "Policy",
+    "Receipt",
+    "ReceiptDraft",
+    "ReceiptStore",
+    "Registry",
+    "RewritePlan",
+    "Settings",
+    "StoredConsent",
+    "TrackerIndex",
+    "open_store",
+]
+
+__version__ = "0.1.0"

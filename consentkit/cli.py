@@ -1,0 +1,286 @@
+"""The ``consentkit`` command: migrate, verify, export, purge, show and stats.
+
+The store URL comes from ``--store`` or ``CONSENTKIT_STORE``; receipt keys from repeated
+``--receipt-key`` or ``CONSENTKIT_RECEIPT_KEYS`` (comma-separated, newest first).
+Exit status: 0 success, 1 verification failure or nothing found, 2 usage or store error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any, Final
+
+from .errors import ConsentKitError
+from .export import export_stream
+from .receipts import anchor_to_dict, format_timestamp, to_dict
+from .stores import ReceiptStore, Stats, open_store, verify_store
+
+__all__ = ["build_parser", "main", "parse_age", "parse_instant"]
+
+_AGE: Final = re.compile(r"^\s*(\d{1,6})\s*([dwh])\s*$", re.IGNORECASE)
+_UNITS: Final = {"d": timedelta(days=1), "w": timedelta(weeks=1), "h": timedelta(hours=1)}
+
+
+class _UsageError(ConsentKitError):
+    """A command-line value is wrong; reported with exit status 2."""
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse ``2024-05-01`` or an ISO 8601 datetime; naive values are taken as UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 date or datetime (e.g. 2024-05-01T00:00:00Z)"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def parse_age(text: str, *, now: datetime | None = None) -> datetime:
+    """Turn ``400d``, ``8w``, ``12h`` (before now) or an ISO date into a UTC instant."""
+    match = _AGE.match(text)
+    if match:
+        return (now or datetime.now(UTC)) - int(match.group(1)) * _UNITS[match.group(2).lower()]
+    try:
+        return parse_instant(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither an age like 400d, 8w, 12h nor an ISO 8601 date"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``consentkit`` command."""
+    parser = argparse.ArgumentParser(
+        prog="consentkit", description="Manage consentkit consent receipts."
+    )
+    parser.add_argument(
+        "--store",
+        default=os.environ.get("CONSENTKIT_STORE"),
+        help="store URL: sqlite:///file.db, a file path, or postgresql://... "
+        "(default: $CONSENTKIT_STORE)",
+    )
+    parser.add_argument(
+        "--receipt-key",
+        action="append",
+        dest="receipt_keys",
+        metavar="KEY",
+        help="receipt HMAC key; repeat for rotation, newest first "
+        "(default: $CONSENTKIT_RECEIPT_KEYS, comma-separated)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("migrate", help="create or upgrade the store schema")
+    commands.add_parser("verify", help="check the whole receipt chain")
+
+    export = commands.add_parser("export", help="stream receipts as CSV, NDJSON or JSON")
+    export.add_argument("--format", choices=("csv", "ndjson", "json"), default="ndjson")
+    _add_period(export)
+    export.add_argument("--action", action="append", dest="actions", metavar="ACTION")
+    export.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    export.add_argument("--progress", action="store_true", help="report progress on stderr")
+    export.add_argument("--batch-size", type=int, default=1000, help=argparse.SUPPRESS)
+
+    purge = commands.add_parser("purge", help="delete old receipts, keeping a chain anchor")
+    purge.add_argument(
+        "--older-than", required=True, type=parse_age, metavar="AGE|DATE", help="e.g. 400d"
+    )
+
+    show = commands.add_parser("show", help="everything recorded for one visitor, as JSON")
+    show.add_argument("consent_id")
+
+    stats = commands.add_parser("stats", help="consent rates per category and action")
+    _add_period(stats)
+    stats.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def _add_period(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", type=parse_instant, metavar="ISO", help="inclusive")
+    parser.add_argument("--until", type=parse_instant, metavar="ISO", help="exclusive")
+
+
+def _keys(args: argparse.Namespace) -> list[str]:
+    if args.receipt_keys:
+        return [key for key in args.receipt_keys if key]
+    env = os.environ.get("CONSENTKIT_RECEIPT_KEYS", "")
+    return [key.strip() for key in env.split(",") if key.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.store:
+        parser.error("no store: pass --store URL or set CONSENTKIT_STORE")
+    keys = _keys(args)
+    if args.command in ("verify", "purge") and not keys:
+        parser.error(f"{args.command} needs --receipt-key or CONSENTKIT_RECEIPT_KEYS")
+    try:
+        store = open_store(args.store, receipt_keys=keys, migrate=args.command == "migrate")
+    except (ConsentKitError, OSError) as exc:
+        return _fail(f"cannot open the store: {exc}")
+    try:
+        if args.command != "migrate" and store.schema_version() == 0:
+            return _fail(f"{args.store!r} holds no consentkit receipts (run: consentkit migrate)")
+        return _COMMANDS[args.command](store, args, keys)
+    except (ConsentKitError, OSError) as exc:
+        return _fail(str(exc))
+    finally:
+        store.close()
+
+
+def _fail(message: str, status: int = 2) -> int:
+    print(f"consentkit: error: {message}", file=sys.stderr)
+    return status
+
+
+def _migrate(store: ReceiptStore, args: argparse.Namespace, keys: list[str]) -> int:
+    print("OK: schema is up to date")
+    return 0
+
+
+def _verify(store: ReceiptStore, args: argparse.Namespace, keys: list[str]) -> int:
+    result = verify_store(store, keys=keys)
+    if result.error is not None:
+        brk = result.error
+        print(
+            f"FAILED: receipt {brk.receipt_id} (seq {brk.seq}): {brk.kind}: {brk.message} "
+            f"({result.checked} receipts verified before it)"
+        )
+        return 1
+    anchor = store.anchor()
+    since = f" from purge anchor seq {anchor.seq}" if anchor else ""
+    print(f"OK: {result.checked} receipts, chain intact{since}")
+    return 0
+
+
+class _Progress:
+    """A self-rewriting progress line on a terminal stream."""
+
+    def __init__(self, total: int, stream: IO[str]) -> None:
+        self.total = total
+        self.stream = stream
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def __call__(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.2 and done < self.total:
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-9)
+        share = f" ({100 * done / self.total:.0f}%)" if self.total else ""
+        self.stream.write(f"\rexported {done}/{self.total}{share}, {rate:,.0f} receipts/s ")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def _export(store: ReceiptStore, args: argparse.Namespace, keys: list[str]) -> int:
+    filters: dict[str, Any] = {"since": args.since, "until": args.until, "actions": args.actions}
+    progress: _Progress | None = None
+    if args.progress or sys.stderr.isatty():
+        progress = _Progress(store.count(**filters), sys.stderr)
+    chunks = export_stream(
+        store, args.format, batch_size=args.batch_size, progress=progress, **filters
+    )
+    if args.out:
+        with open(args.out, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+    else:
+        stdout = sys.stdout.buffer
+        for chunk in chunks:
+            stdout.write(chunk)
+        stdout.flush()
+    if progress is not None:
+        progress.finish()
+    return 0
+
+
+def _purge(store: ReceiptStore, args: argparse.Namespace, keys: list[str]) -> int:
+    deleted = store.purge(args.older_than)
+    anchor = store.anchor()
+    where = f"; chain anchored at seq {anchor.seq}" if anchor else ""
+    print(f"purged {deleted} receipts older than {format_timestamp(args.older_than)}{where}")
+    return 0
+
+
+def _show(store: ReceiptStore, args: argparse.Namespace, keys: list[str]) -> int:
+    receipts = store.for_consent(args.consent_id)
+    print(json.dumps([to_dict(r) for r in receipts], indent=2, ensure_ascii=False))
+    if not receipts:
+        print(f"consentkit: no receipts recorded for {args.consent_id!r}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _stats(store: ReceiptStore, args: argparse.Namespace, keys: list[str]) -> int:
+    stats = store.stats(since=args.since, until=args.until)
+    if args.json:
+        print(json.dumps(_stats_dict(stats, store), indent=2, ensure_ascii=False))
+    else:
+        print(_stats_text(stats))
+    return 0
+
+
+def _stats_dict(stats: Stats, store: ReceiptStore) -> dict[str, Any]:
+    anchor = store.anchor()
+    return {
+        "total": stats.total,
+        "actions": dict(stats.actions),
+        "categories": {
+            c: {
+                "granted": stats.granted.get(c, 0),
+                "refused": stats.refused.get(c, 0),
+                "consent_rate": stats.consent_rate(c),
+            }
+            for c in stats.categories()
+        },
+        "jurisdictions": dict(stats.jurisdictions),
+        "languages": dict(stats.languages),
+        "per_day": dict(stats.per_day),
+        "anchor": anchor_to_dict(anchor) if anchor else None,
+    }
+
+
+def _stats_text(stats: Stats) -> str:
+    lines = [f"receipts: {stats.total}", "", "action        count   share"]
+    for action, n in stats.actions.items():
+        lines.append(f"{action:<12} {n:>7}  {_pct(n, stats.total)}")
+    lines += ["", "category        granted  refused  consent rate"]
+    for category in stats.categories():
+        rate = stats.consent_rate(category)
+        shown = "-" if rate is None else f"{100 * rate:.1f}%"
+        granted, refused = stats.granted.get(category, 0), stats.refused.get(category, 0)
+        lines.append(f"{category:<14} {granted:>8} {refused:>8}  {shown:>12}")
+    for title, counts in (("jurisdiction", stats.jurisdictions), ("language", stats.languages)):
+        lines += ["", f"{title:<14} count"]
+        lines += [f"{key:<14} {n:>5}" for key, n in counts.items()]
+    return "\n".join(lines)
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:5.1f}%" if whole else "    -"
+
+
+_COMMANDS: Final[dict[str, Callable[[ReceiptStore, argparse.Namespace, list[str]], int]]] = {
+    "migrate": _migrate,
+    "verify": _verify,
+    "export": _export,
+    "purge": _purge,
+    "show": _show,
+    "stats": _stats,
+}
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

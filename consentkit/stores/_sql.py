@@ -1,0 +1,179 @@
+"""Row mapping and query pieces shared by the SQL stores (private)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from ..errors import ConfigError
+from ..receipts import Receipt, unchecked_receipt
+from .base import Stats
+
+RECEIPTS: Final = "consentkit_receipts"
+HEAD: Final = "consentkit_chain_head"
+ANCHORS: Final = "consentkit_anchors"
+SCHEMA: Final = "consentkit_schema"
+
+COLUMNS: Final[tuple[str, ...]] = (
+    "seq",
+    "receipt_id",
+    "consent_id",
+    "action",
+    "granted",
+    "refused",
+    "policy_revision",
+    "shown_hash",
+    "language",
+    "jurisdiction",
+    "consent_model",
+    "collection",
+    "page",
+    "user_agent",
+    "ip",
+    "timestamp",
+    "expires_at",
+    "prev_hash",
+    "hash",
+    "hmac",
+    "key_id",
+)
+SELECT_COLUMNS: Final = ", ".join(f'"{c}"' for c in COLUMNS)
+_LISTS: Final = frozenset({"granted", "refused"})
+_TIMES: Final = frozenset({"timestamp", "expires_at"})
+_LIST_INDEXES: Final = tuple(i for i, c in enumerate(COLUMNS) if c in _LISTS)
+_TIME_INDEXES: Final = tuple(i for i, c in enumerate(COLUMNS) if c in _TIMES)
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(json.loads(value))
+    return tuple(value)
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    result: datetime = value.astimezone(UTC)
+    return result
+
+
+def row_to_receipt(row: Sequence[Any]) -> Receipt:
+    """Map a row selected with :data:`SELECT_COLUMNS` to a receipt (no re-validation)."""
+    values = list(row)
+    for i in _LIST_INDEXES:
+        values[i] = _as_tuple(values[i])
+    for i in _TIME_INDEXES:
+        values[i] = _as_datetime(values[i])
+    return unchecked_receipt(dict(zip(COLUMNS, values, strict=True)))
+
+
+def receipt_params(
+    receipt: Receipt,
+    *,
+    encode_list: Callable[[tuple[str, ...]], Any],
+    encode_time: Callable[[datetime], Any],
+) -> tuple[Any, ...]:
+    """Column values of *receipt* in :data:`COLUMNS` order, encoded for one backend."""
+    out: list[Any] = []
+    for column in COLUMNS:
+        value = getattr(receipt, column)
+        if column in _LISTS:
+            value = encode_list(value)
+        elif column in _TIMES:
+            value = encode_time(value)
+        out.append(value)
+    return tuple(out)
+
+
+def placeholders(count: int, mark: str) -> str:
+    """``?, ?, ?`` (or ``%s, ...``) for *count* parameters."""
+    return ", ".join([mark] * count)
+
+
+def filters(
+    mark: str,
+    encode_time: Callable[[datetime], Any],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    actions: Sequence[str] | None = None,
+) -> tuple[list[str], list[Any]]:
+    """WHERE conditions and parameters for the common time/action filters."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if since is not None:
+        conditions.append(f'"timestamp" >= {mark}')
+        params.append(encode_time(aware(since, "since")))
+    if until is not None:
+        conditions.append(f'"timestamp" < {mark}')
+        params.append(encode_time(aware(until, "until")))
+    if actions is not None:
+        wanted = list(actions)
+        if not wanted:
+            conditions.append("1 = 0")
+        else:
+            conditions.append(f"action IN ({placeholders(len(wanted), mark)})")
+            params.extend(wanted)
+    return conditions, params
+
+
+def where(conditions: Iterable[str]) -> str:
+    """`` WHERE a AND b`` or an empty string."""
+    parts = list(conditions)
+    return f" WHERE {' AND '.join(parts)}" if parts else ""
+
+
+def aware(value: datetime, name: str) -> datetime:
+    """*value* in UTC; a naive datetime is a caller error."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ConfigError(
+            "must be timezone-aware", source="receipt store", key=name, fix="pass a UTC datetime"
+        )
+    return value.astimezone(UTC)
+
+
+def check_batch_size(batch_size: int) -> int:
+    """Reject batch sizes that would make iteration meaningless."""
+    if batch_size < 1:
+        raise ConfigError(
+            "must be at least 1", source="receipt store", key="batch_size", fix="use e.g. 1000"
+        )
+    return batch_size
+
+
+def build_stats(
+    total: int,
+    *,
+    actions: Iterable[tuple[str, int]],
+    granted: Iterable[tuple[str, int]],
+    refused: Iterable[tuple[str, int]],
+    jurisdictions: Iterable[tuple[str, int]],
+    languages: Iterable[tuple[str, int]],
+    per_day: Iterable[tuple[str, int]],
+) -> Stats:
+    """Assemble :class:`Stats` from ``(key, count)`` rows."""
+
+    def counts(rows: Iterable[tuple[str, int]]) -> Mapping[str, int]:
+        return {str(key): int(n) for key, n in sorted(rows, key=lambda kv: str(kv[0]))}
+
+    return Stats(
+        total=int(total),
+        actions=counts(actions),
+        granted=counts(granted),
+        refused=counts(refused),
+        jurisdictions=counts(jurisdictions),
+        languages=counts(languages),
+        per_day=counts(per_day),
+    )
+
+
+def purge_cutoff_time(older_than: datetime) -> datetime:
+    """Validate a purge cutoff: aware and not in the future (a typo must not wipe the store)."""
+    cutoff = aware(older_than, "older_than")
+    if cutoff > datetime.now(UTC) + timedelta(minutes=5):
+        raise ConfigError(
+            "is in the future", source="purge", key="older_than", fix="pass a past instant"
+        )
+    return cutoff

@@ -1,0 +1,389 @@
+"""Receipt store on PostgreSQL (psycopg 3, the ``consentkit[postgres]`` extra).
+
+Appends from any number of processes form one chain: each append locks the one-row chain
+head table (``SELECT ... FOR UPDATE``) inside its transaction. Iteration uses a server-side
+named cursor, so exports stream in constant memory.
+"""
+
+# ruff: noqa: S608  (SQL text is built only from module constants; values are bound)
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
+
+from ..errors import ChainError, ConfigError, MissingExtraError, StoreError
+from ..receipts import (
+    GENESIS_HASH,
+    ChainAnchor,
+    Receipt,
+    ReceiptDraft,
+    seal,
+    seal_anchor,
+    verify_chain,
+)
+from . import _sql
+from ._sql import ANCHORS, HEAD, RECEIPTS, SCHEMA, SELECT_COLUMNS
+from .base import ChainHead, Stats
+
+try:
+    import psycopg
+except ImportError:  # pragma: no cover - exercised only without the extra
+    psycopg = None  # type: ignore[assignment]
+
+try:
+    from psycopg_pool import ConnectionPool
+except ImportError:  # pragma: no cover - the pool is optional
+    ConnectionPool = None  # type: ignore[assignment,misc]
+
+__all__ = ["PostgresReceiptStore"]
+
+_T = TypeVar("_T")
+_MIGRATION_LOCK: Final = 0x636B5F736368  # any constant shared by every consentkit process
+
+MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
+    (
+        1,
+        (
+            f"""CREATE TABLE {RECEIPTS} (
+                seq BIGINT PRIMARY KEY,
+                receipt_id TEXT NOT NULL UNIQUE,
+                consent_id TEXT NOT NULL,
+                action TEXT NOT NULL,
+                granted TEXT[] NOT NULL,
+                refused TEXT[] NOT NULL,
+                policy_revision TEXT NOT NULL,
+                shown_hash TEXT NOT NULL,
+                language TEXT NOT NULL,
+                jurisdiction TEXT NOT NULL,
+                consent_model TEXT NOT NULL,
+                collection TEXT NOT NULL,
+                page TEXT NOT NULL,
+                user_agent TEXT NOT NULL,
+                ip TEXT,
+                "timestamp" TIMESTAMPTZ NOT NULL,
+                expires_at TIMESTAMPTZ NOT NULL,
+                prev_hash TEXT NOT NULL,
+                hash TEXT NOT NULL,
+                hmac TEXT NOT NULL,
+                key_id TEXT NOT NULL
+            )""",
+            f"CREATE INDEX {RECEIPTS}_consent ON {RECEIPTS} (consent_id, seq)",
+            f'CREATE INDEX {RECEIPTS}_timestamp ON {RECEIPTS} ("timestamp")',
+            f"""CREATE TABLE {HEAD} (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                seq BIGINT NOT NULL,
+                hash TEXT NOT NULL
+            )""",
+            f"INSERT INTO {HEAD} (id, seq, hash) VALUES (1, 0, '{GENESIS_HASH}')",
+            f"""CREATE TABLE {ANCHORS} (
+                seq BIGINT PRIMARY KEY,
+                hash TEXT NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL,
+                key_id TEXT NOT NULL,
+                hmac TEXT NOT NULL,
+                purged BIGINT NOT NULL
+            )""",
+        ),
+    ),
+)
+SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
+
+
+def _as_list(values: tuple[str, ...]) -> list[str]:
+    return list(values)
+
+
+def _as_time(value: datetime) -> datetime:
+    return value
+
+
+class PostgresReceiptStore:
+    """A :class:`~consentkit.stores.base.ReceiptStore` in a PostgreSQL database.
+
+    *conninfo* is a ``postgresql://`` URL or libpq string. *pool_size* bounds the
+    connections kept open (psycopg_pool when installed, else one connection per call);
+    *timeout* is how long to wait for a connection before raising ``StoreError``.
+    """
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        receipt_keys: Sequence[str | bytes] = (),
+        migrate: bool = True,
+        pool_size: int = 4,
+        timeout: float = 10.0,
+    ) -> None:
+        if psycopg is None:
+            raise MissingExtraError("PostgreSQL store", "postgres", "psycopg")
+        self._conninfo = conninfo
+        self._keys = tuple(receipt_keys)
+        self._timeout = timeout
+        self._pool: Any = None
+        if ConnectionPool is not None:
+            self._pool = ConnectionPool(
+                conninfo,
+                min_size=1,
+                max_size=max(1, pool_size),
+                open=False,
+                timeout=timeout,
+                check=ConnectionPool.check_connection,
+                kwargs={"connect_timeout": max(1, int(timeout))},
+                name="consentkit-receipts",
+            )
+            with self._errors("connect"):
+                self._pool.open(wait=False)
+        if migrate:
+            try:
+                self.migrate()
+            except BaseException:
+                self.close()
+                raise
+
+    def __repr__(self) -> str:
+        return "PostgresReceiptStore(...)"  # the conninfo may hold a password
+
+    # --- connections --------------------------------------------------------------
+
+    def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        """A connection whose transaction commits on normal exit, rolls back on error."""
+        if self._pool is not None:
+            conn: AbstractContextManager[psycopg.Connection[Any]] = self._pool.connection()
+            return conn
+        return psycopg.connect(self._conninfo, connect_timeout=max(1, int(self._timeout)))
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL receipt store: could not {doing}: {exc}") from exc
+
+    def _run(self, doing: str, work: Callable[[psycopg.Connection[Any]], _T]) -> _T:
+        with self._errors(doing), self._connection() as conn:
+            return work(conn)
+
+    def _query(self, doing: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._run(doing, lambda conn: conn.execute(sql, params).fetchall())
+
+    def _signing_keys(self, doing: str) -> tuple[str | bytes, ...]:
+        if not self._keys:
+            raise ConfigError(
+                f"is needed to {doing}",
+                source="receipt store",
+                key="receipt_keys",
+                fix="pass receipt_keys (newest first)",
+            )
+        return self._keys
+
+    # --- schema -------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema; concurrent callers wait on an advisory lock."""
+
+        def work(conn: psycopg.Connection[Any]) -> None:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA} (version INTEGER NOT NULL)")
+            row = conn.execute(f"SELECT MAX(version) FROM {SCHEMA}").fetchone()
+            current = int(row[0] or 0) if row else 0
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"PostgreSQL receipt store: schema version {current} is newer than this "
+                    f"consentkit ({SCHEMA_VERSION}); upgrade consentkit"
+                )
+            for version, statements in MIGRATIONS:
+                if version > current:
+                    for statement in statements:
+                        conn.execute(statement)
+            if current < SCHEMA_VERSION:
+                conn.execute(f"DELETE FROM {SCHEMA}")
+                conn.execute(f"INSERT INTO {SCHEMA} (version) VALUES (%s)", (SCHEMA_VERSION,))
+
+        self._run("migrate the schema", work)
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the database (0 before :meth:`migrate`)."""
+        doing = "read the schema version"
+        if self._query(doing, "SELECT to_regclass(%s)", (SCHEMA,))[0][0] is None:
+            return 0
+        rows = self._query(doing, f"SELECT COALESCE(MAX(version), 0) FROM {SCHEMA}")
+        return int(rows[0][0])
+
+    # --- writing ------------------------------------------------------------------
+
+    def append(self, draft: ReceiptDraft) -> Receipt:
+        """Seal *draft* as the next receipt; committed (durable) when this returns."""
+        keys = self._signing_keys("append receipts")
+
+        def work(conn: psycopg.Connection[Any]) -> Receipt:
+            row = conn.execute(f"SELECT seq, hash FROM {HEAD} WHERE id = 1 FOR UPDATE").fetchone()
+            if row is None:
+                raise StoreError("PostgreSQL receipt store: chain head missing; run migrate")
+            receipt = seal(draft, seq=int(row[0]) + 1, prev_hash=str(row[1]), keys=keys)
+            params = _sql.receipt_params(receipt, encode_list=_as_list, encode_time=_as_time)
+            conn.execute(
+                f"INSERT INTO {RECEIPTS} ({SELECT_COLUMNS}) "
+                f"VALUES ({_sql.placeholders(len(params), '%s')})",
+                params,
+            )
+            conn.execute(
+                f"UPDATE {HEAD} SET seq = %s, hash = %s WHERE id = 1", (receipt.seq, receipt.hash)
+            )
+            return receipt
+
+        return self._run("append a receipt", work)
+
+    def purge(self, older_than: datetime) -> int:
+        """Delete the chain prefix recorded before *older_than*, leaving a signed anchor."""
+        keys = self._signing_keys("purge receipts")
+        cutoff_time = _sql.purge_cutoff_time(older_than)
+        rows = self._query(
+            "find the purge cutoff",
+            f"SELECT (SELECT MIN(seq) FROM {RECEIPTS}), "
+            f'(SELECT MIN(seq) FROM {RECEIPTS} WHERE "timestamp" >= %s), '
+            f"(SELECT MAX(seq) FROM {RECEIPTS})",
+            (cutoff_time,),
+        )
+        first, first_kept, last = rows[0]
+        if first is None:
+            return 0
+        cutoff = int(last) if first_kept is None else int(first_kept) - 1
+        if cutoff < int(first):
+            return 0
+        result = verify_chain(
+            self._named_cursor("WHERE seq <= %s", [cutoff], 1000), keys=keys, start=self.anchor()
+        )
+        if result.error is not None:
+            raise ChainError(
+                f"refusing to purge a broken chain: {result.error}", result.error.receipt_id
+            )
+
+        def work(conn: psycopg.Connection[Any]) -> int:
+            conn.execute(f"SELECT seq FROM {HEAD} WHERE id = 1 FOR UPDATE")
+            row = conn.execute(f"SELECT hash FROM {RECEIPTS} WHERE seq = %s", (cutoff,)).fetchone()
+            if row is None or row[0] != result.last_hash or result.last_seq != cutoff:
+                raise StoreError("PostgreSQL receipt store: the chain changed during purge")
+            anchor = seal_anchor(cutoff, result.last_hash, created_at=datetime.now(UTC), keys=keys)
+            deleted = conn.execute(f"DELETE FROM {RECEIPTS} WHERE seq <= %s", (cutoff,)).rowcount
+            conn.execute(
+                f"INSERT INTO {ANCHORS} (seq, hash, created_at, key_id, hmac, purged) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                (anchor.seq, anchor.hash, anchor.created_at, anchor.key_id, anchor.hmac, deleted),
+            )
+            return int(deleted)
+
+        return self._run("purge receipts", work)
+
+    # --- reading ------------------------------------------------------------------
+
+    def latest(self, consent_id: str) -> Receipt | None:
+        """The newest receipt of one visitor."""
+        rows = self._query(
+            "read a receipt",
+            f"SELECT {SELECT_COLUMNS} FROM {RECEIPTS} WHERE consent_id = %s "
+            "ORDER BY seq DESC LIMIT 1",
+            (consent_id,),
+        )
+        return _sql.row_to_receipt(rows[0]) if rows else None
+
+    def for_consent(self, consent_id: str) -> list[Receipt]:
+        """Every receipt of one visitor, oldest first."""
+        rows = self._query(
+            "read receipts",
+            f"SELECT {SELECT_COLUMNS} FROM {RECEIPTS} WHERE consent_id = %s ORDER BY seq",
+            (consent_id,),
+        )
+        return [_sql.row_to_receipt(row) for row in rows]
+
+    def iter_receipts(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actions: Sequence[str] | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[Receipt]:
+        """Receipts in seq order through a server-side cursor, *batch_size* rows a fetch."""
+        conditions, params = _sql.filters("%s", _as_time, since=since, until=until, actions=actions)
+        return self._named_cursor(_sql.where(conditions), params, _sql.check_batch_size(batch_size))
+
+    def _named_cursor(self, where: str, params: list[Any], batch_size: int) -> Iterator[Receipt]:
+        sql = f"SELECT {SELECT_COLUMNS} FROM {RECEIPTS} {where} ORDER BY seq"
+        name = f"consentkit_{uuid.uuid4().hex}"
+        with (
+            self._errors("read receipts"),
+            self._connection() as conn,
+            conn.cursor(name=name) as cur,
+        ):
+            cur.itersize = batch_size
+            cur.execute(sql, params)
+            for row in cur:
+                yield _sql.row_to_receipt(row)
+
+    def count(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actions: Sequence[str] | None = None,
+    ) -> int:
+        """How many receipts match the filters."""
+        conditions, params = _sql.filters("%s", _as_time, since=since, until=until, actions=actions)
+        rows = self._query(
+            "count receipts", f"SELECT COUNT(*) FROM {RECEIPTS}{_sql.where(conditions)}", params
+        )
+        return int(rows[0][0])
+
+    def anchor(self) -> ChainAnchor | None:
+        """The newest purge anchor."""
+        rows = self._query(
+            "read the purge anchor",
+            f"SELECT seq, hash, created_at, key_id, hmac FROM {ANCHORS} ORDER BY seq DESC LIMIT 1",
+        )
+        if not rows:
+            return None
+        seq, hash_, created_at, key_id, hmac = rows[0]
+        return ChainAnchor(int(seq), str(hash_), created_at.astimezone(UTC), key_id, hmac)
+
+    def head(self) -> ChainHead | None:
+        """The seq and hash recorded by the last append (``None`` for an empty chain)."""
+        rows = self._query("read the chain head", f"SELECT seq, hash FROM {HEAD} WHERE id = 1")
+        if not rows or int(rows[0][0]) == 0:
+            return None
+        return ChainHead(int(rows[0][0]), str(rows[0][1]))
+
+    def stats(self, *, since: datetime | None = None, until: datetime | None = None) -> Stats:
+        """Counts per action, category, jurisdiction, language and UTC day."""
+        conditions, params = _sql.filters("%s", _as_time, since=since, until=until)
+        scope = f"{RECEIPTS}{_sql.where(conditions)}"
+
+        def grouped(expr: str) -> list[tuple[str, int]]:
+            sql = f"SELECT {expr} AS k, COUNT(*) FROM {scope} GROUP BY k"
+            return [(str(k), int(n)) for k, n in self._query("compute stats", sql, params)]
+
+        def exploded(column: str) -> list[tuple[str, int]]:
+            sql = (
+                f"SELECT c, COUNT(*) FROM {RECEIPTS} CROSS JOIN LATERAL unnest({column}) AS c"
+                f"{_sql.where(conditions)} GROUP BY c"
+            )
+            return [(str(k), int(n)) for k, n in self._query("compute stats", sql, params)]
+
+        total = self._query("compute stats", f"SELECT COUNT(*) FROM {scope}", params)[0][0]
+        return _sql.build_stats(
+            total,
+            actions=grouped("action"),
+            granted=exploded("granted"),
+            refused=exploded("refused"),
+            jurisdictions=grouped("jurisdiction"),
+            languages=grouped("language"),
+            per_day=grouped("""to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD')"""),
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        if self._pool is not None:
+            self._pool.close()

@@ -1,0 +1,307 @@
+"""A local spool that keeps consent decisions while the receipt store is down.
+
+:class:`SpooledStore` wraps a store. When an append fails it logs an error, writes the
+draft as one fsynced JSON line to a spool file and returns ``None``, so the visitor's
+choice is honoured anyway. The next append that gets through (or :meth:`drain`) first
+replays the spool in order. The spool is bounded: when full, appends raise
+:class:`~consentkit.errors.StoreError` rather than drop anything.
+
+Replay is at-least-once: a crash between a replayed append and the spool rewrite can
+record that decision twice (two receipts, both valid in the chain).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, StoreError
+from ..receipts import ChainAnchor, Receipt, ReceiptDraft, draft_from_dict, to_dict
+from .base import ChainHead, ReceiptStore, Stats
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: the in-process lock still applies
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["SpooledStore"]
+
+logger = logging.getLogger("consentkit.receipts")
+
+_SPOOL_VERSION = 1
+
+
+class SpooledStore:
+    """A receipt store that spools drafts to *spool_path* while *inner* fails.
+
+    Several processes may share one spool file: a lock file beside it serialises them.
+    """
+
+    def __init__(
+        self, inner: ReceiptStore, spool_path: str | os.PathLike[str], *, max_items: int = 10000
+    ) -> None:
+        if max_items < 1:
+            raise ConfigError(
+                "must be at least 1", source="SpooledStore", key="max_items", fix="use e.g. 10000"
+            )
+        self.inner = inner
+        self.path = Path(spool_path)
+        self.max_items = max_items
+        self._lock = threading.Lock()
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self._rejected_path = self.path.with_name(self.path.name + ".rejected")
+        self._counted = (0, 0)  # (file size, lines) already counted
+
+    def __repr__(self) -> str:
+        return f"SpooledStore({self.inner!r}, {str(self.path)!r})"
+
+    # --- locking and files ----------------------------------------------------------
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._lock:
+            if fcntl is None:
+                yield
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing releases the lock
+
+    def _size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _pending_locked(self) -> int:
+        size = self._size()
+        counted_size, lines = self._counted
+        if size < counted_size or counted_size == 0:
+            counted_size, lines = 0, 0
+        if size > counted_size:
+            with self.path.open("rb") as fh:
+                fh.seek(counted_size)
+                lines += fh.read(size - counted_size).count(b"\n")
+        self._counted = (size, lines)
+        return lines
+
+    def _write_line(self, draft: ReceiptDraft) -> None:
+        record = {"v": _SPOOL_VERSION, "draft": to_dict(draft)}
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        created = not self.path.exists()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if created:
+            _fsync_dir(self.path.parent)
+
+    def _rewrite(self, lines: Sequence[bytes]) -> None:
+        if not lines:
+            self.path.unlink(missing_ok=True)
+        else:
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, b"".join(lines))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+        _fsync_dir(self.path.parent)
+        self._counted = (0, 0)
+
+    def _reject(self, line: bytes, problem: str) -> None:
+        logger.error(
+            "consentkit: unreadable spool line moved to %s: %s", self._rejected_path, problem
+        )
+        fd = os.open(self._rejected_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line if line.endswith(b"\n") else line + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    # --- replay -------------------------------------------------------------------
+
+    def _replay_locked(self) -> int:
+        if self._size() == 0:
+            return 0
+        lines = self.path.read_bytes().splitlines(keepends=True)
+        done = 0
+        try:
+            for line in lines:
+                draft = self._parse(line)
+                if draft is not None:
+                    self.inner.append(draft)
+                done += 1
+        finally:
+            if done:
+                self._rewrite(lines[done:])
+                logger.warning("consentkit: replayed %d spooled receipt(s) into the store", done)
+        return done
+
+    def _parse(self, line: bytes) -> ReceiptDraft | None:
+        try:
+            record: Any = json.loads(line)
+            if not isinstance(record, dict) or record.get("v") != _SPOOL_VERSION:
+                raise ValueError("unknown spool record version")
+            return draft_from_dict(record["draft"])
+        except (ValueError, TypeError, KeyError) as exc:
+            self._reject(line, str(exc))
+            return None
+
+    def drain(self) -> int:
+        """Replay every spooled draft into the inner store; return how many were replayed.
+
+        Raises :class:`~consentkit.errors.StoreError` if the inner store still fails
+        (what was replayed before the failure is removed from the spool).
+        """
+        with self._locked():
+            try:
+                return self._replay_locked()
+            except StoreError:
+                raise
+            except Exception as exc:
+                raise StoreError(f"could not drain the receipt spool: {exc}") from exc
+
+    def pending(self) -> int:
+        """How many drafts wait in the spool."""
+        with self._locked():
+            return self._pending_locked()
+
+    # --- store API ----------------------------------------------------------------
+
+    def append(self, draft: ReceiptDraft) -> Receipt | None:
+        """Append through the inner store, or spool *draft* and return ``None``.
+
+        Raises :class:`~consentkit.errors.StoreError` only when the inner store fails
+        *and* the spool is full or cannot be written.
+        """
+        with self._locked():
+            try:
+                self._replay_locked()
+                return self.inner.append(draft)
+            except Exception as exc:
+                # Any failure, whatever its type: the decision must not be lost.
+                self._spool_locked(draft, exc)
+                return None
+
+    def _spool_locked(self, draft: ReceiptDraft, cause: Exception) -> None:
+        pending = self._pending_locked()
+        if pending >= self.max_items:
+            logger.error(
+                "consentkit: receipt store failing (%s) and the spool %s is full "
+                "(%d drafts): a consent decision could NOT be recorded",
+                cause,
+                self.path,
+                pending,
+            )
+            raise StoreError(
+                f"receipt store failing and spool full ({pending} drafts); decision not recorded"
+            ) from cause
+        try:
+            self._write_line(draft)
+        except OSError as exc:
+            logger.error(
+                "consentkit: receipt store failing (%s) and the spool %s cannot be written "
+                "(%s): a consent decision could NOT be recorded",
+                cause,
+                self.path,
+                exc,
+            )
+            raise StoreError(f"receipt store failing and spool unwritable: {exc}") from exc
+        logger.error(
+            "consentkit: receipt store failed (%s); decision spooled to %s (%d waiting)",
+            cause,
+            self.path,
+            pending + 1,
+            exc_info=cause,
+        )
+
+    def migrate(self) -> None:
+        """Migrate the inner store."""
+        self.inner.migrate()
+
+    def schema_version(self) -> int:
+        """The inner store's schema version."""
+        return self.inner.schema_version()
+
+    def latest(self, consent_id: str) -> Receipt | None:
+        """The newest stored receipt of one visitor (spooled drafts are not receipts yet)."""
+        return self.inner.latest(consent_id)
+
+    def for_consent(self, consent_id: str) -> list[Receipt]:
+        """Every stored receipt of one visitor."""
+        return self.inner.for_consent(consent_id)
+
+    def iter_receipts(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actions: Sequence[str] | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[Receipt]:
+        """Stored receipts in seq order."""
+        return self.inner.iter_receipts(
+            since=since, until=until, actions=actions, batch_size=batch_size
+        )
+
+    def count(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actions: Sequence[str] | None = None,
+    ) -> int:
+        """How many stored receipts match."""
+        return self.inner.count(since=since, until=until, actions=actions)
+
+    def purge(self, older_than: datetime) -> int:
+        """Purge the inner store."""
+        return self.inner.purge(older_than)
+
+    def anchor(self) -> ChainAnchor | None:
+        """The inner store's purge anchor."""
+        return self.inner.anchor()
+
+    def head(self) -> ChainHead | None:
+        """The inner store's chain head."""
+        return self.inner.head()
+
+    def stats(self, *, since: datetime | None = None, until: datetime | None = None) -> Stats:
+        """The inner store's stats (spooled drafts are not counted)."""
+        return self.inner.stats(since=since, until=until)
+
+    def close(self) -> None:
+        """Close the inner store; spooled drafts stay on disk for the next start."""
+        self.inner.close()
+
+
+def _fsync_dir(directory: Path) -> None:
+    # A new or renamed file survives a crash only once its directory entry is synced.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

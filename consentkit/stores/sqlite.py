@@ -1,0 +1,430 @@
+"""Receipt store on a SQLite file (standard library ``sqlite3``).
+
+WAL journal with ``synchronous=FULL``, so an appended receipt is on disk before the HTTP
+answer; ``BEGIN IMMEDIATE`` around each append, so several processes writing one file
+still build a single valid chain. Each thread gets its own connection.
+"""
+
+# ruff: noqa: S608  (SQL text is built only from module constants; values are bound)
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, TypeVar
+from urllib.parse import quote
+
+from ..errors import ChainError, ConfigError, StoreError
+from ..receipts import (
+    GENESIS_HASH,
+    ChainAnchor,
+    Receipt,
+    ReceiptDraft,
+    format_timestamp,
+    parse_timestamp,
+    seal,
+    seal_anchor,
+    verify_chain,
+)
+from . import _sql
+from ._sql import ANCHORS, HEAD, RECEIPTS, SCHEMA, SELECT_COLUMNS
+from .base import ChainHead, Stats
+
+__all__ = ["SQLiteReceiptStore"]
+
+_T = TypeVar("_T")
+
+MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
+    (
+        1,
+        (
+            f"""CREATE TABLE {RECEIPTS} (
+                seq INTEGER PRIMARY KEY,
+                receipt_id TEXT NOT NULL UNIQUE,
+                consent_id TEXT NOT NULL,
+                action TEXT NOT NULL,
+                granted TEXT NOT NULL,
+                refused TEXT NOT NULL,
+                policy_revision TEXT NOT NULL,
+                shown_hash TEXT NOT NULL,
+                language TEXT NOT NULL,
+                jurisdiction TEXT NOT NULL,
+                consent_model TEXT NOT NULL,
+                collection TEXT NOT NULL,
+                page TEXT NOT NULL,
+                user_agent TEXT NOT NULL,
+                ip TEXT,
+                timestamp TEXT NOT NULL,
+                expires_at TEXT NOT NULL,
+                prev_hash TEXT NOT NULL,
+                hash TEXT NOT NULL,
+                hmac TEXT NOT NULL,
+                key_id TEXT NOT NULL
+            )""",
+            f"CREATE INDEX {RECEIPTS}_consent ON {RECEIPTS} (consent_id, seq)",
+            f"CREATE INDEX {RECEIPTS}_timestamp ON {RECEIPTS} (timestamp)",
+            f"""CREATE TABLE {HEAD} (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                seq INTEGER NOT NULL,
+                hash TEXT NOT NULL
+            )""",
+            f"INSERT INTO {HEAD} (id, seq, hash) VALUES (1, 0, '{GENESIS_HASH}')",
+            f"""CREATE TABLE {ANCHORS} (
+                seq INTEGER PRIMARY KEY,
+                hash TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                hmac TEXT NOT NULL,
+                purged INTEGER NOT NULL
+            )""",
+        ),
+    ),
+)
+SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
+
+
+def _encode_list(values: tuple[str, ...]) -> str:
+    return json.dumps(list(values), ensure_ascii=False)
+
+
+class SQLiteReceiptStore:
+    """A :class:`~consentkit.stores.base.ReceiptStore` in one SQLite file.
+
+    *receipt_keys* (newest first; the first signs) may be empty for a read-only use such as
+    export; appending or purging then raises :class:`~consentkit.errors.ConfigError`.
+    With ``migrate=False`` the file must already exist.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        receipt_keys: Sequence[str | bytes] = (),
+        migrate: bool = True,
+        busy_timeout: float = 30.0,
+    ) -> None:
+        text = str(path)
+        if not text or text == ":memory:" or text.startswith("file::memory:"):
+            raise ConfigError(
+                "an in-memory database cannot hold receipts",
+                source="SQLite store",
+                key="path",
+                fix="give a file path",
+            )
+        self._path = text
+        self._keys = tuple(receipt_keys)
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._closed = False
+        self._create = migrate
+        if migrate:
+            self.migrate()
+
+    def __repr__(self) -> str:
+        return f"SQLiteReceiptStore({self._path!r})"
+
+    # --- connections --------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"{self!r} is closed")
+            # Without migrate the file must exist: a mistyped path must not yield an empty store.
+            target = self._path if self._create else f"file:{quote(self._path)}?mode=rw"
+            conn = sqlite3.connect(
+                target,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                uri=not self._create,
+            )
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = FULL")
+            except sqlite3.Error:
+                conn.close()
+                raise
+            self._connections.append(conn)
+        self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self!r}: could not {doing}: {exc}") from exc
+
+    def _write(self, doing: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run *work* inside ``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on error)."""
+        with self._errors(doing):
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return result
+
+    def _query(self, doing: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._errors(doing):
+            return self._conn().execute(sql, params).fetchall()
+
+    def _signing_keys(self, doing: str) -> tuple[str | bytes, ...]:
+        if not self._keys:
+            raise ConfigError(
+                f"is needed to {doing}",
+                source="receipt store",
+                key="receipt_keys",
+                fix="pass receipt_keys (newest first)",
+            )
+        return self._keys
+
+    # --- schema -------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema (``consentkit_schema`` holds the version)."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA} (version INTEGER NOT NULL)")
+            row = conn.execute(f"SELECT MAX(version) FROM {SCHEMA}").fetchone()
+            current = int(row[0] or 0)
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self!r}: schema version {current} is newer than this consentkit "
+                    f"({SCHEMA_VERSION}); upgrade consentkit"
+                )
+            for version, statements in MIGRATIONS:
+                if version > current:
+                    for statement in statements:
+                        conn.execute(statement)
+            if current < SCHEMA_VERSION:
+                conn.execute(f"DELETE FROM {SCHEMA}")
+                conn.execute(f"INSERT INTO {SCHEMA} (version) VALUES (?)", (SCHEMA_VERSION,))
+
+        self._write("migrate the schema", work)
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the file (0 before :meth:`migrate`)."""
+        doing = "read the schema version"
+        exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        if not self._query(doing, exists, (SCHEMA,)):
+            return 0
+        rows = self._query(doing, f"SELECT MAX(version) FROM {SCHEMA}")
+        return int(rows[0][0] or 0)
+
+    # --- writing ------------------------------------------------------------------
+
+    def append(self, draft: ReceiptDraft) -> Receipt:
+        """Seal *draft* as the next receipt and commit it durably."""
+        keys = self._signing_keys("append receipts")
+
+        def work(conn: sqlite3.Connection) -> Receipt:
+            seq, prev = conn.execute(f"SELECT seq, hash FROM {HEAD} WHERE id = 1").fetchone()
+            receipt = seal(draft, seq=int(seq) + 1, prev_hash=str(prev), keys=keys)
+            params = _sql.receipt_params(
+                receipt, encode_list=_encode_list, encode_time=format_timestamp
+            )
+            conn.execute(
+                f"INSERT INTO {RECEIPTS} ({SELECT_COLUMNS}) "
+                f"VALUES ({_sql.placeholders(len(params), '?')})",
+                params,
+            )
+            conn.execute(
+                f"UPDATE {HEAD} SET seq = ?, hash = ? WHERE id = 1", (receipt.seq, receipt.hash)
+            )
+            return receipt
+
+        return self._write("append a receipt", work)
+
+    def purge(self, older_than: datetime) -> int:
+        """Delete the chain prefix recorded before *older_than*, leaving a signed anchor."""
+        keys = self._signing_keys("purge receipts")
+        cutoff_time = _sql.purge_cutoff_time(older_than)
+        cutoff = self._purge_cutoff(format_timestamp(cutoff_time))
+        if cutoff is None:
+            return 0
+        # Verify outside the write lock: appends must not wait for a long walk.
+        start = self.anchor()
+        result = verify_chain(self._iter_upto(cutoff), keys=keys, start=start)
+        if result.error is not None:
+            raise ChainError(
+                f"refusing to purge a broken chain: {result.error}", result.error.receipt_id
+            )
+        if result.last_seq != cutoff:
+            raise StoreError(f"{self!r}: the chain changed during purge; try again")
+
+        def work(conn: sqlite3.Connection) -> int:
+            row = conn.execute(f"SELECT hash FROM {RECEIPTS} WHERE seq = ?", (cutoff,)).fetchone()
+            if row is None or row[0] != result.last_hash:
+                raise StoreError(f"{self!r}: the chain changed during purge; try again")
+            anchor = seal_anchor(cutoff, result.last_hash, created_at=datetime.now(UTC), keys=keys)
+            deleted = conn.execute(f"DELETE FROM {RECEIPTS} WHERE seq <= ?", (cutoff,)).rowcount
+            conn.execute(
+                f"INSERT INTO {ANCHORS} (seq, hash, created_at, key_id, hmac, purged) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    anchor.seq,
+                    anchor.hash,
+                    format_timestamp(anchor.created_at),
+                    anchor.key_id,
+                    anchor.hmac,
+                    deleted,
+                ),
+            )
+            return int(deleted)
+
+        return self._write("purge receipts", work)
+
+    def _purge_cutoff(self, before: str) -> int | None:
+        rows = self._query(
+            "find the purge cutoff",
+            f"SELECT (SELECT MIN(seq) FROM {RECEIPTS}), "
+            f"(SELECT MIN(seq) FROM {RECEIPTS} WHERE timestamp >= ?), "
+            f"(SELECT MAX(seq) FROM {RECEIPTS})",
+            (before,),
+        )
+        first, first_kept, last = rows[0]
+        if first is None:
+            return None
+        cutoff = int(last) if first_kept is None else int(first_kept) - 1
+        return cutoff if cutoff >= int(first) else None
+
+    # --- reading ------------------------------------------------------------------
+
+    def latest(self, consent_id: str) -> Receipt | None:
+        """The newest receipt of one visitor."""
+        rows = self._query(
+            "read a receipt",
+            f"SELECT {SELECT_COLUMNS} FROM {RECEIPTS} WHERE consent_id = ? "
+            "ORDER BY seq DESC LIMIT 1",
+            (consent_id,),
+        )
+        return _sql.row_to_receipt(rows[0]) if rows else None
+
+    def for_consent(self, consent_id: str) -> list[Receipt]:
+        """Every receipt of one visitor, oldest first."""
+        rows = self._query(
+            "read receipts",
+            f"SELECT {SELECT_COLUMNS} FROM {RECEIPTS} WHERE consent_id = ? ORDER BY seq",
+            (consent_id,),
+        )
+        return [_sql.row_to_receipt(row) for row in rows]
+
+    def iter_receipts(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actions: Sequence[str] | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[Receipt]:
+        """Receipts in seq order by keyset pagination (no read transaction held open)."""
+        conditions, params = _sql.filters(
+            "?", format_timestamp, since=since, until=until, actions=actions
+        )
+        return self._keyset(conditions, params, _sql.check_batch_size(batch_size))
+
+    def _iter_upto(self, last_seq: int) -> Iterator[Receipt]:
+        return self._keyset(["seq <= ?"], [last_seq], 1000)
+
+    def _keyset(
+        self, conditions: list[str], params: list[Any], batch_size: int
+    ) -> Iterator[Receipt]:
+        sql = (
+            f"SELECT {SELECT_COLUMNS} FROM {RECEIPTS}"
+            f"{_sql.where(['seq > ?', *conditions])} ORDER BY seq LIMIT ?"
+        )
+        after = 0
+        while True:
+            # Each batch is its own query, so the generator may be resumed from any thread.
+            rows = self._query("read receipts", sql, [after, *params, batch_size])
+            for row in rows:
+                yield _sql.row_to_receipt(row)
+            if len(rows) < batch_size:
+                return
+            after = int(rows[-1][0])
+
+    def count(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actions: Sequence[str] | None = None,
+    ) -> int:
+        """How many receipts match the filters."""
+        conditions, params = _sql.filters(
+            "?", format_timestamp, since=since, until=until, actions=actions
+        )
+        rows = self._query(
+            "count receipts", f"SELECT COUNT(*) FROM {RECEIPTS}{_sql.where(conditions)}", params
+        )
+        return int(rows[0][0])
+
+    def anchor(self) -> ChainAnchor | None:
+        """The newest purge anchor."""
+        rows = self._query(
+            "read the purge anchor",
+            f"SELECT seq, hash, created_at, key_id, hmac FROM {ANCHORS} ORDER BY seq DESC LIMIT 1",
+        )
+        if not rows:
+            return None
+        seq, hash_, created_at, key_id, hmac = rows[0]
+        return ChainAnchor(int(seq), str(hash_), parse_timestamp(created_at), key_id, hmac)
+
+    def head(self) -> ChainHead | None:
+        """The seq and hash recorded by the last append (``None`` for an empty chain)."""
+        rows = self._query("read the chain head", f"SELECT seq, hash FROM {HEAD} WHERE id = 1")
+        if not rows or int(rows[0][0]) == 0:
+            return None
+        return ChainHead(int(rows[0][0]), str(rows[0][1]))
+
+    def stats(self, *, since: datetime | None = None, until: datetime | None = None) -> Stats:
+        """Counts per action, category, jurisdiction, language and UTC day."""
+        conditions, params = _sql.filters("?", format_timestamp, since=since, until=until)
+        scope = f"{RECEIPTS}{_sql.where(conditions)}"
+
+        def grouped(expr: str) -> list[tuple[str, int]]:
+            sql = f"SELECT {expr} AS k, COUNT(*) FROM {scope} GROUP BY k"
+            return [(str(k), int(n)) for k, n in self._query("compute stats", sql, params)]
+
+        def exploded(column: str) -> list[tuple[str, int]]:
+            sql = (
+                f"SELECT j.value, COUNT(*) FROM {RECEIPTS} AS r, json_each(r.{column}) AS j"
+                f"{_sql.where(conditions)} GROUP BY j.value"
+            )
+            return [(str(k), int(n)) for k, n in self._query("compute stats", sql, params)]
+
+        total = self._query("compute stats", f"SELECT COUNT(*) FROM {scope}", params)[0][0]
+        return _sql.build_stats(
+            total,
+            actions=grouped("action"),
+            granted=exploded("granted"),
+            refused=exploded("refused"),
+            jurisdictions=grouped("jurisdiction"),
+            languages=grouped("language"),
+            per_day=grouped("substr(timestamp, 1, 10)"),
+        )
+
+    def close(self) -> None:
+        """Close every connection this store opened."""
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()

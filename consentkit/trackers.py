@@ -1,0 +1,275 @@
+"""Knowledge of third-party tracker domains, pixel endpoints and inline loader scripts.
+
+The data lives in ``consentkit/data/trackers.toml``; :func:`default_index` loads it once.
+A :class:`TrackerIndex` answers two questions fast: which tracker a URL belongs to
+(:meth:`TrackerIndex.match_url`, a suffix lookup on the host) and which tracker an inline
+script loads (:meth:`TrackerIndex.match_inline`, one compiled alternation).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Final
+
+from consentkit.errors import ConfigError
+
+__all__ = ["KINDS", "TRACKER_CATEGORIES", "Tracker", "TrackerIndex", "default_index"]
+
+TRACKER_CATEGORIES: Final = frozenset({"performance", "functionality", "targeting"})
+"""Categories a tracker may need (``necessary`` trackers do not exist by definition)."""
+
+KINDS: Final = frozenset({"script", "embed", "pixel", "widget"})
+"""What a provider puts in pages."""
+
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
+_STRIP = "".join(chr(c) for c in range(0x21))
+_TAB_NL = str.maketrans("", "", "\t\n\r")
+_PORT = re.compile(r":\d*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Tracker:
+    """One provider of tracking scripts, embeds, pixels or widgets."""
+
+    provider: str
+    category: str
+    kinds: frozenset[str]
+    domains: tuple[str, ...]
+    paths: tuple[str, ...] = ()
+    inline: tuple[str, ...] = ()
+
+
+def url_host_path(url: str) -> tuple[str, str] | None:
+    """Return ``(host, path)`` of an absolute or scheme-relative http(s) URL, else ``None``.
+
+    Follows the URL parser where it matters for matching: ASCII tab/newline removed,
+    backslashes as slashes, user info and port dropped, host lower-cased without a trailing dot.
+    """
+    if "&" in url:
+        url = html.unescape(url)
+    url = url.strip(_STRIP).translate(_TAB_NL).replace("\\", "/")
+    scheme = _SCHEME.match(url)
+    if scheme is not None:
+        if scheme.group(1).lower() not in ("http", "https"):
+            return None
+        rest = url[scheme.end() :]
+        if not rest.startswith("/"):
+            return None
+    elif url.startswith("//"):
+        rest = url
+    else:
+        return None
+    rest = rest.lstrip("/")
+    end = len(rest)
+    for sep in "/?#":
+        found = rest.find(sep)
+        if found != -1 and found < end:
+            end = found
+    authority = rest[:end]
+    path = rest[end:]
+    for sep in "?#":
+        found = path.find(sep)
+        if found != -1:
+            path = path[:found]
+    host = authority.rpartition("@")[2]
+    if not host.startswith("["):
+        host = _PORT.sub("", host)
+    host = host.lower().rstrip(".")
+    if not host:
+        return None
+    return host, path or "/"
+
+
+def _host_suffixes(host: str) -> Iterable[str]:
+    """Yield ``a.b.c``, ``b.c``, ``c`` for ``a.b.c``: most specific first."""
+    yield host
+    start = host.find(".")
+    while start != -1:
+        yield host[start + 1 :]
+        start = host.find(".", start + 1)
+
+
+def _path_matches(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+def _same_site(host: str, site: str) -> bool:
+    site = site.lower().rstrip(".")
+    if site.startswith("www."):
+        site = site[4:]
+    return host == site or host.endswith("." + site)
+
+
+def _inline_pattern(marker: str) -> str:
+    if len(marker) > 2 and marker.startswith("/") and marker.endswith("/"):
+        return marker[1:-1]
+    return re.escape(marker)
+
+
+class TrackerIndex:
+    """Fast lookups over a set of trackers; immutable once built.
+
+    Earlier trackers win when two declare the same domain, path or inline marker, which is
+    how :meth:`with_extra` lets a site's own declarations override the knowledge base.
+    """
+
+    def __init__(self, trackers: Iterable[Tracker]) -> None:
+        self._trackers: tuple[Tracker, ...] = tuple(trackers)
+        self._domains: dict[str, Tracker] = {}
+        self._paths: dict[str, list[tuple[str, Tracker]]] = {}
+        self._by_name: dict[str, Tracker] = {}
+        alternatives: list[str] = []
+        self._groups: dict[str, Tracker] = {}
+        for number, tracker in enumerate(self._trackers):
+            self._by_name.setdefault(_name_key(tracker.provider), tracker)
+            for domain in tracker.domains:
+                self._domains.setdefault(domain.lower().strip(".").removeprefix("www."), tracker)
+            for entry in tracker.paths:
+                host, _, path = entry.partition("/")
+                key = host.lower().removeprefix("www.")
+                self._paths.setdefault(key, []).append(("/" + path, tracker))
+            if tracker.inline:
+                group = f"t{number}"
+                self._groups[group] = tracker
+                body = "|".join(_inline_pattern(marker) for marker in tracker.inline)
+                alternatives.append(f"(?P<{group}>{body})")
+        self._inline_text = re.compile("|".join(alternatives)) if alternatives else None
+        self._inline_bytes = (
+            re.compile("|".join(alternatives).encode("utf-8")) if alternatives else None
+        )
+
+    @property
+    def trackers(self) -> tuple[Tracker, ...]:
+        """All trackers, in priority order."""
+        return self._trackers
+
+    def with_extra(self, extra: Iterable[Tracker]) -> TrackerIndex:
+        """Return a new index where *extra* (e.g. a site's declared trackers) take precedence."""
+        return TrackerIndex((*extra, *self._trackers))
+
+    def by_provider(self, name: str) -> Tracker | None:
+        """Find a tracker by provider name, ignoring case, spaces and punctuation."""
+        return self._by_name.get(_name_key(name))
+
+    def match_url(self, url: str, *, site: str | None = None) -> Tracker | None:
+        """Return the tracker an absolute URL belongs to, or ``None``.
+
+        Relative URLs never match, nor do URLs on *site* (the page's own host) or its
+        subdomains. A pixel path (``facebook.com/tr``) is checked before plain domains.
+        """
+        parsed = url_host_path(url)
+        if parsed is None:
+            return None
+        host, path = parsed
+        if site and _same_site(host, site):
+            return None
+        if self._paths:
+            for suffix in _host_suffixes(host):
+                for prefix, tracker in self._paths.get(suffix, ()):
+                    if _path_matches(path, prefix):
+                        return tracker
+        for suffix in _host_suffixes(host):
+            found = self._domains.get(suffix)
+            if found is not None:
+                return found
+        return None
+
+    def match_inline(self, script_text: str) -> Tracker | None:
+        """Return the tracker whose loader snippet appears in *script_text*, or ``None``."""
+        if self._inline_text is None:
+            return None
+        found = self._inline_text.search(script_text)
+        return None if found is None else self._groups[str(found.lastgroup)]
+
+    def match_inline_bytes(self, script: bytes) -> Tracker | None:
+        """Like :meth:`match_inline` for the raw bytes of an ASCII-compatible document."""
+        if self._inline_bytes is None:
+            return None
+        found = self._inline_bytes.search(script)
+        return None if found is None else self._groups[str(found.lastgroup)]
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> TrackerIndex:
+        """Load an index from a TOML file in the format of the packaged ``trackers.toml``."""
+        source = str(path)
+        try:
+            with open(path, "rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read tracker data: {exc}", source=source) from exc
+        return cls.from_mapping(data, source=source)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, object], *, source: str = "trackers") -> TrackerIndex:
+        """Build an index from parsed TOML data: ``{"provider": [{...}, ...]}``."""
+        providers = data.get("provider", [])
+        if not isinstance(providers, list):
+            raise ConfigError("must be an array of tables", source=source, key="provider")
+        return cls(_tracker_from(entry, source, i) for i, entry in enumerate(providers))
+
+
+def _name_key(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def _strings(entry: Mapping[str, object], key: str, where: str, source: str) -> tuple[str, ...]:
+    value = entry.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(
+            "must be a list of non-empty strings", source=source, key=f"{where}.{key}"
+        )
+    return tuple(str(v) for v in value)
+
+
+def _tracker_from(entry: object, source: str, index: int) -> Tracker:
+    where = f"provider[{index}]"
+    if not isinstance(entry, dict):
+        raise ConfigError("must be a table", source=source, key=where)
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError("needs a non-empty name", source=source, key=f"{where}.name")
+    category = entry.get("category")
+    if category not in TRACKER_CATEGORIES:
+        raise ConfigError(
+            f"unknown category {category!r}",
+            source=source,
+            key=f"{where}.category",
+            fix="use performance, functionality or targeting",
+        )
+    kinds = frozenset(_strings(entry, "kind", where, source))
+    if not kinds or not kinds <= KINDS:
+        raise ConfigError(
+            f"bad kind {sorted(kinds)!r}",
+            source=source,
+            key=f"{where}.kind",
+            fix="use script, embed, pixel and/or widget",
+        )
+    domains = _strings(entry, "domains", where, source)
+    paths = _strings(entry, "paths", where, source)
+    if not domains and not paths:
+        raise ConfigError("needs domains or paths", source=source, key=where)
+    inline = _strings(entry, "inline", where, source)
+    for marker in inline:
+        try:
+            re.compile(_inline_pattern(marker))
+        except re.error as exc:
+            raise ConfigError(
+                f"bad inline pattern {marker!r}: {exc}", source=source, key=f"{where}.inline"
+            ) from exc
+    return Tracker(str(name), str(category), kinds, domains, paths, inline)
+
+
+@lru_cache(maxsize=1)
+def default_index() -> TrackerIndex:
+    """The packaged knowledge base, loaded on first use and cached."""
+    data = resources.files("consentkit").joinpath("data", "trackers.toml").read_bytes()
+    return TrackerIndex.from_mapping(tomllib.loads(data.decode("utf-8")), source="trackers.toml")
