@@ -14,11 +14,40 @@ from typing import Final
 
 SIZES: Final = {"small": 20_000, "medium": 300_000, "large": 3_000_000}
 
-_WORDS = (
-    "consent privacy cookie market city council report season weather energy transport "
-    "science school music museum budget climate harbour bridge festival garden election "
-    "library hospital football river village winter summer digital policy research"
-).split()
+_WORDS = [
+    "consent",
+    "privacy",
+    "cookie",
+    "market",
+    "city",
+    "council",
+    "report",
+    "season",
+    "weather",
+    "energy",
+    "transport",
+    "science",
+    "school",
+    "music",
+    "museum",
+    "budget",
+    "climate",
+    "harbour",
+    "bridge",
+    "festival",
+    "garden",
+    "election",
+    "library",
+    "hospital",
+    "football",
+    "river",
+    "village",
+    "winter",
+    "summer",
+    "digital",
+    "policy",
+    "research",
+]
 
 _HEAD_TRACKERS = """\
 <script async src="https://www.googletagmanager.com/gtag/js?id=G-BENCH01"></script>
@@ -82,7 +111,8 @@ s.parentNode.insertBefore(b, s);})(window.lintrk);</script>
 !function (w, d, t) {w.TiktokAnalyticsObject=t;var ttq=w[t]=w[t]||[];
 ttq.load('CBENCH0000000');ttq.page();}(window, document, 'ttq');
 </script>
-<img src="https://ad.doubleclick.net/ddm/activity/src=1;type=x;cat=y;ord=1?" width="1" height="1" alt="">
+<img src="https://ad.doubleclick.net/ddm/activity/src=1;type=x;cat=y;ord=1?"
+ width="1" height="1" alt="">
 """
 _FOOT_TRACKER_COUNT: Final = 5
 
@@ -115,7 +145,7 @@ def _article(rng: random.Random, index: int) -> str:
         f' loading="lazy" width="640" height="360">\n'
         f'<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2L2 7l10 5 '
         f'10-5-10-5z"/><title>icon</title></svg>\n'
-        f"{paragraphs}\n<ul class=\"facts\">{items}</ul>\n"
+        f'{paragraphs}\n<ul class="facts">{items}</ul>\n'
         f"<table class=stats><tbody>{rows}</tbody></table>\n"
         f"<!-- article {index} end -->\n</article>\n"
     )
@@ -133,12 +163,12 @@ def page(size: int, seed: int = 7) -> bytes:
     """A UTF-8 page of at least *size* bytes, always the same for the same arguments."""
     rng = random.Random(seed)
     head = (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         "<title>Daily Bench — news</title>\n"
         "<style>body{font:16px/1.5 sans-serif}.card>h2{margin:0}a[href^='/']{color:#036}</style>\n"
         '<script type="application/ld+json">{"@type":"NewsArticle","headline":"Bench"}</script>\n'
         '<script src="/static/app.js" defer></script>\n'
-        f"{_HEAD_TRACKERS}</head>\n<body class=\"home\">\n{_nav(rng)}<main>\n"
+        f'{_HEAD_TRACKERS}</head>\n<body class="home">\n{_nav(rng)}<main>\n'
     )
     tail = (
         f"</main>\n{_BODY_TRACKERS}<footer><p>© Daily Bench. Ünïcödé façade.</p></footer>\n"

@@ -31,10 +31,11 @@ from urllib.parse import quote, urlsplit
 import jinja2
 from markupsafe import Markup
 
-from .categories import CATEGORIES, OPTIONAL_CATEGORIES, Category, is_category
+from .categories import CATEGORIES, OPTIONAL_CATEGORIES, Category
 from .decision import Decision
 from .errors import ConfigError
 from .policy import Policy
+from .registry import CookieRule
 
 __all__ = [
     "BUNDLED_LANGUAGES",
@@ -77,8 +78,16 @@ _THEME_KEYS: Final = {
 # Values go into a <style> block: no characters that could end a declaration or rule.
 _THEME_VALUE_RE: Final = re.compile(r"[#(),.%\w\s'\"-]{1,100}")
 _HEX_RE: Final = re.compile(r"#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
-_DEFAULT_COLOURS: Final = {"bg": "#ffffff", "fg": "#1a1a1a", "accent": "#1d4ed8", "accent_fg": "#ffffff"}
+_DEFAULT_COLOURS: Final = {
+    "bg": "#ffffff",
+    "fg": "#1a1a1a",
+    "accent": "#1d4ed8",
+    "accent_fg": "#ffffff",
+}
 _CACHE_SIZE: Final = 512
+# The preferences centre travels with every HTML page: it lists the first cookies of
+# each category (declared ones come first) and links to the full declaration.
+_LISTED_PER_CATEGORY: Final = 10
 
 
 def static_dir() -> Path:
@@ -126,6 +135,7 @@ class _CategoryView:
     label: str
     description: str
     cookies: tuple[_CookieRow, ...]
+    total: int
     checked: bool
     locked: bool
 
@@ -274,7 +284,10 @@ class Banner:
             )
         if position not in ("bar", "box"):
             raise ConfigError(
-                f"unknown position {position!r}", source=src, key="position", fix='use "bar" or "box"'
+                f"unknown position {position!r}",
+                source=src,
+                key="position",
+                fix='use "bar" or "box"',
             )
         self.policy = policy
         self.prefix = prefix
@@ -343,7 +356,7 @@ class Banner:
                         "unknown text key",
                         source=src,
                         key=f"texts.{lang}.{key}",
-                        fix=f"use one of the keys of the English texts, e.g. {sorted(reference)[0]}",
+                        fix=f"use a key of the English texts, e.g. {sorted(reference)[0]}",
                     )
                 if not isinstance(value, str) or not value.strip():
                     raise ConfigError(
@@ -434,13 +447,16 @@ class Banner:
             self._cookie_rows[category] = rows
         return rows
 
-    def _categories(self, texts: Mapping[str, str], granted: frozenset[str]) -> list[_CategoryView]:
+    def _categories(
+        self, texts: Mapping[str, str], granted: frozenset[str], limit: int | None
+    ) -> list[_CategoryView]:
         return [
             _CategoryView(
                 key=category,
                 label=texts[f"{category}_label"],
                 description=texts[f"{category}_description"],
-                cookies=self._rows(category),
+                cookies=self._rows(category)[:limit],
+                total=len(self._rows(category)),
                 checked=category == "necessary" or category in granted,
                 locked=category == "necessary",
             )
@@ -536,7 +552,12 @@ class Banner:
         texts = context["t"]
         announce = {
             k: texts[k]
-            for k in ("announce_accepted", "announce_rejected", "announce_saved", "announce_withdrawn")
+            for k in (
+                "announce_accepted",
+                "announce_rejected",
+                "announce_saved",
+                "announce_withdrawn",
+            )
         }
         optional_granted = [c for c in OPTIONAL_CATEGORIES if c in granted_set]
         context.update(
@@ -546,7 +567,7 @@ class Banner:
             model=model,
             decided=decided,
             gpc_honoured=gpc_honoured,
-            categories=self._categories(texts, granted_set),
+            categories=self._categories(texts, granted_set, _LISTED_PER_CATEGORY),
             do_not_sell=[c for c in optional_granted if c != "targeting"],
         )
         return self._env.get_template("banner.html").render(context)
@@ -569,33 +590,35 @@ class Banner:
             code=self._head_code,
         )
 
-    def _page(self, template: str, ctx: BannerContext, **extra: Any) -> str:
+    def _page(self, template: str, ctx: BannerContext, limit: int | None) -> str:
         context = self._common(ctx.language, ctx.nonce, ctx.return_to)
         decision = ctx.decision
         context.update(
             decided=decision.decided,
             model=decision.model,
             gpc_honoured=ctx.gpc_honoured,
-            categories=self._categories(context["t"], frozenset(decision.granted)),
+            categories=self._categories(context["t"], frozenset(decision.granted), limit),
             revision=self.policy.revision,
-            **extra,
         )
         return self._env.get_template(template).render(context)
 
     def preferences_page(self, ctx: BannerContext) -> str:
         """The full preferences page served at ``GET {prefix}/preferences`` (no JS needed)."""
-        return self._page("preferences_page.html", ctx)
+        return self._page("preferences_page.html", ctx, _LISTED_PER_CATEGORY)
 
     def cookies_page(self, ctx: BannerContext) -> str:
-        """The cookie declaration at ``GET {prefix}/cookies``, per category, in the visitor's language."""
-        return self._page("cookies_page.html", ctx)
+        """The cookie declaration at ``GET {prefix}/cookies``, in the visitor's language.
+
+        Per category: what it is for and every cookie with provider, purpose and retention.
+        """
+        return self._page("cookies_page.html", ctx, None)
 
     def placeholder_html(
         self,
         *,
-        provider: str,
+        provider: str | None,
         category: str,
-        src: str,
+        src: str | None = None,
         language: str,
         granted: Iterable[str] = (),
         return_to: str = "/",
@@ -607,9 +630,11 @@ class Banner:
         posting ``save`` with the category added to *granted* (the categories the
         visitor granted already, so adding one revokes nothing), which works without JS.
         """
-        cat: Category = category if is_category(category) else self.policy.unclassified  # type: ignore[assignment]
+        cat = _as_category(category, self.policy.unclassified)
         keep = tuple(c for c in OPTIONAL_CATEGORIES if c in set(granted) | {cat})
-        return self._placeholder_cached(str(provider), cat, str(src), self._language(language), keep, return_to)
+        return self._placeholder_cached(
+            str(provider or ""), cat, str(src or ""), self._language(language), keep, return_to
+        )
 
     def _render_placeholder(
         self,
@@ -630,21 +655,24 @@ class Banner:
         context.update(
             category=category,
             host=host,
-            message=_fill(texts["placeholder"], provider=provider or host or "?", category=label),
+            message=_fill(
+                texts["placeholder"], provider=provider or host or src[:60] or "?", category=label
+            ),
             always_allow=_fill(texts["always_allow"], category=label),
             keep=keep,
         )
         return self._env.get_template("placeholder.html").render(context)
 
 
-def _cookie_row(rule: object) -> _CookieRow:
+def _as_category(value: object, fallback: Category) -> Category:
+    """*value* as a category key; anything else (e.g. ``unclassified``) is *fallback*."""
+    for category in CATEGORIES:
+        if value == category:
+            return category
+    return fallback
+
+
+def _cookie_row(rule: CookieRule) -> _CookieRow:
     """Display values of a cookie rule; a prefix rule shows as ``name*``."""
-    name = str(getattr(rule, "name", "") or "")
-    if str(getattr(rule, "match", "")) == "prefix":
-        name += "*"
-    return _CookieRow(
-        name=name,
-        provider=str(getattr(rule, "provider", "") or ""),
-        purpose=str(getattr(rule, "purpose", "") or ""),
-        retention=str(getattr(rule, "retention", "") or ""),
-    )
+    name = rule.name + "*" if rule.match == "prefix" else rule.name
+    return _CookieRow(name, rule.provider, rule.purpose, rule.retention)

@@ -11,7 +11,7 @@ import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Final, Literal, Protocol, TypeAlias
+from typing import Any, Final, Literal, Protocol, TypeAlias
 
 from .receipts import RECEIPT_FIELDS, Receipt
 
@@ -32,7 +32,7 @@ _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 _encode: Callable[[str], str] = json.encoder.encode_basestring
 
 
-class _Source(Protocol):
+class _Source(Protocol):  # what export needs of a ReceiptStore
     def iter_receipts(
         self,
         *,
@@ -41,6 +41,18 @@ class _Source(Protocol):
         actions: Sequence[str] | None = ...,
         batch_size: int = ...,
     ) -> Iterator[Receipt]: ...
+
+
+class _FastSource(_Source, Protocol):
+    def iter_export_batches(
+        self,
+        fmt: Literal["json", "csv"],
+        *,
+        since: datetime | None = ...,
+        until: datetime | None = ...,
+        actions: Sequence[str] | None = ...,
+        batch_size: int = ...,
+    ) -> Iterator[list[Any]]: ...
 
 
 def csv_safe(value: str) -> str:
@@ -123,57 +135,79 @@ def export_stream(
     """
     if fmt not in MEDIA_TYPES:
         raise ValueError(f"unknown export format {fmt!r}: use csv, ndjson or json")
-    receipts = store.iter_receipts(since=since, until=until, actions=actions, batch_size=batch_size)
+    batches: Iterator[list[Any]]
+    if hasattr(store, "iter_export_batches"):
+        # SQL stores render rows themselves: several times faster than building receipts.
+        fast: _FastSource = store  # type: ignore[assignment]
+        kind: Literal["json", "csv"] = "csv" if fmt == "csv" else "json"
+        batches = fast.iter_export_batches(
+            kind, since=since, until=until, actions=actions, batch_size=batch_size
+        )
+    else:
+        receipts = store.iter_receipts(
+            since=since, until=until, actions=actions, batch_size=batch_size
+        )
+        batches = _batched(receipts, fmt, batch_size)
     if fmt == "csv":
-        return _csv(receipts, chunk_size, progress)
-    return _json_lines(receipts, fmt == "json", chunk_size, progress)
+        return _csv(batches, chunk_size, progress)
+    return _json_lines(batches, fmt == "json", chunk_size, progress)
+
+
+def _batched(receipts: Iterator[Receipt], fmt: str, size: int) -> Iterator[list[Any]]:
+    render: Callable[[Receipt], Any] = _csv_row if fmt == "csv" else receipt_json
+    batch: list[Any] = []
+    for receipt in receipts:
+        batch.append(render(receipt))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _json_lines(
-    receipts: Iterator[Receipt],
+    batches: Iterator[list[str]],
     as_array: bool,
     chunk_size: int,
     progress: Callable[[int], None] | None,
 ) -> Iterator[bytes]:
-    parts: list[str] = ["["] if as_array else []
-    size = 0
-    count = 0
     separator = ",\n" if as_array else "\n"
-    first = True
-    for receipt in receipts:
-        line = receipt_json(receipt)
-        if as_array:
-            parts.append("\n" if first else separator)
-            parts.append(line)
-        else:
-            parts.append(line)
-            parts.append("\n")
-        first = False
-        count += 1
-        size += len(line) + 2
+    buffer: list[str] = ["[\n"] if as_array else []
+    size = count = 0
+    for batch in batches:
+        if not batch:
+            continue
+        if count:
+            buffer.append(separator)
+        text = separator.join(batch)
+        buffer.append(text)
+        count += len(batch)
+        size += len(text)
         if size >= chunk_size:
-            yield "".join(parts).encode("utf-8")
-            parts, size = [], 0
+            yield "".join(buffer).encode("utf-8")
+            buffer, size = [], 0
             if progress is not None:
                 progress(count)
     if as_array:
-        parts.append("]\n" if first else "\n]\n")
-    if parts:
-        yield "".join(parts).encode("utf-8")
+        buffer.append("\n]\n" if count else "]\n")
+    elif count:
+        buffer.append("\n")
+    if buffer:
+        yield "".join(buffer).encode("utf-8")
     if progress is not None:
         progress(count)
 
 
 def _csv(
-    receipts: Iterator[Receipt], chunk_size: int, progress: Callable[[int], None] | None
+    batches: Iterator[list[Any]], chunk_size: int, progress: Callable[[int], None] | None
 ) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     count = 0
-    for receipt in receipts:
-        writer.writerow(_csv_row(receipt))
-        count += 1
+    for batch in batches:
+        writer.writerows(batch)
+        count += len(batch)
         if buffer.tell() >= chunk_size:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)

@@ -31,7 +31,7 @@ from .enforcement import cookies_to_expire, enforce_set_cookies, expiry_headers
 from .errors import ConfigError
 from .jurisdiction import JurisdictionResolver, read_signals
 from .policy import Policy
-from .rewriter import Blocked, HTMLRewriter, RewritePlan, sniff_charset
+from .rewriter import Blocked, HTMLRewriter, RewritePlan, default_placeholder, sniff_charset
 from .stores import ReceiptStore, open_store
 from .stores.spool import SpooledStore
 from .trackers import TrackerIndex, default_index
@@ -452,7 +452,7 @@ class _Responder:
         crawler = mw.settings.crawler_mode == "block" and is_crawler(request.header("user-agent"))
         granted = frozenset({"necessary"}) if crawler else decision.granted
         head_html = body_html = ""
-        placeholder = _default_placeholder
+        placeholder = default_placeholder
         if mw.banner is not None and not crawler:
             banner = mw.banner
             ctx = mw.banner_context(request, decision, nonce)
@@ -462,9 +462,9 @@ class _Responder:
 
             def placeholder(blocked: Blocked) -> str:
                 return banner.placeholder_html(
-                    provider=blocked.provider,
+                    provider=blocked.provider or "",
                     category=blocked.category,
-                    src=blocked.src,
+                    src=blocked.url or "",
                     language=language,
                 )
 
@@ -475,6 +475,7 @@ class _Responder:
             body_end_html=body_html,
             placeholder=placeholder,
             unclassified_category=mw.policy.unclassified,
+            site_host=request.hostname,
         )
         charset = sniff_charset(headers.get("content-type"), b"")
         self.rewriter = HTMLRewriter(plan, encoding=charset)
@@ -618,13 +619,3 @@ def _csp_nonce(csp: str | None) -> str | None:
         return None
     match = _NONCE_RE.search(csp)
     return match.group(1) if match else None
-
-
-def _default_placeholder(blocked: Blocked) -> str:
-    from html import escape
-
-    return (
-        f'<div class="ck-placeholder" data-ck-placeholder>'
-        f"{escape(blocked.provider)} ({escape(blocked.category)}) is blocked until you consent."
-        "</div>"
-    )

@@ -11,6 +11,7 @@ This module is pure: standard library only, no I/O.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac as _hmac
 import ipaddress
@@ -256,7 +257,17 @@ def key_fingerprint(key: str | bytes) -> str:
 def _keyring(keys: Sequence[str | bytes]) -> dict[str, bytes]:
     if isinstance(keys, str | bytes) or not keys:
         raise ValueError("receipt keys must be a non-empty sequence (newest first)")
-    return {key_fingerprint(key): _key_bytes(key) for key in keys}
+    return dict(_cached_keyring(tuple(keys)))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_keyring(keys: tuple[str | bytes, ...]) -> tuple[tuple[str, bytes], ...]:
+    # Fingerprints cost an HMAC each: cache them, since every append seals with the same keys.
+    return tuple((key_fingerprint(key), _key_bytes(key)) for key in keys)
+
+
+def _signing_key(keys: Sequence[str | bytes]) -> tuple[str, bytes]:
+    return next(iter(_keyring(keys).items()))
 
 
 def _sign(key: bytes, message: bytes) -> str:
@@ -319,14 +330,25 @@ def from_dict(data: Mapping[str, Any]) -> Receipt:
     return Receipt(**values)
 
 
+def _canonical(values: Mapping[str, Any]) -> bytes:
+    data = {
+        name: format_timestamp(value)
+        if name in _DATETIME_FIELDS
+        else list(value)
+        if name in _TUPLE_FIELDS
+        else value
+        for name, value in values.items()
+        if name not in ("hash", "hmac")
+    }
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def canonical_bytes(receipt: Receipt) -> bytes:
     """The bytes a receipt's ``hash`` covers: every field except ``hash`` and ``hmac``.
 
     Sorted keys, no whitespace, UTF-8, timestamps in fixed-width UTC ISO 8601.
     """
-    data = to_dict(receipt)
-    del data["hash"], data["hmac"]
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _canonical({name: getattr(receipt, name) for name in RECEIPT_FIELDS})
 
 
 def _content_hash(receipt: Receipt) -> str:
@@ -345,30 +367,21 @@ def seal(
 
     *keys* lists the receipt keys newest first; the first one signs, the others only verify.
     """
+    if not isinstance(draft, ReceiptDraft):
+        raise TypeError("seal() needs a ReceiptDraft")
     if seq < 1:
         raise ValueError("seq starts at 1")
-    ring = _keyring(keys)
-    key_id, key = next(iter(ring.items()))
-    values = {name: getattr(draft, name) for name in DRAFT_FIELDS}
-    unsigned = Receipt(
-        **values,
-        receipt_id=receipt_id or str(uuid.uuid4()),
-        seq=seq,
-        prev_hash=prev_hash,
-        hash="",
-        hmac="",
-        key_id=key_id,
-    )
-    digest = _content_hash(unsigned)
-    return Receipt(
-        **values,
-        receipt_id=unsigned.receipt_id,
-        seq=seq,
-        prev_hash=prev_hash,
-        hash=digest,
-        hmac=_sign(key, digest.encode("ascii")),
-        key_id=key_id,
-    )
+    key_id, key = _signing_key(keys)
+    # The draft was validated when it was built, so the receipt skips re-validation.
+    values: dict[str, Any] = {name: getattr(draft, name) for name in DRAFT_FIELDS}
+    values["receipt_id"] = receipt_id or str(uuid.uuid4())
+    values["seq"] = seq
+    values["prev_hash"] = prev_hash
+    values["key_id"] = key_id
+    digest = hashlib.sha256(_canonical(values)).hexdigest()
+    values["hash"] = digest
+    values["hmac"] = _sign(key, digest.encode("ascii"))
+    return unchecked_receipt({name: values[name] for name in RECEIPT_FIELDS})
 
 
 # --- anchors --------------------------------------------------------------------------

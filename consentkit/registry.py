@@ -29,7 +29,7 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Final, Literal, NamedTuple, TypeAlias, cast
+from typing import Any, Final, Literal, NamedTuple, TypeAlias, cast
 
 from consentkit.categories import CATEGORIES, UNCLASSIFIED, Category, Classified, Source
 from consentkit.errors import ConfigError
@@ -41,6 +41,7 @@ __all__ = [
     "MatchKind",
     "Registry",
     "knowledge_base",
+    "load_knowledge_base",
     "load_rules",
 ]
 
@@ -49,7 +50,7 @@ MatchKind: TypeAlias = Literal["exact", "prefix", "glob", "regex"]
 
 MATCH_KINDS: Final[tuple[MatchKind, ...]] = ("exact", "prefix", "glob", "regex")
 
-RULE_KEYS: Final = (
+_RULE_KEYS: Final = (
     "name",
     "match",
     "category",
@@ -526,7 +527,7 @@ def _rule_from_table(
             key=key,
             fix='write the entry as a table: { name = "...", category = "..." }',
         )
-    _reject_unknown_keys(table, RULE_KEYS, source_name=source_name, key=key)
+    _reject_unknown_keys(table, _RULE_KEYS, source_name=source_name, key=key)
     values: dict[str, object] = {**(defaults or {}), **table}
     for required in ("name", "category"):
         if required not in values:
@@ -573,7 +574,7 @@ def _bare_message(exc: ConfigError) -> str:
 
 
 def _reject_unknown_keys(
-    table: Mapping[object, object], allowed: Sequence[str], *, source_name: str, key: str
+    table: Mapping[Any, object], allowed: Sequence[str], *, source_name: str, key: str
 ) -> None:
     for name in table:
         if name not in allowed:
@@ -586,7 +587,9 @@ def _reject_unknown_keys(
             )
 
 
-def load_knowledge_base(document: Mapping[str, object], *, source_name: str) -> tuple[CookieRule, ...]:
+def load_knowledge_base(
+    document: Mapping[str, object], *, source_name: str
+) -> tuple[CookieRule, ...]:
     """Build knowledge-base rules from a parsed ``cookies.toml`` document.
 
     The document holds ``[[platform]]`` tables (``name``, ``vendor``, ``category``,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import codecs
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -33,6 +33,7 @@ __all__ = [
     "RewriteStats",
     "default_placeholder",
     "rewrite",
+    "scan_start_tags",
     "sniff_charset",
 ]
 
@@ -169,34 +170,47 @@ def _ascii_compatible(encoding: str) -> bool:
 
 _ATTRS = (
     rb"(?:[\t\n\f\r /]++"
-    rb"|(?:=[^\t\n\f\r />=]*+|[^\t\n\f\r />=]++)"
-    rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+"
-    rb"""(?:"[^"]*+"|'[^']*+'|[^\t\n\f\r >"'][^\t\n\f\r >]*+|(?=>))"""
-    rb"|(?![\t\n\f\r ]*+=)))*+"
+    rb"|(?:=[^\t\n\f\r />=]*+|[^\t\n\f\r />=]++)[\t\n\f\r ]*+"
+    rb"""(?:=[\t\n\f\r ]*+(?:"[^"]*+"|'[^']*+'|[^\t\n\f\r >"'][^\t\n\f\r >]*+|(?=>))|(?!=)))*+"""
 )
 _TAG = re.compile(rb"<(/?)([A-Za-z][^\t\n\f\r />]*+)" + _ATTRS + rb">")
 _ATTR = re.compile(
-    rb"(=[^\t\n\f\r />=]*+|[^\t\n\f\r />=]++)"
-    rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+"
+    rb"(=[^\t\n\f\r />=]*+|[^\t\n\f\r />=]++)[\t\n\f\r ]*+"
+    rb"(?:=[\t\n\f\r ]*+"
     rb"""(?:"([^"]*+)"|'([^']*+)'|([^\t\n\f\r >"'][^\t\n\f\r >]*+)|(?=>)))?+"""
 )
 
-_START_OF_INTEREST: Final = (
-    b"script style xmp iframe noembed noframes noscript textarea title plaintext "
-    b"svg math template img image link"
-).split()
-_BORING = re.compile(
-    rb"(?:[^<]++"
-    rb"|<(?=[^A-Za-z/!?])"
-    rb"|<(?!(?i:" + b"|".join(_START_OF_INTEREST) + rb")[\t\n\f\r />])"
-    rb"[A-Za-z][^\t\n\f\r />]*+" + _ATTRS + rb">"
-    rb"|</(?!(?i:body|template)[\t\n\f\r />])[A-Za-z][^\t\n\f\r />]*+" + _ATTRS + rb">"
-    rb"|</(?=[^A-Za-z])[^>]*+>"
-    rb"|<\?[^>]*+>"
-    rb"|<!--(?>-?>|(?s:.)*?--!?>)"
-    rb"|<!(?!--)[^>]*+>"
-    rb")*+"
-)
+
+def _not_named(prefix: bytes, names: Iterable[bytes]) -> bytes:
+    """Lookbehinds refusing a tag name among *names*, any case (cheaper than a lookahead)."""
+    by_width: dict[int, list[bytes]] = {}
+    for name in sorted(set(names)):
+        cased = b"".join(
+            b"[" + bytes([c, c ^ 0x20]) + b"]" if chr(c).isalpha() else re.escape(bytes([c]))
+            for c in name
+        )
+        by_width.setdefault(len(name), []).append(cased)
+    return b"".join(
+        b"(?<!" + prefix + b"(?:" + b"|".join(group) + b"))"
+        for _, group in sorted(by_width.items())
+    )
+
+
+def _boring(starts: Iterable[bytes], ends: Iterable[bytes], *, cdata: bool) -> re.Pattern[bytes]:
+    """A regex consuming text and every construct needing no decision, in one C-level call."""
+    bang = rb"<!(?!--|\[CDATA\[)[^>]*+>" if cdata else rb"<!(?!--)[^>]*+>"
+    return re.compile(
+        rb"(?:[^<]++"
+        rb"|<(?=[^A-Za-z/!?])"
+        rb"|<[A-Za-z][^\t\n\f\r />]*+" + _not_named(b"<", starts) + _ATTRS + rb">"
+        rb"|</[A-Za-z][^\t\n\f\r />]*+" + _not_named(b"</", ends) + _ATTRS + rb">"
+        rb"|</(?=[^A-Za-z])[^>]*+>"
+        rb"|<\?[^>]*+>"
+        rb"|<!--(?>-?>|(?s:.)*?--!?>)"
+        rb"|" + bang + rb")*+"
+    )
+
+
 _NON_WS = re.compile(rb"[^\t\n\f\r ]")
 _COMMENT_END = re.compile(rb"--!?>")
 _SCRIPT_DATA = re.compile(rb"<(?:!--|/script[\t\n\f\r />])", re.I)
@@ -283,6 +297,18 @@ _SYNONYMS: Final = {
     "ads": "targeting",
 }
 _MARKINGS: Final = (b"data-consent", b"data-category", b"data-cookieconsent")
+_BORING_HTML: Final = _boring(
+    b"script style xmp iframe noembed noframes noscript textarea title plaintext "
+    b"svg math template img image link".split(),
+    (b"body", b"template"),
+    cdata=False,
+)
+_BORING_FOREIGN: Final = _boring(
+    _BREAKOUT | _SVG_IP | _MATH_IP | {b"script", b"svg", b"math", b"annotation-xml", b"font"},
+    _HTML_END_BREAKOUT | _SVG_IP | _MATH_IP | {b"svg", b"math", b"annotation-xml"},
+    cdata=True,
+)
+_QUICK_IGNORE: Final = re.compile(rb"[/\\]{2}|\\|&|:/|(?i:data-c)")
 _SCRIPT_RENAMES: Final = {b"src": b"data-ck-src", b"type": b"data-ck-type"}
 _SVG_SCRIPT_RENAMES: Final = {
     **_SCRIPT_RENAMES,
@@ -304,9 +330,9 @@ def _text(value: bytes | None) -> str:
 
 
 class _Tag:
-    """A complete tag in the buffer, with attributes parsed on demand."""
+    """A complete tag in the buffer; attributes are parsed on first use."""
 
-    __slots__ = ("_attrs", "buf", "end", "items", "last", "name", "name_end", "start")
+    __slots__ = ("_attrs", "_items", "_last", "buf", "end", "name", "name_end", "start")
 
     def __init__(self, buf: bytes, start: int, end: int, name: bytes, name_end: int) -> None:
         self.buf = buf
@@ -314,34 +340,56 @@ class _Tag:
         self.end = end
         self.name = name
         self.name_end = name_end
-        self.items: list[tuple[bytes, int, int, bytes | None]] = []
+        self._items: list[tuple[bytes, int, int, bytes | None]] | None = None
         self._attrs: dict[bytes, bytes | None] = {}
-        self.last = name_end
-        for found in _ATTR.finditer(buf, name_end, end):
-            attr = found.group(1).lower()
-            value = found.group(2)
-            if value is None:
-                value = found.group(3)
+        self._last = name_end
+
+    @property
+    def items(self) -> list[tuple[bytes, int, int, bytes | None]]:
+        """``(lower-case name, name start, name end, raw value or None)`` in source order."""
+        if self._items is None:
+            self._items = []
+            for found in _ATTR.finditer(self.buf, self.name_end, self.end):
+                attr = found.group(1).lower()
+                value = found.group(2)
                 if value is None:
-                    value = found.group(4)
-                    if value is None and found.end() > found.end(1):
-                        value = b""
-            self.items.append((attr, found.start(1), found.end(1), value))
-            self._attrs.setdefault(attr, value)
-            self.last = found.end()
+                    value = found.group(3)
+                    if value is None:
+                        value = found.group(4)
+                        if value is None and b"=" in found.group()[len(found.group(1)) :]:
+                            value = b""
+                self._items.append((attr, found.start(1), found.end(1), value))
+                self._attrs.setdefault(attr, value)
+                self._last = found.end()
+        return self._items
+
+    @property
+    def raw(self) -> bytes:
+        """The tag's bytes as in the source."""
+        return self.buf[self.start : self.end]
+
+    def _parsed(self) -> dict[bytes, bytes | None]:
+        if self._items is None:
+            _ = self.items
+        return self._attrs
 
     def has(self, name: bytes) -> bool:
-        return name in self._attrs
+        return name in self._parsed()
 
     def get(self, name: bytes) -> bytes | None:
-        return self._attrs.get(name)
+        return self._parsed().get(name)
 
     def text(self, name: bytes) -> str:
-        return _text(self._attrs.get(name)).strip()
+        return _text(self.get(name)).strip()
+
+    def quick_ignore(self) -> bool:
+        """True when no attribute can hold an absolute URL or a consent marking."""
+        return _QUICK_IGNORE.search(self.buf, self.start, self.end) is None
 
     @property
     def self_closing(self) -> bool:
-        return self.buf[self.end - 2 : self.end - 1] == b"/" and self.last <= self.end - 2
+        self._parsed()
+        return self.buf[self.end - 2 : self.end - 1] == b"/" and self._last <= self.end - 2
 
 
 @dataclass(slots=True)
@@ -355,8 +403,11 @@ class _Pending:
 class _Core:
     """The byte-level tokenizer and editor for ASCII-compatible documents."""
 
-    def __init__(self, plan: RewritePlan, encoding: str | None, max_pending: int) -> None:
+    def __init__(
+        self, plan: RewritePlan, encoding: str | None, max_pending: int, *, record: bool = False
+    ) -> None:
         self.plan = plan
+        self.seen: list[bytes] | None = [] if record else None
         self.stats = RewriteStats()
         self.peak = 0
         self._enc = encoding or "ascii"
@@ -473,8 +524,14 @@ class _Core:
     # ----------------------------------------------------------------- data state
 
     def _data(self, buf: bytes, pos: int, final: bool) -> int:
-        if not self._head_pending and not self._foreign:
-            found = _BORING.match(buf, pos)
+        boring = None
+        if not self._head_pending and self.seen is None:
+            if not self._foreign:
+                boring = _BORING_HTML
+            elif self._foreign[-1][1] != _NS_HTML and not self._foreign[-1][2]:
+                boring = _BORING_FOREIGN
+        if boring is not None:
+            found = boring.match(buf, pos)
             if found is not None and found.end() > pos:
                 self._emit(buf[pos : found.end()])
                 pos = found.end()
@@ -727,7 +784,7 @@ class _Core:
         if tracker is not None and not self.plan.allows(tracker.category):
             self._block_script(pending.tag, tracker.category, tracker, None)
         else:
-            self._emit(pending.tag.buf[pending.tag.start : pending.tag.end])
+            self._emit(pending.tag.raw)
         self._emit(bytes(pending.content))
 
     # ----------------------------------------------------------------- oversized tags
@@ -839,9 +896,11 @@ class _Core:
 
     def _start_tag(self, tag: _Tag) -> int:
         name = tag.name
+        if self.seen is not None:
+            self.seen.append(name)
         if self._head_pending and not self._foreign and name != b"html":
             if name == b"head":
-                self._emit(tag.buf[tag.start : tag.end])
+                self._emit(tag.raw)
                 self._inject_head()
                 return tag.end
             self._inject_head()
@@ -855,7 +914,7 @@ class _Core:
             else:
                 return self._foreign_tag(tag, stack[-1][1])
         if name in (b"svg", b"math"):
-            self._emit(tag.buf[tag.start : tag.end])
+            self._emit(tag.raw)
             if not tag.self_closing:
                 ns = _NS_SVG if name == b"svg" else _NS_MATH
                 stack.append((name, ns, False))
@@ -873,18 +932,21 @@ class _Core:
         if name == b"script":
             self._svg_script(tag)
         else:
-            self._emit(tag.buf[tag.start : tag.end])
-        if not tag.self_closing:
-            if name == b"svg":
-                ns = _NS_SVG
-            elif name == b"math":
-                ns = _NS_MATH
-            if ns == _NS_SVG:
-                point = name in _SVG_IP
-            elif name == b"annotation-xml":
-                point = tag.text(b"encoding").lower() in ("text/html", "application/xhtml+xml")
-            else:
-                point = name in _MATH_IP
+            self._emit(tag.raw)
+        if tag.self_closing:
+            return tag.end
+        if name == b"svg":
+            ns = _NS_SVG
+        elif name == b"math":
+            ns = _NS_MATH
+        if ns == _NS_SVG:
+            point = name in _SVG_IP
+        elif name == b"annotation-xml":
+            point = tag.text(b"encoding").lower() in ("text/html", "application/xhtml+xml")
+        else:
+            point = name in _MATH_IP
+        # plain foreign elements are not tracked: only these decide where foreign content ends
+        if point or name in (b"svg", b"math"):
             self._foreign.append((name, ns, point))
         return tag.end
 
@@ -904,7 +966,7 @@ class _Core:
                 self._html_script(tag)
                 self._state, self._sub = _SCRIPT, _S_DATA
             else:
-                self._emit(tag.buf[tag.start : tag.end])
+                self._emit(tag.raw)
             return
         if name == b"iframe":
             self._iframe(tag, in_noscript)
@@ -913,7 +975,7 @@ class _Core:
         elif name == b"link":
             self._link(tag)
         else:
-            self._emit(tag.buf[tag.start : tag.end])
+            self._emit(tag.raw)
         if in_noscript:
             return
         if name == b"noscript":
@@ -961,28 +1023,28 @@ class _Core:
             category = tracker.category if tracker else self.plan.unclassified_category
         if category is not None:
             if self.plan.allows(category):
-                self._emit(tag.buf[tag.start : tag.end])
+                self._emit(tag.raw)
             elif is_js:
                 self._block_script(tag, category, self._match(src), src)
             elif script_type == "text/plain":
                 self._mark_inert(tag, category)
             else:
-                self._emit(tag.buf[tag.start : tag.end])
+                self._emit(tag.raw)
             return
         if not is_js:
-            self._emit(tag.buf[tag.start : tag.end])
+            self._emit(tag.raw)
             return
         if src is not None:
             tracker = self._match(src)
             if tracker is not None and not self.plan.allows(tracker.category):
                 self._block_script(tag, tracker.category, tracker, src)
             else:
-                self._emit(tag.buf[tag.start : tag.end])
+                self._emit(tag.raw)
             return
         if self._classify_inline:
             self._pending = _Pending(tag)
         else:
-            self._emit(tag.buf[tag.start : tag.end])
+            self._emit(tag.raw)
 
     def _svg_script(self, tag: _Tag) -> None:
         category = self._marked(tag)
@@ -992,7 +1054,7 @@ class _Core:
         if category is None and tracker is not None:
             category = tracker.category
         if category is None or self.plan.allows(category):
-            self._emit(tag.buf[tag.start : tag.end])
+            self._emit(tag.raw)
             return
         self._block_script(tag, category, tracker, url, svg=True)
 
@@ -1015,7 +1077,7 @@ class _Core:
 
     def _mark_inert(self, tag: _Tag, category: str) -> None:
         if tag.has(b"data-ck-blocked"):
-            self._emit(tag.buf[tag.start : tag.end])
+            self._emit(tag.raw)
             return
         data_src = tag.get(b"data-src")
         tracker = self._match(tag.get(b"src") or data_src)
@@ -1034,13 +1096,16 @@ class _Core:
         return markers
 
     def _iframe(self, tag: _Tag, in_noscript: bool) -> None:
+        if tag.quick_ignore():
+            self._emit(tag.raw)
+            return
         src = tag.get(b"src")
         category = self._marked(tag)
         tracker = self._match(src)
         if category is None and tracker is not None:
             category = tracker.category
         if category is None or src is None or self.plan.allows(category):
-            self._emit(tag.buf[tag.start : tag.end])
+            self._emit(tag.raw)
             return
         self._record("iframe", category, tracker, src)
         item = self.stats.blocked[-1]
@@ -1052,6 +1117,9 @@ class _Core:
         self._emit(self._edit(tag, {b"src": b"data-ck-src"}, added))
 
     def _img(self, tag: _Tag) -> None:
+        if tag.quick_ignore():
+            self._emit(tag.raw)
+            return
         src = tag.get(b"src")
         srcset = tag.get(b"srcset")
         category = self._marked(tag)
@@ -1065,13 +1133,16 @@ class _Core:
         if category is None and tracker is not None:
             category = tracker.category
         if category is None or (src is None and srcset is None) or self.plan.allows(category):
-            self._emit(tag.buf[tag.start : tag.end])
+            self._emit(tag.raw)
             return
         self._record("img", category, tracker, src if src is not None else srcset)
         renames = {b"src": b"data-ck-src", b"srcset": b"data-ck-srcset"}
         self._emit(self._edit(tag, renames, self._markers(category, tracker)))
 
     def _link(self, tag: _Tag) -> None:
+        if tag.quick_ignore():
+            self._emit(tag.raw)
+            return
         rels = set(tag.text(b"rel").lower().split())
         href = tag.get(b"href")
         category = self._marked(tag)
@@ -1079,7 +1150,7 @@ class _Core:
         if category is None and tracker is not None:
             category = tracker.category
         if category is None or href is None or self.plan.allows(category):
-            self._emit(tag.buf[tag.start : tag.end])
+            self._emit(tag.raw)
             return
         self._record("link", category, tracker, href)
         self._emit(self._edit(tag, {b"href": b"data-ck-href"}, self._markers(category, tracker)))
@@ -1221,6 +1292,14 @@ def _transcode(
             tail = rest
     inner = core.feed(text.encode("utf-8", "surrogatepass"), final)
     return recoder.decode(inner, final).encode(encoding, "surrogatepass") + tail
+
+
+def scan_start_tags(document: bytes) -> list[bytes]:
+    """Names (lower case) of the start tags the tokenizer finds, in order: a diagnostic aid."""
+    plan = RewritePlan(granted=frozenset({"performance", "functionality", "targeting"}))
+    core = _Core(plan, None, MAX_PENDING, record=True)
+    core.feed(document, True)
+    return list(core.seen or ())
 
 
 def rewrite(document: bytes, plan: RewritePlan, *, encoding: str | None = None) -> bytes:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import jinja2
 from starlette.applications import Starlette
@@ -50,6 +50,7 @@ UNDECLARED_COOKIE: Final = "promo_seen"
 
 _YEAR: Final = 365 * 86400
 _MAX_SESSIONS: Final = 1000
+_MAX_FORM: Final = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,8 @@ PROFILES: Final[Mapping[str, Profile]] = {
             "We send marketing by the communication preference you choose on the contact "
             "form (email, post or none); the comm_pref cookie remembers that choice.",
             "California residents: we share advertising identifiers with ad partners, which "
-            "California law counts as selling or sharing. Use \"Do Not Sell or Share My "
-            "Personal Information\" to opt out; a Global Privacy Control signal does the same.",
+            'California law counts as selling or sharing. Use "Do Not Sell or Share My '
+            'Personal Information" to opt out; a Global Privacy Control signal does the same.',
         ),
     ),
     "cloud": Profile(
@@ -145,9 +146,7 @@ PROFILES: Final[Mapping[str, Profile]] = {
         company="Stratus Cloud",
         tagline="Cloud servers in 12 regions, billed by the second.",
         product=("Compute instance c2.small", "$0.018 per hour"),
-        extras=frozenset(
-            {"doubleclick", "remarketing", "beacon", "social_login", "clickstream"}
-        ),
+        extras=frozenset({"doubleclick", "remarketing", "beacon", "social_login", "clickstream"}),
         server_cookies=(("_ga", "GA1.1.1000.1"), ("_gcl_au", "1.1.1000.1"), ("_fbp", "fb.1.1.1")),
         privacy=(
             *_COMMON_PRIVACY,
@@ -242,6 +241,7 @@ class _Site:
             user=self.sessions.get(request.cookies.get("sessionid", "")),
             consent=consent,
             path=request.url.path,
+            csrf_cookie=request.cookies.get("csrftoken", ""),
             articles=ARTICLES,
             **context,
         )
@@ -260,8 +260,9 @@ class _Site:
         site = request.headers.get("sec-fetch-site")
         if site is not None and site not in ("same-origin", "none"):
             return None
-        form = await request.form()
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        fields = await _read_form(request)
+        if fields is None:
+            return None
         if self.profile.csrf:
             expected = request.cookies.get("csrftoken", "")
             offered = fields.get("csrftoken", "")
@@ -353,6 +354,29 @@ class _Site:
         response = RedirectResponse(target, status_code=303)
         response.set_cookie("lang", code, max_age=_YEAR, samesite="lax")
         return response
+
+
+async def _read_form(request: Request) -> dict[str, str] | None:
+    """A small URL-encoded form (the demo's only kind); ``None`` if it is anything else.
+
+    Parsed here rather than with ``request.form()``, which needs python-multipart.
+    """
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/x-www-form-urlencoded":
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_FORM:
+            return None
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    fields: dict[str, str] = {}
+    for key, value in pairs:
+        fields.setdefault(key, value)
+    return fields
 
 
 def _local_path(value: str) -> str:

@@ -133,7 +133,9 @@ class PgServer:
     def stop(self) -> None:
         """Stop the server and delete its files."""
         if self.root is not None and (self.root / "data").exists():
-            self._run("pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "stop", check=False)
+            self._run(
+                "pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "stop", check=False
+            )
         self._cleanup()
 
     def _cleanup(self) -> None:

@@ -56,7 +56,8 @@ def test_every_entry_is_complete(rule: CookieRule) -> None:
     assert rule.provider.strip()
     assert rule.retention.strip()
     purpose = rule.purpose.strip()
-    assert purpose.endswith(".") and purpose[0].isupper(), "one plain sentence"
+    assert purpose.endswith("."), "one plain sentence"
+    assert purpose[0].isupper(), "one plain sentence"
     assert purpose.count(". ") == 0, "one sentence only"
 
 
@@ -90,9 +91,7 @@ def test_every_exact_entry_wins_for_its_own_name(rule: CookieRule) -> None:
 
 
 def test_categories_follow_the_platform_default_unless_overridden() -> None:
-    entries = [
-        (platform, cookie) for platform in PLATFORMS for cookie in platform["cookies"]
-    ]
+    entries = [(platform, cookie) for platform in PLATFORMS for cookie in platform["cookies"]]
     assert len(entries) == len(KB)
     for (platform, cookie), rule in zip(entries, KB, strict=True):
         assert rule.name == cookie["name"]
@@ -175,8 +174,17 @@ def test_well_known_cookies(
 
 @pytest.mark.parametrize(
     "name",
-    ["CookieConsent", "OptanonAlertBoxClosed", "cc_cookie", "klaro", "cookieconsent_status",
-     "cookie_consent", "euconsent-v2", "didomi_token", "cmplz_marketing"],
+    [
+        "CookieConsent",
+        "OptanonAlertBoxClosed",
+        "cc_cookie",
+        "klaro",
+        "cookieconsent_status",
+        "cookie_consent",
+        "euconsent-v2",
+        "didomi_token",
+        "cmplz_marketing",
+    ],
 )
 def test_consent_tools_own_cookies_are_necessary(name: str) -> None:
     assert REGISTRY.classify(name).category == "necessary"
@@ -186,9 +194,7 @@ def test_consent_tools_own_cookies_are_necessary(name: str) -> None:
     ("name", "domain"),
     [("fr", "mysite.example"), ("m", "shop.example"), ("ts", "shop.example"), ("IDE", "a.test")],
 )
-def test_generic_third_party_names_do_not_match_first_party_cookies(
-    name: str, domain: str
-) -> None:
+def test_generic_third_party_names_do_not_match_first_party_cookies(name: str, domain: str) -> None:
     assert REGISTRY.classify(name, domain).category == "unclassified"
 
 

@@ -31,7 +31,9 @@ from consentkit.receipts import (
 from .receipt_factory import KEYS, T0, draft
 
 
-def chain(n: int, keys: list[str] = KEYS, start_seq: int = 1, prev: str = GENESIS_HASH) -> list[Receipt]:
+def chain(
+    n: int, keys: list[str] = KEYS, start_seq: int = 1, prev: str = GENESIS_HASH
+) -> list[Receipt]:
     out: list[Receipt] = []
     for i in range(n):
         receipt = seal(draft(i), seq=start_seq + i, prev_hash=prev, keys=keys)
@@ -71,9 +73,10 @@ def test_hash_covers_canonical_json_without_hash_and_hmac() -> None:
     assert data["key_id"] == receipt.key_id
     assert hashlib.sha256(canonical_bytes(receipt)).hexdigest() == receipt.hash
     # Canonical: sorted keys, no whitespace.
-    assert canonical_bytes(receipt) == json.dumps(
-        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    assert (
+        canonical_bytes(receipt)
+        == json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    )
 
 
 def test_canonical_bytes_do_not_depend_on_the_input_time_zone() -> None:

@@ -162,9 +162,7 @@ def test_regexes_resolve_in_declaration_order_and_match_whole_name() -> None:
         ("(?i:bar)baz", "barBAZ", False),
     ],
 )
-def test_regexes_that_cannot_be_combined_still_work(
-    pattern: str, name: str, matched: bool
-) -> None:
+def test_regexes_that_cannot_be_combined_still_work(pattern: str, name: str, matched: bool) -> None:
     # Another regex sharing the index must not change the meaning of back-references or flags.
     registry = declared_only(rule("(z)\\1", match="regex"), rule(pattern, match="regex"))
     assert registry.classify(name).is_known is matched
@@ -180,7 +178,11 @@ def test_declared_rules_beat_the_knowledge_base_whatever_the_match_kind() -> Non
 def test_knowledge_base_answers_what_declared_rules_do_not() -> None:
     kb = (CookieRule("_ga", "performance", source="knowledge_base", provider="kb"),)
     result = Registry([rule("sessionid")], knowledge_base=kb).classify("_ga")
-    assert (result.category, result.source, result.provider) == ("performance", "knowledge_base", "kb")
+    assert (result.category, result.source, result.provider) == (
+        "performance",
+        "knowledge_base",
+        "kb",
+    )
 
 
 def test_builtin_knowledge_base_can_be_turned_off() -> None:
@@ -423,7 +425,9 @@ def _tier(candidate: CookieRule) -> tuple[int, int]:
     return (1, -len(candidate.literal_prefix))
 
 
-def _naive(groups: Sequence[Sequence[CookieRule]], name: str, domain: str | None) -> CookieRule | None:
+def _naive(
+    groups: Sequence[Sequence[CookieRule]], name: str, domain: str | None
+) -> CookieRule | None:
     """The documented precedence, written as a slow linear scan."""
     for group in groups:
         matching = [r for r in group if r.matches(name, domain)]
@@ -435,7 +439,9 @@ def _naive(groups: Sequence[Sequence[CookieRule]], name: str, domain: str | None
     return None
 
 
-def _oracle(groups: Sequence[Sequence[CookieRule]], name: str, domain: str | None) -> CookieRule | None:
+def _oracle(
+    groups: Sequence[Sequence[CookieRule]], name: str, domain: str | None
+) -> CookieRule | None:
     found = _naive(groups, name, domain)
     lowered = name.lower()
     for prefix in ("__host-", "__secure-"):

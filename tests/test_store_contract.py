@@ -133,7 +133,9 @@ def test_filters(
         and (until is None or d.timestamp < until)
         and (actions is None or d.action in actions)
     ]
-    got = [r.seq for r in store.iter_receipts(since=since, until=until, actions=actions, batch_size=5)]
+    got = [
+        r.seq for r in store.iter_receipts(since=since, until=until, actions=actions, batch_size=5)
+    ]
     assert got == expected
     assert store.count(since=since, until=until, actions=actions) == len(expected)
 

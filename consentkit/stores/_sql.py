@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from ..errors import ConfigError
-from ..receipts import Receipt, unchecked_receipt
+from ..receipts import RECEIPT_FIELDS, Receipt, unchecked_receipt
 from .base import Stats
 
 RECEIPTS: Final = "consentkit_receipts"
@@ -177,3 +177,47 @@ def purge_cutoff_time(older_than: datetime) -> datetime:
             "is in the future", source="purge", key="older_than", fix="pass a past instant"
         )
     return cutoff
+
+
+# --- export fast path: the database renders JSON text and escaped CSV cells ------------
+
+_FIELDS_IN_EXPORT_ORDER: Final = RECEIPT_FIELDS
+
+
+def json_object_sql(
+    function: str, list_expr: Callable[[str], str], time_expr: Callable[[str], str]
+) -> str:
+    """A SQL expression building one receipt's JSON object, keys in model order."""
+    parts = []
+    for name in _FIELDS_IN_EXPORT_ORDER:
+        column = f'"{name}"'
+        if name in _LISTS:
+            column = list_expr(column)
+        elif name in _TIMES:
+            column = time_expr(column)
+        parts.append(f"'{name}', {column}")
+    return f"{function}({', '.join(parts)})"
+
+
+def csv_cells_sql(
+    first_char: Callable[[str], str],
+    control: Callable[[int], str],
+    list_expr: Callable[[str], str],
+    time_expr: Callable[[str], str],
+) -> str:
+    """SQL expressions for the CSV cells, formula-escaped like :func:`export.csv_safe`."""
+    risky = ", ".join(["'='", "'+'", "'-'", "'@'", control(9), control(13)])
+    cells = []
+    for name in _FIELDS_IN_EXPORT_ORDER:
+        column = f'"{name}"'
+        if name == "seq":
+            cells.append(column)
+            continue
+        if name in _TIMES:
+            cells.append(time_expr(column))
+            continue
+        value = list_expr(column) if name in _LISTS else f"COALESCE({column}, '')"
+        cells.append(
+            f"CASE WHEN {first_char(value)} IN ({risky}) THEN '''' || {value} ELSE {value} END"
+        )
+    return ", ".join(cells)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import quote
 
 from ..errors import ChainError, ConfigError, StoreError
@@ -87,6 +87,14 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
 )
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
 
+_JSON_OBJECT: Final = _sql.json_object_sql("json_object", lambda c: f"json({c})", lambda c: c)
+_CSV_CELLS: Final = _sql.csv_cells_sql(
+    lambda v: f"substr({v}, 1, 1)",
+    lambda code: f"char({code})",
+    lambda c: f"COALESCE((SELECT group_concat(value, ' ') FROM json_each({c})), '')",
+    lambda c: c,
+)
+
 
 def _encode_list(values: tuple[str, ...]) -> str:
     return json.dumps(list(values), ensure_ascii=False)
@@ -140,6 +148,8 @@ class SQLiteReceiptStore:
             if self._closed:
                 raise StoreError(f"{self!r} is closed")
             # Without migrate the file must exist: a mistyped path must not yield an empty store.
+            if not self._create and not Path(self._path).exists():
+                raise StoreError(f"{self!r}: no such database file (create it with migrate)")
             target = self._path if self._create else f"file:{quote(self._path)}?mode=rw"
             conn = sqlite3.connect(
                 target,
@@ -345,19 +355,53 @@ class SQLiteReceiptStore:
     def _keyset(
         self, conditions: list[str], params: list[Any], batch_size: int
     ) -> Iterator[Receipt]:
+        for rows in self._batches(SELECT_COLUMNS, conditions, params, batch_size):
+            for row in rows:
+                yield _sql.row_to_receipt(row)
+
+    def _batches(
+        self, select: str, conditions: list[str], params: list[Any], batch_size: int
+    ) -> Iterator[list[Any]]:
+        """Row batches in seq order; *select* must start with the ``seq`` column."""
         sql = (
-            f"SELECT {SELECT_COLUMNS} FROM {RECEIPTS}"
+            f"SELECT {select} FROM {RECEIPTS}"
             f"{_sql.where(['seq > ?', *conditions])} ORDER BY seq LIMIT ?"
         )
         after = 0
         while True:
             # Each batch is its own query, so the generator may be resumed from any thread.
             rows = self._query("read receipts", sql, [after, *params, batch_size])
-            for row in rows:
-                yield _sql.row_to_receipt(row)
+            if rows:
+                yield rows
             if len(rows) < batch_size:
                 return
             after = int(rows[-1][0])
+
+    def iter_export_batches(
+        self,
+        fmt: Literal["json", "csv"],
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actions: Sequence[str] | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[list[Any]]:
+        """Export rows rendered by SQLite itself, in seq order: the export fast path.
+
+        ``"json"`` gives batches of JSON texts (one object per receipt, the keys of
+        :func:`~consentkit.receipts.to_dict`); ``"csv"`` gives batches of formula-escaped
+        cell tuples in :data:`~consentkit.export.CSV_COLUMNS` order.
+        """
+        conditions, params = _sql.filters(
+            "?", format_timestamp, since=since, until=until, actions=actions
+        )
+        size = _sql.check_batch_size(batch_size)
+        if fmt == "json":
+            select = f"seq, {_JSON_OBJECT}"
+            for rows in self._batches(select, conditions, params, size):
+                yield [row[1] for row in rows]
+        else:
+            yield from self._batches(_CSV_CELLS, conditions, params, size)
 
     def count(
         self,

@@ -1,0 +1,168 @@
+"""Receipt store throughput and export cost.
+
+* appends per second, each one durable (SQLite ``synchronous=FULL``; PostgreSQL with
+  fsync on), through the public store API;
+* time and peak RSS of a child process running ``consentkit export`` over 1,000,000
+  receipts (100,000 with ``quick``) to NDJSON and CSV from SQLite.
+
+Targets: the full export under 15 s and under 150 MB peak RSS.
+Run: ``python -m benchmarks.bench_store [--quick]`` from the project root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from consentkit.receipts import GENESIS_HASH, format_timestamp, seal  # noqa: E402
+from consentkit.stores import open_store  # noqa: E402
+from consentkit.stores import _sql  # noqa: E402
+from tests.pg_server import PgServer, PostgresUnavailable  # noqa: E402
+from tests.receipt_factory import KEYS, draft  # noqa: E402
+
+
+def _appends(url: str, count: int) -> float:
+    store = open_store(url, receipt_keys=KEYS)
+    try:
+        drafts = [draft(i) for i in range(count)]
+        started = time.perf_counter()
+        for d in drafts:
+            store.append(d)
+        return count / (time.perf_counter() - started)
+    finally:
+        store.close()
+
+
+def bench_appends(quick: bool, workdir: Path) -> list[dict[str, Any]]:
+    """Durable appends per second into SQLite and PostgreSQL."""
+    count = 300 if quick else 2000
+    results = [
+        {
+            "name": "append_sqlite",
+            "receipts": count,
+            "receipts_per_s": round(_appends(f"sqlite:///{workdir / 'append.db'}", count)),
+        }
+    ]
+    try:
+        server = PgServer(fsync=True).start()
+    except PostgresUnavailable as exc:
+        results.append({"name": "append_postgres", "skipped": str(exc)})
+        return results
+    try:
+        rate = _appends(server.new_database(), count)
+        results.append(
+            {"name": "append_postgres", "receipts": count, "receipts_per_s": round(rate)}
+        )
+    finally:
+        server.stop()
+    return results
+
+
+def bulk_fill(path: Path, count: int) -> float:
+    """Write *count* properly chained receipts with ``executemany``; return seconds."""
+    store = open_store(f"sqlite:///{path}", receipt_keys=KEYS)
+    store.close()
+    started = time.perf_counter()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA synchronous = OFF")
+    insert = (
+        f"INSERT INTO {_sql.RECEIPTS} ({_sql.SELECT_COLUMNS}) "
+        f"VALUES ({_sql.placeholders(len(_sql.COLUMNS), '?')})"
+    )
+    drafts = [draft(i) for i in range(500)]
+    prev, batch = GENESIS_HASH, []
+    for seq in range(1, count + 1):
+        receipt = seal(drafts[seq % 500], seq=seq, prev_hash=prev, keys=KEYS)
+        prev = receipt.hash
+        batch.append(
+            _sql.receipt_params(
+                receipt,
+                encode_list=lambda v: json.dumps(list(v)),
+                encode_time=format_timestamp,
+            )
+        )
+        if len(batch) == 10_000:
+            conn.executemany(insert, batch)
+            batch = []
+    conn.executemany(insert, batch)
+    conn.execute(f"UPDATE {_sql.HEAD} SET seq = ?, hash = ? WHERE id = 1", (count, prev))
+    conn.commit()
+    conn.close()
+    return time.perf_counter() - started
+
+
+def _run_child(args: list[str]) -> tuple[float, float]:
+    """Run a command; return (wall seconds, peak RSS in MB) of that child alone."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.stderr:
+        proc.stderr.close()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{args} failed: {stderr}")
+    return elapsed, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+
+
+def bench_export(quick: bool, workdir: Path) -> list[dict[str, Any]]:
+    """Export time and peak RSS of a ``consentkit export`` child process."""
+    count = 100_000 if quick else 1_000_000
+    db = workdir / "export.db"
+    fill_s = bulk_fill(db, count)
+    results: list[dict[str, Any]] = []
+    for fmt in ("ndjson", "csv"):
+        out = workdir / f"export.{fmt}"
+        command = [
+            sys.executable,
+            "-m",
+            "consentkit.cli",
+            "--store",
+            f"sqlite:///{db}",
+            "export",
+            "--format",
+            fmt,
+            "--out",
+            str(out),
+        ]
+        seconds, rss_mb = _run_child(command)
+        results.append(
+            {
+                "name": f"export_{fmt}",
+                "receipts": count,
+                "seconds": round(seconds, 2),
+                "receipts_per_s": round(count / seconds),
+                "peak_rss_mb": round(rss_mb, 1),
+                "output_mb": round(out.stat().st_size / 2**20, 1),
+                "fill_seconds": round(fill_s, 1),
+            }
+        )
+        out.unlink()
+    return results
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    """Run every store benchmark; one dict of figures per measurement."""
+    with tempfile.TemporaryDirectory(prefix="consentkit-bench-") as tmp:
+        workdir = Path(tmp)
+        return [*bench_appends(quick, workdir), *bench_export(quick, workdir)]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    for row in run(parser.parse_args().quick):
+        print(json.dumps(row))
