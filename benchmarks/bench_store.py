@@ -27,8 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from consentkit.receipts import GENESIS_HASH, format_timestamp, seal  # noqa: E402
-from consentkit.stores import open_store  # noqa: E402
-from consentkit.stores import _sql  # noqa: E402
+from consentkit.stores import _sql, open_store  # noqa: E402
 from tests.pg_server import PgServer, PostgresUnavailable  # noqa: E402
 from tests.receipt_factory import KEYS, draft  # noqa: E402
 

@@ -270,7 +270,10 @@ def decide(
         source = "signal"
         if reason == "no_decision":
             reason = signal_reason
-    pending = frozenset(OPTIONAL_CATEGORIES) if model != "notice" else frozenset()
+    # Nothing to ask under a notice-only model, or when the site declares only
+    # strictly necessary cookies.
+    asks = model != "notice" and not policy.declares_only_necessary
+    pending = frozenset(OPTIONAL_CATEGORIES) if asks else frozenset()
     return Decision(
         decided=False,
         granted=granted,

@@ -155,6 +155,7 @@ class ConsentMiddleware:
     def __init__(
         self,
         app: ASGIApp,
+        /,
         *,
         policy: Policy,
         secret_key: str | bytes | Sequence[str | bytes] | None = None,
@@ -462,10 +463,12 @@ class _Responder:
 
             def placeholder(blocked: Blocked) -> str:
                 return banner.placeholder_html(
-                    provider=blocked.provider or "",
+                    provider=blocked.provider,
                     category=blocked.category,
-                    src=blocked.url or "",
+                    src=blocked.url,
                     language=language,
+                    granted=decision.granted,
+                    return_to=request.return_to,
                 )
 
         plan = RewritePlan(

@@ -388,6 +388,8 @@ class _Tag:
 
     @property
     def self_closing(self) -> bool:
+        if self.buf[self.end - 2] != 0x2F:  # no "/" before ">": no need to parse
+            return False
         self._parsed()
         return self.buf[self.end - 2 : self.end - 1] == b"/" and self._last <= self.end - 2
 

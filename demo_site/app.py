@@ -226,11 +226,7 @@ class _Site:
     # -- helpers --------------------------------------------------------------------------
 
     def render(self, request: Request, template: str, **context: Any) -> HTMLResponse:
-        lang = request.cookies.get("lang", "en") if self.profile.lang_cookie else None
-        if lang not in LANGUAGES:
-            lang = request.query_params.get("lang", "en")
-        if lang not in LANGUAGES:
-            lang = "en"
+        lang = self.language_of(request)
         consent = getattr(request.state, "consent", None)
         html = self.env.get_template(template).render(
             profile=self.profile,
@@ -246,6 +242,13 @@ class _Site:
             **context,
         )
         return HTMLResponse(html)
+
+    def language_of(self, request: Request) -> str:
+        """The cookie's language, else the URL's (``?lang=``), else English."""
+        candidates = [request.query_params.get("lang")]
+        if self.profile.lang_cookie:
+            candidates.insert(0, request.cookies.get("lang"))
+        return next((c for c in candidates if c is not None and c in LANGUAGES), "en")
 
     def csrf_token(self, request: Request) -> str:
         return request.cookies.get("csrftoken") or secrets.token_urlsafe(24)
@@ -428,7 +431,7 @@ def create_app(
     db = Path(db_path)
     db.parent.mkdir(parents=True, exist_ok=True)
     app.add_middleware(
-        ConsentMiddleware,
+        ConsentMiddleware,  # type: ignore[arg-type]  # Starlette's factory protocol vs **options
         policy=policy,
         secret_key=secret,
         store=f"sqlite:///{db}",

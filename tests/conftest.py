@@ -53,10 +53,7 @@ def make_app(
     routes: list[Route] | None = None,
     **options: Any,
 ) -> Starlette:
-    app = Starlette(
-        routes=routes
-        or [Route("/", set_four), Route("/api", json_route)]
-    )
+    app = Starlette(routes=routes or [Route("/", set_four), Route("/api", json_route)])
     options.setdefault("secret_key", SECRET)
     app.add_middleware(ConsentMiddleware, policy=policy or site_policy(), **options)
     return app

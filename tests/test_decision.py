@@ -22,7 +22,9 @@ def stored(**kw: object) -> StoredConsent:
         "refused": frozenset({"targeting"}),
         "revision": "7",
         "decided_at": NOW - timedelta(days=10),
-        "fingerprints": {c: POLICY.fingerprint(c) for c in ("performance", "functionality", "targeting")},
+        "fingerprints": {
+            c: POLICY.fingerprint(c) for c in ("performance", "functionality", "targeting")
+        },
     }
     base.update(kw)
     return StoredConsent(**base)  # type: ignore[arg-type]
@@ -58,7 +60,12 @@ def test_codec_rejects_wrong_shapes_even_when_signed() -> None:
 
     serializer = URLSafeTimedSerializer("k" * 32, salt="consentkit.consent.v1")
     codec = ConsentCodec("k" * 32)
-    for payload in ({}, [], {"i": "short", "g": [], "r": "7", "t": 1}, {"i": "x" * 20, "g": ["ads"], "r": "7", "t": 1}):
+    for payload in (
+        {},
+        [],
+        {"i": "short", "g": [], "r": "7", "t": 1},
+        {"i": "x" * 20, "g": ["ads"], "r": "7", "t": 1},
+    ):
         assert codec.loads(serializer.dumps(payload)) is None
 
 
@@ -138,3 +145,11 @@ def test_json_view() -> None:
     assert view["granted"] == ["necessary", "performance", "functionality"]
     assert view["refused"] == ["targeting"]
     assert view["decided"] is True
+
+
+def test_site_with_only_necessary_cookies_asks_nothing() -> None:
+    policy = Policy(revision="7", cookies=(CookieRule("sessionid", "necessary"),))
+    decision = decide(None, policy, now=NOW)
+    assert not decision.needs_banner
+    assert decision.granted == {"necessary"}
+    assert decide(None, POLICY, now=NOW).needs_banner

@@ -32,7 +32,14 @@ def test_form_post_redirects_back_with_303(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     "target",
-    ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "", "/a\r\nX: y"],
+    [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "",
+        "/a\r\nX: y",
+    ],
 )
 def test_form_post_never_redirects_off_site(client: TestClient, target: str) -> None:
     response = client.post(

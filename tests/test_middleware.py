@@ -342,9 +342,7 @@ def test_receipt_key_must_differ_from_secret(tmp_path) -> None:  # type: ignore[
 def test_consent_cookie_attributes(client_factory: Callable[..., TestClient]) -> None:
     client = client_factory(base_url="https://example.test", cookie_domain="example.test")
     response = client.post("/_consent", json={"action": "accept_all"})
-    line = next(
-        v for v in response.headers.get_list("set-cookie") if v.startswith("consentkit=")
-    )
+    line = next(v for v in response.headers.get_list("set-cookie") if v.startswith("consentkit="))
     parsed = parse_set_cookie(line)
     assert parsed is not None
     assert parsed.path == "/"

@@ -71,9 +71,7 @@ category = "functionality"
         ("[[cookies]]\nname = 'x'\ncategory = 'ads'", "cookies[0]", ""),
     ],
 )
-def test_config_errors_name_file_key_and_fix(
-    tmp_path: Path, text: str, key: str, fix: str
-) -> None:
+def test_config_errors_name_file_key_and_fix(tmp_path: Path, text: str, key: str, fix: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         Policy.from_toml(path)
@@ -119,5 +117,7 @@ def test_fingerprint_changes_only_for_the_changed_category() -> None:
 
 def test_declares_only_necessary() -> None:
     assert Policy(cookies=(CookieRule("sid", "necessary"),)).declares_only_necessary
-    assert not Policy(cookies=(CookieRule("sid", "necessary"), CookieRule("_ga", "performance"))).declares_only_necessary
+    assert not Policy(
+        cookies=(CookieRule("sid", "necessary"), CookieRule("_ga", "performance"))
+    ).declares_only_necessary
     assert not Policy().declares_only_necessary

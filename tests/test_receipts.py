@@ -68,8 +68,10 @@ def test_seal_links_receipts_into_a_chain() -> None:
 def test_hash_covers_canonical_json_without_hash_and_hmac() -> None:
     receipt = chain(1)[0]
     data = json.loads(canonical_bytes(receipt))
-    assert "hash" not in data and "hmac" not in data
-    assert data["seq"] == 1 and data["prev_hash"] == GENESIS_HASH
+    assert "hash" not in data
+    assert "hmac" not in data
+    assert data["seq"] == 1
+    assert data["prev_hash"] == GENESIS_HASH
     assert data["key_id"] == receipt.key_id
     assert hashlib.sha256(canonical_bytes(receipt)).hexdigest() == receipt.hash
     # Canonical: sorted keys, no whitespace.
@@ -118,14 +120,18 @@ def test_seq_starts_at_one() -> None:
 def test_intact_chain_verifies() -> None:
     receipts = chain(20)
     result = verify_chain(receipts, keys=KEYS)
-    assert result.ok and bool(result)
+    assert result.ok
+    assert bool(result)
     assert result.checked == 20
-    assert result.last_seq == 20 and result.last_hash == receipts[-1].hash
+    assert result.last_seq == 20
+    assert result.last_hash == receipts[-1].hash
 
 
 def test_empty_chain_verifies() -> None:
     result = verify_chain([], keys=KEYS)
-    assert result.ok and result.checked == 0 and result.last_hash == GENESIS_HASH
+    assert result.ok
+    assert result.checked == 0
+    assert result.last_hash == GENESIS_HASH
 
 
 @pytest.mark.parametrize(
@@ -203,7 +209,8 @@ def test_non_ascii_tampering_is_reported_not_raised() -> None:
     receipts = chain(2)
     receipts[1] = replace(receipts[1], hmac="é" * 64, prev_hash=receipts[0].hash)
     result = verify_chain(receipts, keys=KEYS)
-    assert result.error is not None and result.error.kind == "hmac"
+    assert result.error is not None
+    assert result.error.kind == "hmac"
 
 
 def test_key_rotation_old_receipts_still_verify() -> None:
@@ -213,7 +220,8 @@ def test_key_rotation_old_receipts_still_verify() -> None:
     assert {r.key_id for r in new} == {key_fingerprint(KEYS[0])}
     assert verify_chain([*old, *new], keys=KEYS).ok
     dropped = verify_chain([*old, *new], keys=[KEYS[0]])
-    assert dropped.error is not None and (dropped.error.kind, dropped.error.seq) == ("key", 1)
+    assert dropped.error is not None
+    assert (dropped.error.kind, dropped.error.seq) == ("key", 1)
 
 
 def test_verify_streams_and_stops_at_the_first_break() -> None:
@@ -231,7 +239,8 @@ def test_verify_streams_and_stops_at_the_first_break() -> None:
             prev = receipt.hash
 
     result = verify_chain(source(), keys=KEYS)
-    assert result.error is not None and result.error.seq == 300
+    assert result.error is not None
+    assert result.error.seq == 300
     assert pulled == 300
 
 
@@ -240,9 +249,11 @@ def test_verify_resumes_from_a_signed_anchor() -> None:
     anchor = seal_anchor(3, receipts[2].hash, created_at=T0, keys=KEYS)
     assert verify_chain(receipts[3:], keys=KEYS, start=anchor).ok
     missing = verify_chain(receipts[4:], keys=KEYS, start=anchor)
-    assert missing.error is not None and (missing.error.kind, missing.error.seq) == ("seq", 5)
+    assert missing.error is not None
+    assert (missing.error.kind, missing.error.seq) == ("seq", 5)
     no_anchor = verify_chain(receipts[3:], keys=KEYS)
-    assert no_anchor.error is not None and no_anchor.error.kind == "seq"
+    assert no_anchor.error is not None
+    assert no_anchor.error.kind == "seq"
 
 
 @pytest.mark.parametrize("change", [{"seq": 4}, {"hash": "b" * 64}, {"hmac": "c" * 64}])
@@ -252,7 +263,8 @@ def test_forged_anchor_is_reported(change: dict[str, Any]) -> None:
         seal_anchor(3, receipts[2].hash, created_at=T0, keys=KEYS), **change
     )
     result = verify_chain(receipts[anchor.seq :], keys=KEYS, start=anchor)
-    assert result.error is not None and result.error.kind == "anchor"
+    assert result.error is not None
+    assert result.error.kind == "anchor"
 
 
 # --- model and serialisation ----------------------------------------------------------

@@ -53,7 +53,8 @@ def consent_ids(store: SpooledStore) -> list[str]:
 
 def test_healthy_store_passes_through(spooled: SpooledStore) -> None:
     receipt = spooled.append(draft(0, consent_id="a"))
-    assert receipt is not None and receipt.seq == 1
+    assert receipt is not None
+    assert receipt.seq == 1
     assert spooled.pending() == 0
     assert not spooled.path.exists()
 
@@ -69,13 +70,16 @@ def test_outage_spools_then_replays_in_order(
     assert spooled.pending() == 2
     assert consent_ids(spooled) == ["first"]
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 2 and "spooled" in errors[0].getMessage()
+    assert len(errors) == 2
+    assert "spooled" in errors[0].getMessage()
 
     inner.failing = False
     receipt = spooled.append(draft(3, consent_id="fourth"))
-    assert receipt is not None and receipt.seq == 4
+    assert receipt is not None
+    assert receipt.seq == 4
     assert consent_ids(spooled) == ["first", "second", "third", "fourth"]
-    assert spooled.pending() == 0 and not spooled.path.exists()
+    assert spooled.pending() == 0
+    assert not spooled.path.exists()
     assert verify_store(spooled, keys=KEYS).ok
     # The replayed receipts keep the time of the decision, not of the replay.
     replayed = spooled.for_consent("second")[0]
@@ -139,7 +143,8 @@ def test_unreadable_spool_lines_are_set_aside(spooled: SpooledStore, inner: Flak
     assert spooled.drain() == 4
     assert consent_ids(spooled) == ["ok-1", "ok-2"]
     rejected = spooled.path.with_name(spooled.path.name + ".rejected").read_bytes()
-    assert rejected.count(b"\n") == 2 and b"broken" in rejected
+    assert rejected.count(b"\n") == 2
+    assert b"broken" in rejected
 
 
 def test_spool_survives_a_restart(inner: FlakyStore, tmp_path: Path) -> None:
@@ -211,7 +216,8 @@ def test_stopped_postgres_is_spooled_and_replayed(private_pg: PgServer, tmp_path
                     raise
                 time.sleep(0.5)
         receipt = store.append(draft(3, consent_id="after"))
-        assert receipt is not None and receipt.seq == 4
+        assert receipt is not None
+        assert receipt.seq == 4
         assert consent_ids(store) == ["before", "during-1", "during-2", "after"]
         assert verify_store(store, keys=KEYS).ok
     finally:

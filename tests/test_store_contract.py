@@ -7,6 +7,7 @@ The PostgreSQL server is a throwaway cluster started from the installed binaries
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import threading
 from collections import Counter
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from consentkit.errors import ConfigError, StoreError
+from consentkit.export import export_stream
 from consentkit.receipts import GENESIS_HASH, ReceiptDraft, key_fingerprint, to_dict
 from consentkit.stores import ReceiptStore, open_store, verify_store
 from consentkit.stores.sqlite import SQLiteReceiptStore
@@ -81,11 +83,13 @@ def fill(store: ReceiptStore, n: int, start: int = 0) -> list[ReceiptDraft]:
 def test_append_returns_the_sealed_receipt_and_reads_give_it_back(store: ReceiptStore) -> None:
     d = draft(0, page="/caf\u00e9", user_agent="Firefox 128 \u2028", ip=None)
     receipt = store.append(d)
-    assert receipt.seq == 1 and receipt.prev_hash == GENESIS_HASH
+    assert receipt.seq == 1
+    assert receipt.prev_hash == GENESIS_HASH
     assert receipt.draft == d
     [stored] = store.for_consent(d.consent_id)
     assert to_dict(stored) == to_dict(receipt)
-    assert stored.timestamp == d.timestamp and stored.timestamp.tzinfo is not None
+    assert stored.timestamp == d.timestamp
+    assert stored.timestamp.tzinfo is not None
     assert store.head() == (1, receipt.hash)
 
 
@@ -95,7 +99,8 @@ def test_latest_and_for_consent(store: ReceiptStore) -> None:
     assert [r.seq for r in history] == [4, 11, 18]
     assert [r.consent_id for r in history] == ["cid-3"] * 3
     latest = store.latest("cid-3")
-    assert latest is not None and latest.seq == 18
+    assert latest is not None
+    assert latest.seq == 18
     assert store.latest("nobody") is None
     assert store.for_consent("nobody") == []
 
@@ -211,7 +216,8 @@ def test_key_rotation_keeps_the_chain(store_url: str) -> None:
         ] * 3
         assert verify_store(new, keys=KEYS).ok
         missing_old = verify_store(new, keys=[KEYS[0]])
-        assert missing_old.error is not None and missing_old.error.kind == "key"
+        assert missing_old.error is not None
+        assert missing_old.error.kind == "key"
     finally:
         new.close()
 
@@ -222,13 +228,15 @@ def test_purge_leaves_an_anchor_and_a_verifiable_chain(store: ReceiptStore) -> N
     deleted = store.purge(T0 + timedelta(hours=10))
     assert deleted == 10
     anchor = store.anchor()
-    assert anchor is not None and anchor.seq == 10
+    assert anchor is not None
+    assert anchor.seq == 10
     assert [r.seq for r in store.iter_receipts()][:1] == [11]
     assert store.count() == 20
     assert verify_store(store, keys=KEYS).ok
     fill(store, 5, start=30)
     result = verify_store(store, keys=KEYS)
-    assert result.ok and result.checked == 25
+    assert result.ok
+    assert result.checked == 25
     assert store.purge(T0 + timedelta(hours=10)) == 0
     assert store.anchor() == anchor
 
@@ -251,7 +259,8 @@ def test_purge_everything_then_keep_going(store: ReceiptStore) -> None:
     receipt = store.append(draft(9))
     assert receipt.seq == 5
     anchor = store.anchor()
-    assert anchor is not None and receipt.prev_hash == anchor.hash
+    assert anchor is not None
+    assert receipt.prev_hash == anchor.hash
     assert verify_store(store, keys=KEYS).ok
 
 
@@ -298,7 +307,9 @@ def test_stats_period(store: ReceiptStore) -> None:
 
 def test_stats_of_an_empty_store(store: ReceiptStore) -> None:
     stats = store.stats()
-    assert stats.total == 0 and stats.actions == {} and stats.per_day == {}
+    assert stats.total == 0
+    assert stats.actions == {}
+    assert stats.per_day == {}
 
 
 # --- concurrency ----------------------------------------------------------------------
@@ -385,3 +396,43 @@ def test_open_store_sqlite_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_open_store_rejects_bad_urls(url: str) -> None:
     with pytest.raises(ConfigError):
         open_store(url, receipt_keys=KEYS)
+
+
+# --- export fast path -----------------------------------------------------------------
+
+
+class GenericOnly:
+    """Hides the store's SQL-rendered export, forcing the receipt-by-receipt path."""
+
+    def __init__(self, store: ReceiptStore) -> None:
+        self.iter_receipts = store.iter_receipts
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "json"])
+def test_sql_rendered_export_equals_the_generic_one(store: ReceiptStore, fmt: str) -> None:
+    assert hasattr(store, "iter_export_batches")
+    fill(store, 9)
+    store.append(draft(20, consent_id="=cmd|' /C calc'!A0", user_agent="-x", ip=None))
+    store.append(
+        draft(
+            21,
+            consent_id='quote" back\\slash \u2028 \u00e9',
+            granted=('odd "cat"', "x,y"),
+            refused=(),
+            language="@fr",
+            timestamp=T0.replace(microsecond=0),
+        )
+    )
+    filters = {"since": T0 + timedelta(hours=2), "actions": ["accept_all", "save", "reject_all"]}
+    fast = b"".join(export_stream(store, fmt, batch_size=4, **filters))  # type: ignore[arg-type]
+    slow = b"".join(export_stream(GenericOnly(store), fmt, batch_size=4, **filters))  # type: ignore[arg-type]
+    if fmt == "csv":
+        assert fast == slow
+        assert b"'=cmd" in fast
+    elif fmt == "ndjson":
+        assert [json.loads(x) for x in fast.splitlines()] == [
+            json.loads(x) for x in slow.splitlines()
+        ]
+    else:
+        assert json.loads(fast) == json.loads(slow)
+    assert len(fast.splitlines()) >= 5

@@ -20,8 +20,10 @@ from typing import Any, Final, Literal, TypeVar
 from urllib.parse import quote
 
 from ..errors import ChainError, ConfigError, StoreError
+from ..export import csv_safe
 from ..receipts import (
     GENESIS_HASH,
+    RECEIPT_FIELDS,
     ChainAnchor,
     Receipt,
     ReceiptDraft,
@@ -87,11 +89,30 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
 )
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
 
+# +1: export rows start with seq. granted and refused are adjacent in the model.
+_GRANTED: Final = RECEIPT_FIELDS.index("granted") + 1
+
+
+class _ListCells:
+    """JSON list text -> space-joined, formula-escaped CSV cell, memoised (few distinct)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        cell = self._memo.get(text)
+        if cell is None:
+            if len(self._memo) > 4096:
+                self._memo.clear()
+            cell = self._memo[text] = csv_safe(" ".join(json.loads(text)))
+        return cell
+
+
 _JSON_OBJECT: Final = _sql.json_object_sql("json_object", lambda c: f"json({c})", lambda c: c)
 _CSV_CELLS: Final = _sql.csv_cells_sql(
     lambda v: f"substr({v}, 1, 1)",
     lambda code: f"char({code})",
-    lambda c: f"COALESCE((SELECT group_concat(value, ' ') FROM json_each({c})), '')",
+    lambda c: c,  # the JSON text, starting with "[", never escaped; joined in Python
     lambda c: c,
 )
 
@@ -401,7 +422,17 @@ class SQLiteReceiptStore:
             for rows in self._batches(select, conditions, params, size):
                 yield [row[1] for row in rows]
         else:
-            yield from self._batches(_CSV_CELLS, conditions, params, size)
+            lists = _ListCells()
+            for rows in self._batches(f"seq, {_CSV_CELLS}", conditions, params, size):
+                yield [
+                    (
+                        *row[1:_GRANTED],
+                        lists(row[_GRANTED]),
+                        lists(row[_GRANTED + 1]),
+                        *row[_GRANTED + 2 :],
+                    )
+                    for row in rows
+                ]
 
     def count(
         self,

@@ -108,7 +108,9 @@ class Offsite:
 def _guard(offsite: Offsite) -> Callable[[Route], None]:
     def handle(route: Route) -> None:
         host = urlsplit(route.request.url).hostname or ""
-        if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:", "about:")):
+        if host in ("127.0.0.1", "localhost") or route.request.url.startswith(
+            ("data:", "blob:", "about:")
+        ):
             route.continue_()
         else:
             offsite.urls.append(route.request.url)
@@ -123,9 +125,7 @@ def offsite() -> Offsite:
 
 
 @pytest.fixture
-def new_context(
-    browser: Browser, offsite: Offsite
-) -> Iterator[Callable[..., BrowserContext]]:
+def new_context(browser: Browser, offsite: Offsite) -> Iterator[Callable[..., BrowserContext]]:
     """Contexts that cannot reach anything but 127.0.0.1."""
     contexts: list[BrowserContext] = []
 

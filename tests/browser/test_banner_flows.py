@@ -125,14 +125,13 @@ class Site:
                 Route("/pixel.gif", self.pixel),
             ]
         )
-        app.add_middleware(
-            ConsentMiddleware,
+        self.app: ASGIApp = ConsentMiddleware(
+            app,
             policy=site_policy(),
             secret_key=SECRET,
             store=f"sqlite:///{store}",
             receipt_key=RECEIPT_KEY,
         )
-        self.app: ASGIApp = app
 
     async def page(self, request: Request) -> Response:
         response = HTMLResponse(PAGE)
@@ -376,6 +375,10 @@ def test_page_api(js_page: Page, url: str) -> None:
     preferences(js_page).get_by_role("button", name="Reject all").click()
     js_page.wait_for_function("window.seen.length === 1")
     assert js_page.evaluate("window.seen") == [True]
+    js_page.evaluate("consentkit.show()")
+    expect(first_layer(js_page)).to_be_visible()
+    js_page.reload()
+    expect(first_layer(js_page)).to_have_count(0)
     js_page.evaluate("consentkit.show()")
     expect(preferences(js_page)).to_be_visible()
 

@@ -162,7 +162,8 @@ def test_consultancy_shows_no_banner(
     assert {c["name"] for c in context.cookies()} == {"sessionid"}
     expect(page.locator("[data-ck-banner]")).to_have_count(0)
     load(page, f"{site}/_consent/cookies")
-    expect(page.locator("code", has_text="sessionid")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text="Lambda & Sons")
+    expect(row.get_by_text("sessionid", exact=True)).to_be_visible()
     assert offsite.urls == []
 
 
@@ -183,7 +184,7 @@ def test_managed_california_visitor_sees_do_not_sell(
     expect(banner.get_by_role("button", name="Do Not Sell or Share")).to_be_visible()
     expect(page.locator("[data-demo-dns]")).to_be_visible()
     banner.get_by_role("button", name="Do Not Sell or Share").click()
-    page.wait_for_load_state("networkidle")
+    wait_for_consent_cookie(california, page)
     load(page, f"{site}/")
     status = page.evaluate("fetch('/_consent').then(r => r.json())")["decision"]
     assert status["region"] == "US-CA"
