@@ -52,6 +52,7 @@ __all__ = [
     "Registry",
     "RewritePlan",
     "Settings",
+    "StoreError",
     "StoredConsent",
     "TrackerIndex",
     "open_store",

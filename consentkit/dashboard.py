@@ -25,6 +25,7 @@ from .errors import StoreError
 if TYPE_CHECKING:
     from .receipts import Receipt
     from .stores.base import ReceiptStore, Stats
+    from .stores.spool import SpooledStore
 
 __all__ = ["DEFAULT_DAYS", "MAX_DAYS", "parse_days", "render_dashboard"]
 
@@ -74,7 +75,7 @@ class DashboardSource(Protocol):
     """What the dashboard reads from the middleware."""
 
     @property
-    def store(self) -> ReceiptStore | None: ...
+    def store(self) -> ReceiptStore | SpooledStore | None: ...
 
     @property
     def unclassified(self) -> _Report: ...
@@ -214,7 +215,9 @@ def _env() -> jinja2.Environment:
     )
 
 
-def _store_context(store: ReceiptStore, period: int, now: datetime) -> dict[str, Any]:
+def _store_context(
+    store: ReceiptStore | SpooledStore, period: int, now: datetime
+) -> dict[str, Any]:
     end = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
     start = end - timedelta(days=period)
     total = store.stats(since=start, until=end)
@@ -241,7 +244,9 @@ def _store_context(store: ReceiptStore, period: int, now: datetime) -> dict[str,
     }
 
 
-def _buckets(store: ReceiptStore, start: datetime, end: datetime, period: int) -> list[_Bucket]:
+def _buckets(
+    store: ReceiptStore | SpooledStore, start: datetime, end: datetime, period: int
+) -> list[_Bucket]:
     width = max(1, math.ceil(period / _MAX_BUCKETS))
     buckets: list[_Bucket] = []
     cursor = start
@@ -252,7 +257,7 @@ def _buckets(store: ReceiptStore, start: datetime, end: datetime, period: int) -
     return buckets
 
 
-def _recent(store: ReceiptStore, now: datetime) -> list[Receipt]:
+def _recent(store: ReceiptStore | SpooledStore, now: datetime) -> list[Receipt]:
     """The newest receipts, newest first, reading only a recent window when it suffices."""
     windows = (timedelta(hours=1), timedelta(days=1), timedelta(days=30), timedelta(days=365))
     for window in (*windows, None):

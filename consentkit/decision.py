@@ -140,7 +140,10 @@ class ConsentCodec:
             )
         # itsdangerous takes keys oldest to newest and signs with the last one.
         self._serializer = URLSafeTimedSerializer(
-            list(reversed(keys)),
+            [
+                k.decode("utf-8", "surrogateescape") if isinstance(k, bytes) else k
+                for k in reversed(keys)
+            ],
             salt=salt,
             serializer=_CompactJSON,
         )
@@ -152,7 +155,7 @@ class ConsentCodec:
         """Sign *stored* into a cookie value."""
         return self._serializer.dumps(stored.to_payload())
 
-    def loads(self, token: str | None, *, max_age: float | None = None) -> StoredConsent | None:
+    def loads(self, token: str | None, *, max_age: int | None = None) -> StoredConsent | None:
         """Verify a cookie value; ``None`` for anything that does not verify."""
         if not token or len(token) > _MAX_TOKEN_LENGTH:
             return None

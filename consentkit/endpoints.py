@@ -205,8 +205,10 @@ class ConsentEndpoints:
             region=decision.region,
             gpc=decision.gpc,
         )
-        collection = "banner_js" if is_json and fields.get("via") == "banner" else (
-            "api" if is_json else "html_form"
+        collection = (
+            "banner_js"
+            if is_json and fields.get("via") == "banner"
+            else ("api" if is_json else "html_form")
         )
         receipt_id = await self._store_receipt(
             request, new, action, collection, fields.get("return_to"), now
@@ -254,7 +256,7 @@ class ConsentEndpoints:
             raise BadRequest(
                 400, f"unknown categories {unknown!r}: use {', '.join(OPTIONAL_CATEGORIES)}"
             )
-        return frozenset({"necessary", *categories})  # type: ignore[arg-type]
+        return frozenset({"necessary", *categories})
 
     def _declared_names(self, refused: frozenset[Category], already: list[str]) -> list[str]:
         """Exact cookie names of refused categories, for the page script to delete."""
@@ -384,9 +386,11 @@ class ConsentEndpoints:
         if not path.is_file():
             return _error(404, "no such file")
         data = path.read_bytes()
-        etag = '"' + base64.urlsafe_b64encode(
-            __import__("hashlib").sha256(data).digest()[:12]
-        ).decode() + '"'
+        etag = (
+            '"'
+            + base64.urlsafe_b64encode(__import__("hashlib").sha256(data).digest()[:12]).decode()
+            + '"'
+        )
         headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
         if request.header("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
@@ -466,7 +470,7 @@ class ConsentEndpoints:
         media = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}.get(
             fmt, "application/json"
         )
-        assert self.mw.store is not None  # noqa: S101 (checked by the caller)
+        assert self.mw.store is not None
         return StreamingResponse(
             export_stream(self.mw.store, fmt, **filters),
             media_type=media,
@@ -494,5 +498,3 @@ def _safe_return(value: object, request: RequestInfo) -> str:
     if "\\" in value or any(ord(ch) < 0x20 for ch in value):
         return "/"
     return value
-
-

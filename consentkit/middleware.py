@@ -210,7 +210,7 @@ class ConsentMiddleware:
         receipt_key: str | Sequence[str] | None,
         secret_key: object,
         spool_path: str | None,
-    ) -> ReceiptStore | None:
+    ) -> ReceiptStore | SpooledStore | None:
         if store is None:
             return None
         src = "ConsentMiddleware(...)"
@@ -220,9 +220,12 @@ class ConsentMiddleware:
                 "a receipt key is required with a store",
                 source=src,
                 key="receipt_key",
-                fix="pass receipt_key=os.environ['CONSENTKIT_RECEIPT_KEY'], distinct from secret_key",
+                fix="pass receipt_key=os.environ['CONSENTKIT_RECEIPT_KEY'] "
+                "(distinct from secret_key)",
             )
-        secrets_ = [secret_key] if isinstance(secret_key, str | bytes) else list(secret_key)  # type: ignore[call-overload]
+        secrets_ = (
+            [secret_key] if isinstance(secret_key, str | bytes) else list(secret_key)  # type: ignore[call-overload]
+        )
         if any(k in secrets_ for k in keys):
             raise ConfigError(
                 "the receipt key must differ from the cookie secret key",
@@ -271,8 +274,10 @@ class ConsentMiddleware:
             dnt=signals.dnt,
         )
 
-    def banner_context(self, request: RequestInfo, decision: Decision, nonce: str | None) -> BannerContext:
-        assert self.banner is not None  # noqa: S101 (only called when a banner exists)
+    def banner_context(
+        self, request: RequestInfo, decision: Decision, nonce: str | None
+    ) -> BannerContext:
+        assert self.banner is not None
         return BannerContext(
             decision=decision,
             language=self.banner.negotiate(request.header("accept-language")),
@@ -501,7 +506,7 @@ class _Responder:
             return
         body: bytes = message.get("body", b"")
         more: bool = message.get("more_body", False)
-        assert self.decoder is not None  # noqa: S101 (set together with the rewriter)
+        assert self.decoder is not None
         out = rewriter.feed(self.decoder.decompress(body)) if body else b""
         if not more:
             out += rewriter.flush()
@@ -569,7 +574,11 @@ class _Deflate:
             if len(self._pending) < 2:
                 return b""
             first = self._pending[0]
-            wbits = zlib.MAX_WBITS if first & 0x0F == 8 and (first << 8 | self._pending[1]) % 31 == 0 else -zlib.MAX_WBITS
+            wbits = (
+                zlib.MAX_WBITS
+                if first & 0x0F == 8 and (first << 8 | self._pending[1]) % 31 == 0
+                else -zlib.MAX_WBITS
+            )
             self._obj = zlib.decompressobj(wbits)
             data, self._pending = self._pending, b""
         return bytes(self._obj.decompress(data))

@@ -265,7 +265,9 @@ class Policy:
         for key in ("knowledge_base", "honor_dnt"):
             if key in kwargs and not isinstance(kwargs[key], bool):
                 raise ConfigError(
-                    f"must be true or false, got {kwargs[key]!r}", source=source, key=key,
+                    f"must be true or false, got {kwargs[key]!r}",
+                    source=source,
+                    key=key,
                     fix=f"write {key} = true or {key} = false",
                 )
         return cls(**kwargs)
@@ -316,7 +318,9 @@ class Policy:
         result: dict[Category, str] = {}
         for category in CATEGORIES:
             names = sorted(
-                f"{r.match}:{r.name}:{r.domain or ''}" for r in self.cookies if r.category == category
+                f"{r.match}:{r.name}:{r.domain or ''}"
+                for r in self.cookies
+                if r.category == category
             )
             digest = hashlib.sha256("\n".join(names).encode()).hexdigest()
             result[category] = digest[:8]

@@ -73,7 +73,8 @@ def test_recorded_decision() -> None:
     decision = decide(stored(), POLICY, now=NOW)
     assert decision.decided
     assert decision.reason == "recorded"
-    assert decision.allows("performance") and not decision.allows("targeting")
+    assert decision.allows("performance")
+    assert not decision.allows("targeting")
     assert decision.allows("necessary")
     assert not decision.needs_banner
 

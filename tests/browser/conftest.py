@@ -7,7 +7,6 @@ tests can assert that no tracker request left the page.
 from __future__ import annotations
 
 import os
-
 import socket
 import threading
 import time
@@ -20,7 +19,6 @@ from urllib.parse import urlsplit
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
-
 from starlette.types import ASGIApp
 
 CHROMIUM = os.environ.get("CONSENTKIT_CHROMIUM", "/usr/bin/chromium")
