@@ -198,6 +198,7 @@ class Decision:
     region: str = "default"
     gpc: bool = False
     source: Literal["cookie", "default", "signal"] = "default"
+    gpc_recorded: bool = False
 
     def allows(self, category: str) -> bool:
         """Whether *category* may be used for this request."""
@@ -252,6 +253,10 @@ def decide(
     signal_reason: Reason = "gpc" if gpc else "dnt"
     previous: frozenset[Category] = frozenset()
     reason: Reason = "no_decision"
+    signal_id: str | None = None
+    if stored is not None and stored.action == "gpc":
+        # Only the browser's signal was recorded, not a choice of the visitor's.
+        signal_id, stored = stored.consent_id, None
     if stored is not None:
         previous = stored.granted
         lifetime = policy.consent_lifetime_days
@@ -281,7 +286,7 @@ def decide(
         decided=False,
         granted=granted,
         reason=reason,
-        consent_id=stored.consent_id if stored else None,
+        consent_id=stored.consent_id if stored else signal_id,
         revision=policy.revision,
         pending=pending,
         refused=refused,
@@ -290,6 +295,7 @@ def decide(
         region=region,
         gpc=gpc,
         source=source,
+        gpc_recorded=signal_id is not None,
     )
 
 
@@ -320,4 +326,5 @@ def _from_stored(
         region=region,
         gpc=gpc,
         source="cookie",
+        gpc_recorded=stored.gpc_recorded,
     )

@@ -270,6 +270,10 @@ class ConsentEndpoints:
     def _set_consent_cookie(
         self, response: Response, request: RequestInfo, stored: StoredConsent
     ) -> None:
+        response.raw_headers.append((b"set-cookie", self.consent_cookie(request, stored)))
+
+    def consent_cookie(self, request: RequestInfo, stored: StoredConsent) -> bytes:
+        """The ``Set-Cookie`` value carrying *stored*, signed."""
         settings = self.mw.settings
         lifetime = self.mw.policy.consent_lifetime_days
         if stored.granted == {"necessary"} and self.mw.policy.refusal_lifetime_days:
@@ -287,7 +291,7 @@ class ConsentEndpoints:
             http_only=True,
             same_site="lax",
         )
-        response.raw_headers.append((b"set-cookie", value.encode("latin-1")))
+        return value.encode("latin-1")
 
     async def _store_receipt(
         self,

@@ -14,7 +14,7 @@ import threading
 import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, Protocol
 
@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .banner import Banner, BannerContext
 from .cookies import parse_cookie_header
 from .crawlers import is_crawler
-from .decision import ConsentCodec, Decision, decide
+from .decision import ConsentCodec, Decision, StoredConsent, decide, new_consent_id
 from .endpoints import ConsentEndpoints
 from .enforcement import cookies_to_expire, enforce_set_cookies, expiry_headers
 from .errors import ConfigError
@@ -391,6 +391,8 @@ class _Responder:
         if kind == "http.response.start":
             self.start = message
             self._enforce_headers(message)
+            if self.rewriter is not None and self._records_gpc():
+                await self._record_gpc(message)
             return
         if kind == "http.response.body":
             await self._body(message)
@@ -438,6 +440,44 @@ class _Responder:
             _add_vary_cookie(mutable)
         if is_html:
             _make_private(mutable)
+
+    def _records_gpc(self) -> bool:
+        """A page view with GPC and nothing recorded yet gets one ``gpc`` receipt."""
+        d = self.decision
+        return (
+            self.mw.store is not None
+            and d.gpc
+            and not d.decided
+            and not d.gpc_recorded
+            and self.request.method == "GET"
+        )
+
+    async def _record_gpc(self, message: Message) -> None:
+        mw, decision = self.mw, self.decision
+        now = datetime.now(UTC)
+        consent_id = decision.consent_id or new_consent_id()
+        decision = replace(decision, consent_id=consent_id)
+        draft = mw.endpoints.build_draft(
+            self.request, decision, "gpc", "signal", self.request.path, now
+        )
+        assert mw.store is not None
+        try:
+            await anyio.to_thread.run_sync(mw.store.append, draft)
+        except Exception:
+            logger.exception("could not record the GPC receipt")
+            return
+        stored = StoredConsent(
+            consent_id=consent_id,
+            granted=decision.granted,
+            refused=decision.refused,
+            revision=mw.policy.revision,
+            decided_at=now,
+            fingerprints={},
+            action="gpc",
+            gpc_recorded=True,
+        )
+        cookie = mw.endpoints.consent_cookie(self.request, stored)
+        MutableHeaders(scope=message).append("set-cookie", cookie.decode("latin-1"))
 
     def _is_html(self, headers: MutableHeaders, status: int) -> bool:
         if not self.mw.settings.rewrite_html or status in _NO_BODY_STATUS:
