@@ -304,7 +304,8 @@ def _from_stored(
 ) -> Decision:
     granted = set(stored.granted) | {"necessary"}
     pending: set[Category] = set()
-    for category in OPTIONAL_CATEGORIES:
+    # A notice-only model asks nothing: a category it grants by default stays granted.
+    for category in OPTIONAL_CATEGORIES if model != "notice" else ():
         if category in granted and stored.fingerprints.get(category) != policy.fingerprint(
             category
         ):

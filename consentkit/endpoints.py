@@ -210,7 +210,7 @@ class ConsentEndpoints:
             if is_json and fields.get("via") == "banner"
             else ("api" if is_json else "html_form")
         )
-        receipt_id = await self._store_receipt(
+        _, receipt_id = await self.store_receipt(
             request, new, action, collection, fields.get("return_to"), now
         )
         stale = cookies_to_expire(
@@ -293,7 +293,7 @@ class ConsentEndpoints:
         )
         return value.encode("latin-1")
 
-    async def _store_receipt(
+    async def store_receipt(
         self,
         request: RequestInfo,
         decision: Decision,
@@ -301,18 +301,22 @@ class ConsentEndpoints:
         collection: str,
         page: object,
         now: datetime,
-    ) -> str | None:
+    ) -> tuple[bool, str | None]:
+        """Append the receipt of *decision*; ``(stored or spooled, receipt id)``.
+
+        Never raises: a visitor's choice is honoured even when it cannot be recorded
+        (the failure is logged loudly; a spooled store keeps the draft on disk).
+        """
         store = self.mw.store
         if store is None:
-            return None
+            return False, None
         draft = self.build_draft(request, decision, action, collection, page, now)
         try:
             receipt = await anyio.to_thread.run_sync(store.append, draft)
         except Exception:
-            # The visitor's choice is honoured anyway; the spool keeps the receipt.
             logger.exception("could not record consent receipt for action %s", action)
-            return None
-        return receipt.receipt_id if receipt is not None else None
+            return False, None
+        return True, receipt.receipt_id if receipt is not None else None
 
     def build_draft(
         self,

@@ -206,7 +206,11 @@ def _csv(
     writer.writerow(CSV_COLUMNS)
     count = 0
     for batch in batches:
-        writer.writerows(batch)
+        if batch and isinstance(batch[0], str):  # whole records rendered by the database
+            buffer.write("\r\n".join(batch))
+            buffer.write("\r\n")
+        else:
+            writer.writerows(batch)
         count += len(batch)
         if buffer.tell() >= chunk_size:
             yield buffer.getvalue().encode("utf-8")

@@ -385,6 +385,7 @@ class _Responder:
         self.encoder: Any = None
         self.encoding = "identity"
         self.started = False
+        self.ended = False
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
@@ -457,15 +458,11 @@ class _Responder:
         now = datetime.now(UTC)
         consent_id = decision.consent_id or new_consent_id()
         decision = replace(decision, consent_id=consent_id)
-        draft = mw.endpoints.build_draft(
+        recorded, _ = await mw.endpoints.store_receipt(
             self.request, decision, "gpc", "signal", self.request.path, now
         )
-        assert mw.store is not None
-        try:
-            await anyio.to_thread.run_sync(mw.store.append, draft)
-        except Exception:
-            logger.exception("could not record the GPC receipt")
-            return
+        if not recorded:
+            return  # no cookie: the next page view tries again
         stored = StoredConsent(
             consent_id=consent_id,
             granted=decision.granted,
@@ -480,7 +477,13 @@ class _Responder:
         MutableHeaders(scope=message).append("set-cookie", cookie.decode("latin-1"))
 
     def _is_html(self, headers: MutableHeaders, status: int) -> bool:
-        if not self.mw.settings.rewrite_html or status in _NO_BODY_STATUS:
+        """Whether the body is an HTML page to rewrite.
+
+        ``application/xhtml+xml`` is left alone: browsers parse it as XML, where the
+        injected HTML would break the page. So is partial content (206): its byte
+        ranges and ``Content-Range`` describe the page as the app wrote it.
+        """
+        if not self.mw.settings.rewrite_html or status in _NO_BODY_STATUS or status == 206:
             return False
         content_type = headers.get("content-type", "")
         return content_type.split(";", 1)[0].strip().lower() == "text/html"
@@ -494,12 +497,12 @@ class _Responder:
         self.decoder, self.encoder = codec
         self.encoding = encoding
         mw, request, decision = self.mw, self.request, self.decision
-        nonce = _csp_nonce(headers.get("content-security-policy"))
+        nonce = _csp_nonce(headers.getlist("content-security-policy"))
         crawler = mw.settings.crawler_mode == "block" and is_crawler(request.header("user-agent"))
         granted = frozenset({"necessary"}) if crawler else decision.granted
         head_html = body_html = ""
         placeholder = default_placeholder
-        if mw.banner is not None and not crawler:
+        if mw.banner is not None and mw.settings.inject_banner and not crawler:
             banner = mw.banner
             ctx = mw.banner_context(request, decision, nonce)
             head_html = banner.head_html(ctx)
@@ -540,15 +543,34 @@ class _Responder:
 
     async def _body(self, message: Message) -> None:
         rewriter = self.rewriter
-        if rewriter is None or self.request.method == "HEAD":
+        if rewriter is None:
             await self._flush_start()
             await self._send(message)
             return
-        body: bytes = message.get("body", b"")
+        if self.ended:
+            return  # the rewritten body was cut short at an undecodable chunk
         more: bool = message.get("more_body", False)
+        if self.request.method == "HEAD":
+            # Headers only: a body some apps write anyway was never rewritten.
+            await self._flush_start()
+            if not more:
+                self.ended = True
+                await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        body: bytes = message.get("body", b"")
         assert self.decoder is not None
-        out = rewriter.feed(self.decoder.decompress(body)) if body else b""
+        try:
+            data = self.decoder.decompress(body) if body else b""
+        except _CorruptBody as exc:
+            logger.warning(
+                "could not decode a %r HTML body (%s): the response ends at the last good byte",
+                self.encoding,
+                exc,
+            )
+            data, more = b"", False
+        out = rewriter.feed(data) if data else b""
         if not more:
+            self.ended = True
             out += rewriter.flush()
         payload = self._encode(out, final=not more)
         if not self.started:
@@ -570,14 +592,25 @@ class _Responder:
         return out
 
     async def _pathsend(self, message: Message) -> None:
-        path = message["path"]
-        async with await anyio.open_file(path, "rb") as fh:
+        # Read one chunk ahead so a small file goes out as one body with its exact length.
+        async with await anyio.open_file(message["path"], "rb") as fh:
+            chunk = await fh.read(_FILE_CHUNK)
             while True:
-                chunk = await fh.read(64 * 1024)
-                if not chunk:
-                    break
-                await self._body({"type": "http.response.body", "body": chunk, "more_body": True})
-        await self._body({"type": "http.response.body", "body": b"", "more_body": False})
+                following = await fh.read(_FILE_CHUNK) if chunk else b""
+                await self._body(
+                    {"type": "http.response.body", "body": chunk, "more_body": bool(following)}
+                )
+                if not following:
+                    return
+                chunk = following
+
+
+_FILE_CHUNK: Final = 64 * 1024
+_LIST_ITEM: Final = re.compile(r'(?:[^,"]|"(?:[^"\\]|\\.)*"?)+')
+
+
+class _CorruptBody(Exception):
+    """A compressed body that does not decode."""
 
 
 class _Identity:
@@ -589,7 +622,7 @@ def _codecs(encoding: str) -> tuple[_Decompressor, Any] | None:
     if encoding == "identity":
         return _Identity(), None
     if encoding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS), zlib.compressobj(6, zlib.DEFLATED, 31)
+        return _Gzip(), zlib.compressobj(6, zlib.DEFLATED, 31)
     if encoding == "deflate":
         return _Deflate(), zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS)
     if encoding == "br":
@@ -599,6 +632,38 @@ def _codecs(encoding: str) -> tuple[_Decompressor, Any] | None:
             return None
         return _Brotli(brotli), _BrotliEncoder(brotli)
     return None
+
+
+class _Gzip:
+    """gzip, including several members back to back as some servers stream it."""
+
+    _MAGIC: Final = b"\x1f\x8b"
+
+    def __init__(self) -> None:
+        self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._between = b""
+        self._trailing = False
+
+    def decompress(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        while data and not self._trailing:
+            if self._obj.eof:
+                data = self._between + data
+                if len(data) < 2:
+                    self._between = data
+                    break
+                self._between = b""
+                if not data.startswith(self._MAGIC):
+                    # Padding after the last member is ignored, as gzip readers do.
+                    self._trailing = True
+                    break
+                self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            try:
+                out.append(self._obj.decompress(data))
+            except zlib.error as exc:
+                raise _CorruptBody(str(exc)) from None
+            data = self._obj.unused_data if self._obj.eof else b""
+        return b"".join(out)
 
 
 class _Deflate:
@@ -621,15 +686,22 @@ class _Deflate:
             )
             self._obj = zlib.decompressobj(wbits)
             data, self._pending = self._pending, b""
-        return bytes(self._obj.decompress(data))
+        try:
+            return bytes(self._obj.decompress(data))
+        except zlib.error as exc:
+            raise _CorruptBody(str(exc)) from None
 
 
 class _Brotli:
     def __init__(self, module: Any) -> None:
         self._obj = module.Decompressor()
+        self._error: type[Exception] = module.error
 
     def decompress(self, data: bytes) -> bytes:
-        return bytes(self._obj.process(data))
+        try:
+            return bytes(self._obj.process(data))
+        except self._error as exc:
+            raise _CorruptBody(str(exc)) from None
 
 
 class _BrotliEncoder:
@@ -645,29 +717,57 @@ class _BrotliEncoder:
         return bytes(self._obj.flush())
 
 
+def _list_items(lines: Sequence[str]) -> list[str]:
+    """Elements of comma-separated header lines; commas inside quoted strings stay put."""
+    return [item.strip() for line in lines for item in _LIST_ITEM.findall(line) if item.strip()]
+
+
 def _add_vary_cookie(headers: MutableHeaders) -> None:
-    vary = headers.get("vary", "")
-    tokens = {t.strip().lower() for t in vary.split(",") if t.strip()}
-    if "cookie" not in tokens and "*" not in tokens:
-        headers["vary"] = f"{vary}, Cookie" if vary else "Cookie"
+    items = _list_items(headers.getlist("vary"))
+    lowered = {item.lower() for item in items}
+    if "cookie" in lowered or "*" in lowered:
+        return
+    # One merged line: assigning by key would drop every Vary line but the first.
+    del headers["vary"]
+    headers["vary"] = ", ".join([*items, "Cookie"])
 
 
 def _make_private(headers: MutableHeaders) -> None:
     """A consent-dependent page must not be stored by shared caches."""
-    current = headers.get("cache-control")
-    if current is None:
-        headers["cache-control"] = "private"
+    directives = _list_items(headers.getlist("cache-control"))
+    names = [d.split("=", 1)[0].strip().lower() for d in directives]
+    if "no-store" in names or "private" in (d.lower() for d in directives):
         return
-    directives = [d.strip() for d in current.split(",") if d.strip()]
-    lowered = {d.split("=", 1)[0].lower() for d in directives}
-    if "private" in lowered or "no-store" in lowered:
-        return
-    kept = [d for d in directives if d.split("=", 1)[0].lower() not in ("public", "s-maxage")]
+    # ``private="set-cookie"`` only hides the named fields: the page itself stays shareable.
+    dropped = ("public", "s-maxage", "private")
+    kept = [d for d, name in zip(directives, names, strict=True) if name not in dropped]
+    del headers["cache-control"]
     headers["cache-control"] = ", ".join(["private", *kept])
 
 
-def _csp_nonce(csp: str | None) -> str | None:
-    if not csp:
-        return None
-    match = _NONCE_RE.search(csp)
-    return match.group(1) if match else None
+_SCRIPT_DIRECTIVES: Final = ("script-src-elem", "script-src", "default-src")
+
+
+def _csp_nonce(policies: Sequence[str]) -> str | None:
+    """The nonce injected ``<script>`` elements need under every policy, else ``None``.
+
+    Each policy is read at the directive browsers apply to script elements: a nonce in,
+    say, ``style-src`` would not let a script run. Without a usable nonce the injected
+    code is external (under the prefix), which ``script-src 'self'`` allows.
+    """
+    nonce: str | None = None
+    for header in policies:
+        for policy in header.split(","):
+            directives: dict[str, list[str]] = {}
+            for part in policy.split(";"):
+                tokens = part.split()
+                if tokens:
+                    directives.setdefault(tokens[0].lower(), tokens[1:])
+            sources = next((directives[d] for d in _SCRIPT_DIRECTIVES if d in directives), None)
+            if sources is None:
+                continue  # this policy does not restrict scripts
+            found = next((m.group(1) for s in sources if (m := _NONCE_RE.fullmatch(s))), None)
+            if found is None:
+                return None
+            nonce = nonce or found
+    return nonce

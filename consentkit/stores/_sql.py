@@ -199,25 +199,42 @@ def json_object_sql(
     return f"{function}({', '.join(parts)})"
 
 
-def csv_cells_sql(
-    first_char: Callable[[str], str],
+def csv_line_sql(
+    position: str,
     control: Callable[[int], str],
     list_expr: Callable[[str], str],
     time_expr: Callable[[str], str],
-) -> str:
-    """SQL expressions for the CSV cells, formula-escaped like :func:`export.csv_safe`."""
+) -> tuple[str, str]:
+    """SQL rendering one whole CSV record (no line end), as ``csv.writer`` would.
+
+    Returns ``(cells, record)``: *cells* selects the formula-escaped cells (like
+    :func:`consentkit.export.csv_safe`) as ``c0, c1, ...`` from the receipts table;
+    *record* joins them, quoting a cell that holds a quote, comma, CR or LF. Two steps so
+    the database computes each cell once. *position* is ``instr`` or ``strpos``.
+    """
     risky = ", ".join(["'='", "'+'", "'-'", "'@'", control(9), control(13)])
+    needs_quotes = ["'\"'", "','", control(10), control(13)]
     cells = []
-    for name in _FIELDS_IN_EXPORT_ORDER:
+    record = []
+    for i, name in enumerate(_FIELDS_IN_EXPORT_ORDER):
         column = f'"{name}"'
+        cell = f"c{i}"
         if name == "seq":
-            cells.append(column)
+            cells.append(f"CAST({column} AS TEXT) AS {cell}")
+            record.append(cell)
             continue
-        if name in _TIMES:
-            cells.append(time_expr(column))
-            continue
-        value = list_expr(column) if name in _LISTS else f"COALESCE({column}, '')"
+        if name in _LISTS:
+            value = list_expr(column)
+        elif name in _TIMES:
+            value = time_expr(column)
+        else:
+            value = f"COALESCE({column}, '')"
+        prefixed = "'''' || " + value
         cells.append(
-            f"CASE WHEN {first_char(value)} IN ({risky}) THEN '''' || {value} ELSE {value} END"
+            f"CASE WHEN substr({value}, 1, 1) IN ({risky}) THEN {prefixed} "
+            f"ELSE {value} END AS {cell}"
         )
-    return ", ".join(cells)
+        test = " OR ".join(f"{position}({cell}, {mark}) > 0" for mark in needs_quotes)
+        quoted = "'\"' || replace(" + cell + ", '\"', '\"\"') || '\"'"
+        record.append(f"CASE WHEN {test} THEN {quoted} ELSE {cell} END")
+    return ", ".join(cells), " || ',' || ".join(record)

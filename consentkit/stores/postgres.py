@@ -97,11 +97,8 @@ _JSON_OBJECT: Final = (
     _sql.json_object_sql("json_build_object", lambda c: f"to_json({c})", _UTC_TEXT.format)
     + "::text"
 )
-_CSV_CELLS: Final = _sql.csv_cells_sql(
-    lambda v: f"left({v}, 1)",
-    lambda code: f"chr({code})",
-    lambda c: f"array_to_string({c}, ' ')",
-    _UTC_TEXT.format,
+_CSV_CELLS, _CSV_RECORD = _sql.csv_line_sql(
+    "strpos", lambda code: f"chr({code})", lambda c: f"array_to_string({c}, ' ')", _UTC_TEXT.format
 )
 
 
@@ -348,12 +345,18 @@ class PostgresReceiptStore:
         """Export rows rendered by PostgreSQL itself, in seq order: the export fast path.
 
         ``"json"`` gives batches of JSON texts (one object per receipt); ``"csv"`` gives
-        batches of formula-escaped cell tuples in ``CSV_COLUMNS`` order.
+        batches of whole CSV records (formula-escaped, quoted, no line end).
         """
         conditions, params = _sql.filters("%s", _as_time, since=since, until=until, actions=actions)
         size = _sql.check_batch_size(batch_size)
-        select = _JSON_OBJECT if fmt == "json" else _CSV_CELLS
-        sql = f"SELECT {select} FROM {RECEIPTS}{_sql.where(conditions)} ORDER BY seq"
+        if fmt == "json":
+            sql = f"SELECT {_JSON_OBJECT} FROM {RECEIPTS}{_sql.where(conditions)} ORDER BY seq"
+        else:
+            # OFFSET 0 keeps the subquery from being inlined, so each cell is computed once.
+            sql = (
+                f"SELECT {_CSV_RECORD} FROM (SELECT seq, {_CSV_CELLS} FROM {RECEIPTS}"
+                f"{_sql.where(conditions)} ORDER BY seq OFFSET 0) AS page ORDER BY seq"
+            )
         name = f"consentkit_{uuid.uuid4().hex}"
         with (
             self._errors("export receipts"),
@@ -362,7 +365,7 @@ class PostgresReceiptStore:
         ):
             cur.execute(sql, params)
             while rows := cur.fetchmany(size):
-                yield [row[0] for row in rows] if fmt == "json" else rows
+                yield [row[0] for row in rows]
 
     def count(
         self,

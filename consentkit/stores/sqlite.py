@@ -20,10 +20,8 @@ from typing import Any, Final, Literal, TypeVar
 from urllib.parse import quote
 
 from ..errors import ChainError, ConfigError, StoreError
-from ..export import csv_safe
 from ..receipts import (
     GENESIS_HASH,
-    RECEIPT_FIELDS,
     ChainAnchor,
     Receipt,
     ReceiptDraft,
@@ -89,31 +87,16 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
 )
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
 
-# +1: export rows start with seq. granted and refused are adjacent in the model.
-_GRANTED: Final = RECEIPT_FIELDS.index("granted") + 1
-
-
-class _ListCells:
-    """JSON list text -> space-joined, formula-escaped CSV cell, memoised (few distinct)."""
-
-    def __init__(self) -> None:
-        self._memo: dict[str, str] = {}
-
-    def __call__(self, text: str) -> str:
-        cell = self._memo.get(text)
-        if cell is None:
-            if len(self._memo) > 4096:
-                self._memo.clear()
-            cell = self._memo[text] = csv_safe(" ".join(json.loads(text)))
-        return cell
-
-
 _JSON_OBJECT: Final = _sql.json_object_sql("json_object", lambda c: f"json({c})", lambda c: c)
-_CSV_CELLS: Final = _sql.csv_cells_sql(
-    lambda v: f"substr({v}, 1, 1)",
-    lambda code: f"char({code})",
-    lambda c: c,  # the JSON text, starting with "[", never escaped; joined in Python
-    lambda c: c,
+# JSON text without backslashes holds no escaped quote, so stripping the brackets and
+# splitting on '", "' is exact; anything else takes the slower json_each route.
+_SPACE_JOINED = (
+    "CASE WHEN {c} = '[]' THEN '' "
+    "WHEN instr({c}, char(92)) = 0 THEN replace(substr({c}, 3, length({c}) - 4), '\", \"', ' ') "
+    "ELSE COALESCE((SELECT group_concat(value, ' ') FROM json_each({c})), '') END"
+)
+_CSV_CELLS, _CSV_RECORD = _sql.csv_line_sql(
+    "instr", lambda code: f"char({code})", lambda c: _SPACE_JOINED.format(c=c), lambda c: c
 )
 
 
@@ -410,8 +393,8 @@ class SQLiteReceiptStore:
         """Export rows rendered by SQLite itself, in seq order: the export fast path.
 
         ``"json"`` gives batches of JSON texts (one object per receipt, the keys of
-        :func:`~consentkit.receipts.to_dict`); ``"csv"`` gives batches of formula-escaped
-        cell tuples in :data:`~consentkit.export.CSV_COLUMNS` order.
+        :func:`~consentkit.receipts.to_dict`); ``"csv"`` gives batches of whole CSV records
+        (formula-escaped, quoted as ``csv.writer`` would, no line end).
         """
         conditions, params = _sql.filters(
             "?", format_timestamp, since=since, until=until, actions=actions
@@ -422,17 +405,25 @@ class SQLiteReceiptStore:
             for rows in self._batches(select, conditions, params, size):
                 yield [row[1] for row in rows]
         else:
-            lists = _ListCells()
-            for rows in self._batches(f"seq, {_CSV_CELLS}", conditions, params, size):
-                yield [
-                    (
-                        *row[1:_GRANTED],
-                        lists(row[_GRANTED]),
-                        lists(row[_GRANTED + 1]),
-                        *row[_GRANTED + 2 :],
-                    )
-                    for row in rows
-                ]
+            yield from self._csv_batches(conditions, params, size)
+
+    def _csv_batches(
+        self, conditions: list[str], params: list[Any], batch_size: int
+    ) -> Iterator[list[str]]:
+        # MATERIALIZED: each cell is computed once, then quoted (no re-evaluation per use).
+        sql = (
+            f"WITH page AS MATERIALIZED (SELECT seq, {_CSV_CELLS} FROM {RECEIPTS}"
+            f"{_sql.where(['seq > ?', *conditions])} ORDER BY seq LIMIT ?) "
+            f"SELECT seq, {_CSV_RECORD} FROM page ORDER BY seq"
+        )
+        after = 0
+        while True:
+            rows = self._query("export receipts", sql, [after, *params, batch_size])
+            if rows:
+                yield [row[1] for row in rows]
+            if len(rows) < batch_size:
+                return
+            after = int(rows[-1][0])
 
     def count(
         self,

@@ -1,0 +1,436 @@
+"""Request overhead of consentkit on a real server, against the bare app and its peers.
+
+Each contender of :data:`benchmarks.apps.CONTENDERS` runs in its own uvicorn process (one
+worker, asyncio loop, no access log) on 127.0.0.1; ``wrk`` (2 threads, 32 connections)
+loads one route at a time. Before any timing, every route of every contender is fetched
+once and checked with :func:`benchmarks.apps.verify`: a contender that does not do its job
+on the exact answer being measured is reported as unverified and never timed.
+
+Contenders alternate within each route and rounds repeat (quick: 1 round of 3 s per
+measurement, full: 3 rounds of 10 s); the report gives medians. A contender's overhead is
+``overhead_ratio``: its bare app's requests/s over its own (1.00 means free, 1.25 means a
+request costs 25% more), and ``added_ms``: the server time it adds per request.
+
+Targets: consentkit within 3% of bare Starlette on ``/json``, and on every HTML route an
+overhead ratio below both the obvious implementation's and django-cookie-consent's.
+
+Run ``python -m benchmarks.bench_http [--quick]`` (needs ``wrk`` on the PATH).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from benchmarks.apps import CONTENDERS, ROUTES, Contender, request_cookie, verify
+
+__all__ = ["main", "run"]
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+HOST: Final = "127.0.0.1"
+THREADS: Final = 2
+CONNECTIONS: Final = 32
+JSON_TARGET: Final = 1.03
+HTML_ROUTES: Final = tuple(r for r in ROUTES if r != "/json")
+PEERS: Final = ("obvious", "django-cookie-consent")
+
+_DONE_HOOK: Final = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '\\nCK_RESULT {"requests":%d,"duration_us":%d,"bytes":%d,"p50_us":%d,"p99_us":%d,'
+    .. '"socket_errors":%d,"status_errors":%d}\\n',
+    summary.requests, summary.duration, summary.bytes,
+    latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+# Warm-up visits every route in turn, so each code path and cache is hot before timing.
+_ROTATE: Final = """
+local paths = {}
+init = function(args) paths = args end
+local i = 0
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+"""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long to measure and how often."""
+
+    rounds: int
+    seconds: float
+    warmup_seconds: float
+
+
+QUICK: Final = Plan(rounds=1, seconds=3, warmup_seconds=1)
+FULL: Final = Plan(rounds=3, seconds=10, warmup_seconds=3)
+
+
+@dataclass
+class Server:
+    """A contender's uvicorn process."""
+
+    contender: Contender
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+    cookie: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    def error_output(self) -> str:
+        with contextlib.suppress(OSError):
+            lines = self.log.read_text("utf-8", "replace").strip().splitlines()
+            return " | ".join(lines[-3:])
+        return ""
+
+
+# -- servers --------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _http_impl() -> str:
+    return "httptools" if importlib.util.find_spec("httptools") else "h11"
+
+
+def _start(item: Contender, logs: Path) -> Server:
+    port = _free_port()
+    log = logs / f"{item.name}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        item.app,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--loop",
+        "asyncio",
+        "--http",
+        _http_impl(),
+        "--lifespan",
+        "off",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+    return Server(item, port, process, log)
+
+
+def _fetch(
+    port: int, route: str, cookie: str, timeout: float = 30
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", route, headers={"Cookie": cookie} if cookie else {})
+        response = conn.getresponse()
+        return response.status, response.getheaders(), response.read()
+    finally:
+        conn.close()
+
+
+def _wait_ready(server: Server, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            server.problems.append(f"server exited: {server.error_output() or 'no output'}")
+            return
+        try:
+            _fetch(server.port, "/json", "", timeout=2)
+            return
+        except OSError:
+            time.sleep(0.1)
+    server.problems.append("server did not answer within 60 s")
+
+
+def _stop(server: Server) -> None:
+    if server.process.poll() is None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def _servers(contenders: Sequence[Contender]) -> Iterator[list[Server]]:
+    with tempfile.TemporaryDirectory(prefix="ck-bench-") as tmp:
+        servers: list[Server] = []
+        try:
+            for item in contenders:
+                servers.append(_start(item, Path(tmp)))
+            deadline = time.monotonic() + 60
+            for server in servers:
+                _wait_ready(server, deadline)
+            yield servers
+        finally:
+            for server in servers:
+                _stop(server)
+
+
+def _verify(server: Server) -> None:
+    """Check every route once, exactly as ``wrk`` will request it."""
+    if server.problems:
+        return
+    try:
+        server.cookie = request_cookie(server.contender)
+    except Exception as exc:
+        server.problems.append(f"cannot build the request cookie: {exc!r}")
+        return
+    for route in ROUTES:
+        try:
+            status, headers, data = _fetch(server.port, route, server.cookie)
+        except OSError as exc:
+            server.problems.append(f"{route}: {exc!r}")
+            continue
+        server.problems += verify(server.contender.expect, route, status, headers, data)
+
+
+# -- wrk ------------------------------------------------------------------------------------
+
+
+def _wrk_command(
+    server: Server, route: str, seconds: float, script: Path, connections: int = CONNECTIONS
+) -> list[str]:
+    command = [
+        "wrk",
+        f"--threads={THREADS}",
+        f"--connections={connections}",
+        f"--duration={max(1, round(seconds))}s",
+        # Longer than the run: a slow answer counts as slow, never as an error.
+        f"--timeout={round(seconds) + 5}s",
+        f"--script={script}",
+    ]
+    if server.cookie:
+        command.append(f"--header=Cookie: {server.cookie}")
+    command.append(f"http://{HOST}:{server.port}{route}")
+    return command
+
+
+def _result(done: subprocess.CompletedProcess[str]) -> dict[str, float]:
+    for line in done.stdout.splitlines():
+        if line.startswith("CK_RESULT "):
+            result: dict[str, float] = json.loads(line.removeprefix("CK_RESULT "))
+            return result
+    raise RuntimeError(f"wrk gave no result: {done.stdout[-300:]} {done.stderr[-300:]}")
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[11]) + int(fields[12])  # utime + stime, every thread included
+
+
+def _settle(servers: Sequence[Server], limit: float = 60) -> None:
+    """Wait until no server is still working on requests ``wrk`` gave up on."""
+    deadline = time.monotonic() + limit
+    for server in servers:
+        last = _cpu_ticks(server.process.pid)
+        if last is None:
+            time.sleep(0.5)
+            continue
+        quiet = 0
+        while quiet < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            now = _cpu_ticks(server.process.pid)
+            if now is None:
+                break
+            quiet = quiet + 1 if now - last <= 1 else 0
+            last = now
+
+
+def _warm_up(servers: Sequence[Server], seconds: float, script: Path) -> None:
+    """Every route of every server, all at once and lightly: caches hot, no backlog."""
+    commands = [_wrk_command(s, "/", seconds, script, connections=2) + ["--", *ROUTES] for s in servers]
+    processes = [
+        subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for c in commands
+    ]
+    for process in processes:
+        process.wait(timeout=seconds + 60)
+    _settle(servers)
+
+
+def _measure(server: Server, route: str, seconds: float, script: Path) -> dict[str, float] | None:
+    done = subprocess.run(
+        _wrk_command(server, route, seconds, script),
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=False,
+    )
+    _settle([server])
+    result = _result(done)
+    if result["status_errors"] or not result["requests"]:
+        server.problems.append(
+            f"{route}: {int(result['status_errors'])} error statuses, "
+            f"{int(result['requests'])} answers under load"
+        )
+        return None
+    return {
+        "rps": result["requests"] / (result["duration_us"] / 1e6),
+        "p50_ms": result["p50_us"] / 1000,
+        "p99_ms": result["p99_us"] / 1000,
+        "socket_errors": result["socket_errors"],
+    }
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+def _median_row(route: str, server: Server, samples: list[dict[str, float]]) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "topic": "http",
+        "route": route,
+        "contender": server.contender.name,
+        "baseline": server.contender.baseline,
+        "verified": not server.problems,
+        "rps": None,
+        "p50_ms": None,
+        "p99_ms": None,
+        "overhead_ratio": None,
+        "added_ms": None,
+        "samples": len(samples),
+    }
+    if server.problems:
+        row["problem"] = "; ".join(server.problems)
+    elif samples:
+        for key in ("rps", "p50_ms", "p99_ms"):
+            row[key] = statistics.median(s[key] for s in samples)
+        row["socket_errors"] = int(sum(s["socket_errors"] for s in samples))
+    return row
+
+
+def _add_overheads(rows: list[dict[str, Any]]) -> None:
+    by_key = {(r["route"], r["contender"]): r for r in rows}
+    for row in rows:
+        base = by_key.get((row["route"], row["baseline"])) if row["baseline"] else None
+        if base is None:
+            if row["rps"] is not None:
+                row["overhead_ratio"], row["added_ms"] = 1.0, 0.0
+            continue
+        if row["rps"] and base["rps"]:
+            row["overhead_ratio"] = base["rps"] / row["rps"]
+            row["added_ms"] = 1000 / row["rps"] - 1000 / base["rps"]
+
+
+def _add_targets(rows: list[dict[str, Any]]) -> None:
+    by_key = {(r["route"], r["contender"]): r for r in rows}
+    for row in rows:
+        if not row["contender"].startswith("consentkit"):
+            continue
+        ratio = row["overhead_ratio"]
+        if row["route"] == "/json":
+            row["target"] = f"overhead <= {JSON_TARGET:.2f}x bare Starlette"
+            row["target_met"] = None if ratio is None else ratio <= JSON_TARGET
+            continue
+        row["target"] = "overhead below " + " and ".join(PEERS)
+        peers = [by_key.get((row["route"], name), {}).get("overhead_ratio") for name in PEERS]
+        if ratio is None or any(p is None for p in peers):
+            row["target_met"] = None
+        else:
+            row["target_met"] = all(ratio < p for p in peers)
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """Verify, then time, every contender on every route; one row per (route, contender)."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (Debian/Ubuntu: apt-get install wrk)")
+    plan = QUICK if quick else FULL
+    samples: dict[tuple[str, str], list[dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="ck-wrk-") as tmp, _servers(CONTENDERS) as servers:
+        measure = Path(tmp) / "measure.lua"
+        measure.write_text(_DONE_HOOK, "utf-8")
+        rotate = Path(tmp) / "warmup.lua"
+        rotate.write_text(_ROTATE + _DONE_HOOK, "utf-8")
+        for server in servers:
+            _verify(server)
+        timed = [s for s in servers if not s.problems]
+        _warm_up(timed, plan.warmup_seconds, rotate)
+        for round_ in range(plan.rounds):
+            for route in ROUTES:
+                # Rotate who goes first so no contender always follows the same neighbour.
+                shift = round_ % max(1, len(timed))
+                for server in timed[shift:] + timed[:shift]:
+                    if server.problems:
+                        continue
+                    result = _measure(server, route, plan.seconds, measure)
+                    if result is not None:
+                        samples.setdefault((route, server.contender.name), []).append(result)
+        rows = [
+            _median_row(route, server, samples.get((route, server.contender.name), []))
+            for route in ROUTES
+            for server in servers
+        ]
+    _add_overheads(rows)
+    _add_targets(rows)
+    return rows
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def print_table(rows: Sequence[dict[str, Any]]) -> None:
+    """Print *rows* as a table, then the targets."""
+    print(
+        f"{'route':<10}{'contender':<23}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'overhead':>10}{'+ms/req':>9}   (medians; overhead = bare req/s / req/s)"
+    )
+    for row in rows:
+        line = (
+            f"{row['route']:<10}{row['contender']:<23}{_fmt(row['rps'], '9.0f')}"
+            f"{_fmt(row['p50_ms'], '9.2f')}{_fmt(row['p99_ms'], '9.2f')}"
+            f"{_fmt(row['overhead_ratio'], '9.2f')}x{_fmt(row['added_ms'], '9.2f')}"
+        )
+        if not row["verified"]:
+            line += f"   NOT VERIFIED: {row.get('problem', '')}"
+        print(line)
+    print()
+    for row in rows:
+        if "target" in row:
+            met = {True: "met", False: "NOT met", None: "not measurable"}[row["target_met"]]
+            print(f"{row['route']:<10}{row['contender']:<23}{row['target']}: {met}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="1 round of 3 s per measurement")
+    print_table(run(quick=parser.parse_args(argv).quick))
+
+
+if __name__ == "__main__":
+    main()
