@@ -35,7 +35,6 @@ from benchmarks.report import (
 
 HERE = Path(__file__).resolve().parent
 DISTRIBUTIONS = {
-    "consentkit": "consentkit",
     "starlette": "starlette",
     "uvicorn": "uvicorn",
     "selectolax": "selectolax",
@@ -116,7 +115,10 @@ def _npm_version(package: str) -> str | None:
 
 def machine_info() -> dict[str, Any]:
     """CPU, cores, memory, OS, Python and the versions of everything benchmarked."""
-    versions: dict[str, str | None] = {}
+    import consentkit
+
+    # From the package itself: a source checkout has no installed distribution metadata.
+    versions: dict[str, str | None] = {"consentkit": consentkit.__version__}
     for label, dist in DISTRIBUTIONS.items():
         try:
             versions[label] = version(dist)
@@ -172,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     payload = to_json(results, info, quick=args.quick, when=when)
     (args.out / "results.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    summary = [{"topic": r.name, "ok": r.ok, "seconds": r.seconds, "error": r.error} for r in results]
+    summary = [
+        {"topic": r.name, "ok": r.ok, "seconds": r.seconds, "error": r.error} for r in results
+    ]
     print(markdown_table(summary))
     print(f"total {time.perf_counter() - started:.0f} s; wrote {args.out / 'results.md'}")
     return 0 if all(r.ok for r in results) else 1

@@ -66,6 +66,13 @@ JS_TYPES = {"", "text/javascript", "application/javascript", "module"}
 LABELS = {"performance": "Performance", "functionality": "Functionality", "targeting": "Targeting"}
 TEXT = "We use cookies to measure visits, remember choices and show relevant ads."
 
+GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+# Requests leaving 127.0.0.1; matched by Playwright's driver, so local ones skip Python.
+OFFSITE = re.compile(r"^(?!https?://127\.0\.0\.1[:/]|data:|blob:|about:)")
+
 _SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script>", re.S | re.I)
 _EMBED = re.compile(r"<(iframe|img)\b([^>]*?)(/?)>", re.S | re.I)
 _ATTR = re.compile(r"""([\w:-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
@@ -112,7 +119,9 @@ _COLLECT = """
   const fcp = performance.getEntriesByType("paint")
     .find((e) => e.name === "first-contentful-paint");
   const probe = window.__bench;
+  const nav = performance.getEntriesByType("navigation")[0];
   return {
+    ttfb: nav ? nav.responseStart : null,
     visible: probe.visible, frame: probe.frame, cls: probe.cls, shifts: probe.shifts,
     fcp: fcp ? fcp.startTime : null,
     fcp_paint: fcp ? (fcp.paintTime ?? fcp.startTime) : null,
@@ -221,6 +230,8 @@ def _vanilla_page(html: str) -> str:
         for key, label in LABELS.items()
     ]
     config = {
+        # The default hides the banner from automated browsers, which includes this benchmark.
+        "hideFromBots": False,
         "categories": {
             "necessary": {"enabled": True, "readOnly": True},
             **{key: {} for key in LABELS},
@@ -380,9 +391,14 @@ def build_app(contenders: tuple[Contender, ...]) -> Any:
     async def app_js(request: Request) -> Response:
         return Response("", media_type="text/javascript")
 
+    async def image(request: Request) -> Response:
+        # A real image: a broken one would collapse its box and shift the page by itself.
+        return Response(GIF, media_type="image/gif")
+
     routes: list[Any] = [
         Route("/page/{name}", show),
         Route("/static/app.js", app_js),
+        Route("/img/{name}", image),
     ]
     if NODE_MODULES.is_dir():
         routes.append(Mount("/vendor", StaticFiles(directory=NODE_MODULES)))
@@ -432,14 +448,11 @@ class Samples:
 
     visible_ms: list[float] = field(default_factory=list)
     fcp_ms: list[float] = field(default_factory=list)
+    ttfb_ms: list[float] = field(default_factory=list)
     at_fcp: list[bool] = field(default_factory=list)
     cls: list[float] = field(default_factory=list)
     trackers: list[int] = field(default_factory=list)
     offsite: set[str] = field(default_factory=set)
-
-
-def _is_local(url: str) -> bool:
-    return url.startswith(("data:", "blob:", "about:")) or urlsplit(url).hostname == "127.0.0.1"
 
 
 def load_once(browser: Any, url: str, selector: str) -> dict[str, Any]:
@@ -448,14 +461,11 @@ def load_once(browser: Any, url: str, selector: str) -> dict[str, Any]:
     offsite: list[str] = []
 
     def guard(route: Any) -> None:
-        if _is_local(route.request.url):
-            route.continue_()
-        else:
-            offsite.append(route.request.url)
-            route.abort()
+        offsite.append(route.request.url)
+        route.abort()
 
     try:
-        context.route("**/*", guard)
+        context.route(OFFSITE, guard)
         context.add_init_script(_PROBE % json.dumps(selector))
         tab = context.new_page()
         tab.goto(url, wait_until="load", timeout=TIMEOUT_MS * 3)
@@ -471,7 +481,7 @@ def load_once(browser: Any, url: str, selector: str) -> dict[str, Any]:
 def verify(browser: Any, base: str, contender: Contender) -> str | None:
     """Load the page once and wait for the banner; the failure reason, or ``None``."""
     context = browser.new_context()
-    context.route("**/*", lambda r: r.continue_() if _is_local(r.request.url) else r.abort())
+    context.route(OFFSITE, lambda route: route.abort())
     try:
         tab = context.new_page()
         tab.goto(f"{base}/page/{contender.name}", wait_until="load", timeout=TIMEOUT_MS * 3)
@@ -493,6 +503,10 @@ def asset_bytes(contender: Contender) -> tuple[int, int]:
     return raw, gz
 
 
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
 def _row(contender: Contender, samples: Samples) -> dict[str, Any]:
     raw, gz = asset_bytes(contender)
     loads = len(samples.visible_ms)
@@ -503,8 +517,9 @@ def _row(contender: Contender, samples: Samples) -> dict[str, Any]:
         "loads": loads,
         "js_css_bytes": raw,
         "gzip_bytes": gz,
+        "ttfb_ms": _median(samples.ttfb_ms),
         "visible_ms": statistics.median(samples.visible_ms),
-        "fcp_ms": statistics.median(samples.fcp_ms) if samples.fcp_ms else None,
+        "fcp_ms": _median(samples.fcp_ms),
         "visible_at_fcp": f"{sum(samples.at_fcp)}/{loads}",
         "cls_median": statistics.median(samples.cls),
         "cls_max": max(samples.cls),
@@ -556,7 +571,11 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                     s.visible_ms.append(got["visible"])
                     if got["fcp"] is not None:
                         s.fcp_ms.append(got["fcp"])
-                    s.at_fcp.append(got["fcp_paint"] is not None and got["frame"] <= got["fcp_paint"])
+                    if got["ttfb"] is not None:
+                        s.ttfb_ms.append(got["ttfb"])
+                    s.at_fcp.append(
+                        got["fcp_paint"] is not None and got["frame"] <= got["fcp_paint"]
+                    )
                     s.cls.append(got["cls"])
                     s.trackers.append(len(got["offsite"]))
                     s.offsite.update(got["offsite"])

@@ -113,7 +113,8 @@ def format_number(value: float) -> str:
 
 
 def format_cell(key: str, value: Any) -> str:
-    """One table cell: numbers rounded, ratios as ``2.50×``, lists joined, pipes escaped."""
+    """One table cell: numbers rounded, ratios suffixed with a multiplication sign, lists
+    joined, pipes escaped so the Markdown table holds."""
     if value is None:
         text = MISSING
     elif isinstance(value, bool):
@@ -143,9 +144,7 @@ def header_label(key: str) -> str:
     return key.replace("_", " ")
 
 
-def markdown_table(
-    rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None
-) -> str:
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
     """A GitHub-flavoured Markdown table; absent cells show as a dash."""
     cols = list(columns) if columns is not None else columns_of(rows)
     if not cols:

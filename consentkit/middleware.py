@@ -258,6 +258,7 @@ class ConsentMiddleware:
             return
         responder = _Responder(self, scope, request, decision, send)
         await self.app(scope, receive, responder.send)
+        await responder.finish()
 
     def decide(self, request: RequestInfo) -> Decision:
         """The decision for a request: stored cookie, region model and signals."""
@@ -437,8 +438,11 @@ class _Responder:
         is_html = self._is_html(mutable, message.get("status", 200))
         if is_html:
             self._prepare_rewrite(mutable)
-        if is_html or result.consent_dependent or stale:
-            _add_vary_cookie(mutable)
+        if self.rewriter is not None and self.mw.banner is not None:
+            # The banner speaks the visitor's language.
+            _add_vary(mutable, "Cookie", "Accept-Language")
+        elif is_html or result.consent_dependent or stale:
+            _add_vary(mutable, "Cookie")
         if is_html:
             _make_private(mutable)
 
@@ -530,9 +534,23 @@ class _Responder:
         )
         charset = sniff_charset(headers.get("content-type"), b"")
         self.rewriter = HTMLRewriter(plan, encoding=charset)
-        # The body changes length; a HEAD answer cannot know the new one either.
-        if "content-length" in headers:
-            del headers["content-length"]
+        # The body changes length; a HEAD answer cannot know the new one either. The
+        # app's validators describe its bytes, not ours: a 304 for them could revive
+        # a copy rewritten under another consent state.
+        for name in ("content-length", "etag", "last-modified"):
+            if name in headers:
+                del headers[name]
+
+    async def finish(self) -> None:
+        """Complete what the app left open: a held start with no body, an unfinished rewrite.
+
+        Both break the ASGI contract, but the visitor should still get the page
+        (and the banner) rather than a server error.
+        """
+        if self.start is None:
+            return
+        if not self.started or (self.rewriter is not None and not self.ended):
+            await self._body({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _flush_start(self) -> None:
         if not self.started and self.start is not None:
@@ -722,14 +740,15 @@ def _list_items(lines: Sequence[str]) -> list[str]:
     return [item.strip() for line in lines for item in _LIST_ITEM.findall(line) if item.strip()]
 
 
-def _add_vary_cookie(headers: MutableHeaders) -> None:
+def _add_vary(headers: MutableHeaders, *fields: str) -> None:
     items = _list_items(headers.getlist("vary"))
     lowered = {item.lower() for item in items}
-    if "cookie" in lowered or "*" in lowered:
+    missing = [f for f in fields if f.lower() not in lowered]
+    if "*" in lowered or not missing:
         return
     # One merged line: assigning by key would drop every Vary line but the first.
     del headers["vary"]
-    headers["vary"] = ", ".join([*items, "Cookie"])
+    headers["vary"] = ", ".join([*items, *missing])
 
 
 def _make_private(headers: MutableHeaders) -> None:

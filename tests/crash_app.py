@@ -122,7 +122,7 @@ class ServerProcess:
         return self
 
     def _answers(self) -> bool:
-        request = f"GET /_consent HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nConnection: close\r\n\r\n"
+        request = "GET /_consent HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
                 sock.sendall(request.encode("ascii"))

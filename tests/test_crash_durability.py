@@ -138,7 +138,8 @@ async def test_sigkill_mid_volley_loses_no_answered_receipt(
     server = start_server(servers, store_url, tmp_path, spool)
     result = await volley(server.url, kill_after=KILL_AFTER, kill=server.kill)
 
-    assert server.proc is not None and server.proc.returncode == -9, server.log_tail()
+    assert server.proc is not None
+    assert server.proc.returncode == -9, server.log_tail()
     assert len(result.answered) >= KILL_AFTER
     assert result.failed > 0, "the kill should have cut some posts off"
     assert set(result.statuses) == {200}
@@ -203,7 +204,8 @@ async def test_database_outage_spools_then_replays_in_order(
             response = await client.post("/_consent", json={"action": action})
             assert response.status_code == 200, server.log_tail()
             stored = codec.loads(client.cookies.get("consentkit"))
-            assert stored is not None and stored.action == action
+            assert stored is not None
+            assert stored.action == action
             posted.append((stored.consent_id, action))
             return response
 
@@ -216,7 +218,8 @@ async def test_database_outage_spools_then_replays_in_order(
         assert "consentkit=" in down.headers["set-cookie"]
         assert down.json()["decision"]["granted"] == ["necessary"]
         status = (await client.get("/_consent")).json()["decision"]
-        assert status["decided"] is True and status["granted"] == ["necessary"]
+        assert status["decided"] is True
+        assert status["granted"] == ["necessary"]
         drafts = spooled_drafts(spool)
         assert [(d["consent_id"], d["action"]) for d in drafts] == posted[1:]
 

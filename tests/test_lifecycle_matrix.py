@@ -130,7 +130,9 @@ PLACES = {
         "save",
         ("performance", "functionality"),
     ),
-    "notice": Place({"CF-IPCountry": "SG"}, "notice", "APAC", ALL, False, "save", ("functionality",)),
+    "notice": Place(
+        {"CF-IPCountry": "SG"}, "notice", "APAC", ALL, False, "save", ("functionality",)
+    ),
 }
 
 
@@ -412,26 +414,31 @@ def test_the_same_headers_count_once_trusted(tmp_path: Path) -> None:
     assert (status["model"], status["region"]) == ("opt_out", "US-CA")
 
 
+COUNTRY = b"CF-IPCountry"
+
+
 @pytest.mark.parametrize(
     "headers",
     [
-        {"CF-IPCountry": "XX"},
-        {"CF-IPCountry": "T1"},
-        {"CF-IPCountry": "U S"},
-        {"CF-IPCountry": "US", "CF-Region-Code": "DE-BY"},
-        {"CF-IPCountry": "DE" * 200},
-        {"CF-IPCountry": "\u00e9\u00e9".encode()},
-        {"CF-IPCountry": b"\xff\xfe"},
+        [(COUNTRY, b"XX")],
+        [(COUNTRY, b"T1")],
+        [(COUNTRY, b"U S")],
+        [(COUNTRY, b"US"), (b"CF-Region-Code", b"DE-BY")],
+        [(COUNTRY, b"DE" * 200)],
+        [(COUNTRY, "\u00e9\u00e9".encode())],
+        [(COUNTRY, b"\xff\xfe")],
+        # Sent twice with different values: not something the CDN does.
+        [(COUNTRY, b"US"), (COUNTRY, b"DE"), (b"CF-Region-Code", b"CA")],
     ],
 )
 def test_bad_location_values_fall_back_without_error(
-    tmp_path: Path, headers: dict[str, str | bytes]
+    tmp_path: Path, headers: list[tuple[bytes, bytes]]
 ) -> None:
     client, _ = make_client(tmp_path, make_policy())
     response = client.get("/_consent", headers=headers)
     assert response.status_code == 200
     status = response.json()["decision"]
-    # A US country without a usable state is the default region, never US-CA.
+    # Unknown, or a US country without a usable state: the default region, never US-CA.
     assert status["region"] == "default"
     assert status["model"] == "opt_in"
 
@@ -454,9 +461,7 @@ OTHER_TYPES = ("analytics_storage", "functionality_storage", "personalization_st
 
 
 @pytest.mark.parametrize(("model", "gpc"), list(CONSENT_MODE_TABLE))
-def test_consent_mode_head_defaults_match_the_model(
-    tmp_path: Path, model: str, gpc: bool
-) -> None:
+def test_consent_mode_head_defaults_match_the_model(tmp_path: Path, model: str, gpc: bool) -> None:
     client, _ = make_client(tmp_path, make_policy())
     headers = {**PLACES[model].headers, **({"Sec-GPC": "1"} if gpc else {})}
     heads = consent_mode_head(client.get("/", headers=headers).text)
@@ -553,3 +558,10 @@ def test_a_browser_with_the_same_headers_gets_the_banner(tmp_path: Path, model: 
     assert "ck-root" in text
     assert len(consent_mode_head(text)) == 1
     assert ("data-ck-banner" in text) is PLACES[model].asks
+
+
+def test_crawler_mode_off_treats_crawlers_as_visitors(tmp_path: Path) -> None:
+    client, _ = make_client(tmp_path, make_policy(), crawler_mode="off")
+    response = client.get("/", headers={**PLACES["opt_in"].headers, "User-Agent": CRAWLERS[0]})
+    assert "data-ck-banner" in response.text
+    assert len(consent_mode_head(response.text)) == 1

@@ -6,6 +6,7 @@ raw ASGI, where each ``http.response.*`` message the middleware sends can be ins
 
 from __future__ import annotations
 
+import functools
 import gzip
 import logging
 import re
@@ -24,6 +25,7 @@ from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from consentkit import ConsentMiddleware
+from consentkit.banner import Banner
 
 from .conftest import SECRET, make_app, site_policy
 
@@ -45,8 +47,15 @@ GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.
 # -- helpers -----------------------------------------------------------------------------
 
 
+@functools.cache
+def shared_banner() -> Banner:
+    """One banner for the whole module: compiling its templates is the slow part of a test."""
+    return Banner(site_policy())
+
+
 def middleware(app: Any, **options: Any) -> ConsentMiddleware:
     options.setdefault("secret_key", SECRET)
+    options.setdefault("banner", shared_banner())
     return ConsentMiddleware(app, policy=site_policy(), **options)
 
 
@@ -153,6 +162,7 @@ def split(data: bytes, size: int) -> list[bytes]:
 
 
 def serve(handler: Callable[[Request], Any], **options: Any) -> TestClient:
+    options.setdefault("banner", shared_banner())
     return TestClient(make_app(routes=[Route("/", handler, methods=["GET", "HEAD"])], **options))
 
 
@@ -392,9 +402,7 @@ async def test_gzip_with_several_members_is_read_to_the_end() -> None:
     half = len(PAGE) // 2
     wire = _gzip(PAGE[:half]) + _gzip(PAGE[half:])
     for chunks in ([wire], split(wire, 11)):
-        sent = await call(
-            middleware(raw_app(chunks, html_headers(wire, content_encoding="gzip")))
-        )
+        sent = await call(middleware(raw_app(chunks, html_headers(wire, content_encoding="gzip"))))
         html = _ungzip(body_of(sent))  # gzip.decompress reads every member too
         assert_blocked(html)
         assert html.endswith(b"</body></html>")
@@ -511,9 +519,7 @@ def test_file_response_of_html_is_rewritten(html_file: Path) -> None:
 
 
 @pytest.mark.parametrize("size", [1, 3 * 64 * 1024], ids=["small", "large"])
-async def test_pathsend_of_html_becomes_rewritten_body_messages(
-    tmp_path: Path, size: int
-) -> None:
+async def test_pathsend_of_html_becomes_rewritten_body_messages(tmp_path: Path, size: int) -> None:
     path = tmp_path / "index.html"
     filler = b"<p>" + b"x" * (size // 2) + b"</p>"
     path.write_bytes(PAGE.replace(b"<p>end</p>", filler + b"<p>end</p>"))
@@ -555,13 +561,17 @@ async def test_head_of_an_html_file(html_file: Path) -> None:
 @pytest.mark.parametrize(
     ("existing", "expected"),
     [
-        ([], ["Cookie"]),
-        (["Accept-Encoding"], ["Accept-Encoding", "Cookie"]),
-        (["accept-encoding, cookie"], ["accept-encoding", "cookie"]),
-        (["Cookie"], ["Cookie"]),
+        ([], ["Cookie", "Accept-Language"]),
+        (["Accept-Encoding"], ["Accept-Encoding", "Cookie", "Accept-Language"]),
+        (["accept-encoding, cookie"], ["accept-encoding", "cookie", "Accept-Language"]),
+        (["Cookie"], ["Cookie", "Accept-Language"]),
+        (["accept-language"], ["accept-language", "Cookie"]),
         (["*"], ["*"]),
-        (["Accept-Encoding", "Origin"], ["Accept-Encoding", "Origin", "Cookie"]),
-        (["Accept-Encoding", "COOKIE"], ["Accept-Encoding", "COOKIE"]),
+        (
+            ["Accept-Encoding", "Origin"],
+            ["Accept-Encoding", "Origin", "Cookie", "Accept-Language"],
+        ),
+        (["Accept-Encoding", "COOKIE"], ["Accept-Encoding", "COOKIE", "Accept-Language"]),
         (["Origin", "*"], ["Origin", "*"]),
     ],
 )
@@ -777,8 +787,21 @@ async def test_app_sending_no_body_message_does_not_hang(content_type: bytes) ->
 
     for inner in (app, app_typed):
         sent = await call(middleware(inner))
-        # The start is held until a body decides the path: no body, no invented message.
-        assert [m for m in sent if m["type"] == "http.response.body"] == []
+        # The held start goes out with an empty final body: a complete response.
+        assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+        assert sent[-1]["more_body"] is False
+
+
+async def test_app_leaving_the_html_body_open_still_gets_the_banner() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"text/html; charset=utf-8")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": PAGE, "more_body": True})
+
+    sent = await call(middleware(app))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert sent[-1]["more_body"] is False
+    assert body.count(b'id="ck-root"') == 1
 
 
 # -- crawlers ------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from .conftest import ADMIN_TOKEN, RECEIPT_KEY, SECRET, make_app, site_policy
 from .crash_app import ADMIN_TOKEN as SERVER_ADMIN_TOKEN
 from .crash_app import RECEIPT_KEY as SERVER_RECEIPT_KEY
 from .crash_app import ServerProcess
-from .receipt_factory import T0, draft
+from .receipt_factory import draft
 
 try:
     import httpx2 as httpx
@@ -421,7 +421,8 @@ def test_receipt_endpoint_returns_the_latest_receipt(site: Site) -> None:
     assert "no-store" in response.headers["cache-control"]
     body = response.json()
     stored = site.store.latest(consent_id_of(client))
-    assert stored is not None and stored.receipt_id == receipt_id
+    assert stored is not None
+    assert stored.receipt_id == receipt_id
     assert body["version"] == "KI-CR-v1.1.0"
     assert body["consentReceiptID"] == receipt_id
     assert body["piiPrincipalId"] == stored.consent_id

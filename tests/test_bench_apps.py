@@ -1,0 +1,221 @@
+"""The HTTP benchmark's contender apps, and the verification that gates their timing."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from benchmarks import bench_http
+from benchmarks.apps import (
+    CONTENDERS,
+    JSON_PAYLOAD,
+    ROUTES,
+    TRACKING_COOKIE,
+    Contender,
+    Expect,
+    app_set_cookies,
+    body,
+    contender,
+    request_cookie,
+    verify,
+)
+from benchmarks.pages import TRACKER_COUNT
+
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "obvious": ("selectolax",),
+    "django": ("django",),
+    "django-cookie-consent": ("django", "cookie_consent"),
+}
+
+
+def _app(item: Contender) -> Any:
+    for module in _NEEDS.get(item.name, ()):
+        pytest.importorskip(module)
+    module_name, factory = item.app.split(":")
+    return getattr(importlib.import_module(module_name), factory)()
+
+
+def _get(item: Contender, route: str, cookie: str | None = None) -> tuple[int, list[Any], bytes]:
+    # No lifespan: Django's handler refuses it, and the benchmark's servers run without it.
+    client = TestClient(_app(item))
+    cookie = request_cookie(item) if cookie is None else cookie
+    response = client.get(route, headers={"cookie": cookie} if cookie else {})
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
+    return response.status_code, headers, response.content
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("item", CONTENDERS, ids=lambda c: c.name)
+def test_every_contender_passes_verification(item: Contender, route: str) -> None:
+    assert verify(item.expect, route, *_get(item, route)) == []
+
+
+# -- verification rejects contenders that do not do the job ---------------------------------
+
+PAGES = [r for r in ROUTES if r != "/json"]
+
+
+@pytest.mark.parametrize("route", PAGES)
+@pytest.mark.parametrize("expect", ["block", "allow", "clean"])
+def test_bare_app_fails_every_consent_expectation(route: str, expect: Expect) -> None:
+    problems = verify(expect, route, *_get(contender("starlette"), route))
+    assert problems
+    assert all(p.startswith(route) for p in problems)
+
+
+@pytest.mark.parametrize("route", PAGES)
+def test_consentkit_with_consent_is_not_blocking(route: str) -> None:
+    """The accepted state must not pass as "blocking": verification sees the difference."""
+    answer = _get(contender("consentkit-accepted"), route)
+    assert verify("block", route, *answer)
+
+
+@pytest.mark.parametrize("route", PAGES)
+def test_a_tampered_consent_cookie_is_caught(route: str) -> None:
+    """A cookie the middleware rejects means no consent: "allow" must then fail."""
+    item = contender("consentkit-accepted")
+    forged = request_cookie(item)[:-3] + "xyz"
+    assert verify("allow", route, *_get(item, route, cookie=forged))
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_bare_django_does_not_pass_as_django_cookie_consent(route: str) -> None:
+    problems = verify("clean", route, *_get(contender("django"), route))
+    assert any("not expired" in p for p in problems)
+
+
+# -- verify() on hand-made answers ----------------------------------------------------------
+
+_BANNER = b"<aside data-ck-banner>banner</aside>"
+_SESSION = ("set-cookie", "session=abc; Path=/")
+
+
+def _blocked_page(count: int = TRACKER_COUNT, *, banner: bytes = _BANNER) -> bytes:
+    page = body("/page20").replace(b' src="https://www.googletagmanager.com', b' data-x="')
+    marks = b"".join(b"<i data-ck-blocked></i>" for _ in range(count))
+    return page.replace(b"</body>", marks + banner + b"</body>")
+
+
+def test_verify_accepts_a_blocking_answer() -> None:
+    assert verify("block", "/page20", 200, [_SESSION], _blocked_page()) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "data", "problem"),
+    [
+        (500, [_SESSION], _blocked_page(), "status 500"),
+        (200, [_SESSION], _blocked_page(TRACKER_COUNT - 1), "trackers blocked"),
+        (200, [_SESSION], _blocked_page(banner=b""), "no banner"),
+        (
+            200,
+            [_SESSION],
+            _blocked_page(banner=b"").replace(b"</html>", _BANNER + b"</html>"),
+            "no banner",
+        ),
+        (200, [_SESSION, ("Set-Cookie", "_fbp=x; Path=/")], _blocked_page(), "not dropped"),
+        (200, [], _blocked_page(), "necessary cookie"),
+        (200, [_SESSION], b"<html>short</html>", "not the page"),
+    ],
+)
+def test_verify_rejects_a_bad_blocking_answer(
+    status: int, headers: list[tuple[str, str]], data: bytes, problem: str
+) -> None:
+    problems = verify("block", "/page20", status, headers, data)
+    assert any(problem in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "expiry",
+    [
+        '_fbp=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/',
+        "_fbp=; Max-Age=0; Path=/",
+        "_FBP=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+    ],
+)
+def test_an_expiring_tracking_cookie_counts_as_dropped(expiry: str) -> None:
+    headers = [_SESSION, ("set-cookie", expiry)]
+    assert verify("block", "/page20", 200, headers, _blocked_page()) == []
+    assert verify("clean", "/json", 200, headers, json.dumps(JSON_PAYLOAD).encode()) == []
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [(b"not json", "not JSON"), (b'{"status": "ok"}', "differs"), (b"[]", "differs")],
+)
+def test_verify_checks_the_json_payload(data: bytes, problem: str) -> None:
+    assert any(problem in p for p in verify("serve", "/json", 200, [], data))
+
+
+def test_verify_rejects_a_modified_baseline_and_unknown_routes() -> None:
+    assert verify("serve", "/page20", 200, [], body("/page20") + b" ")
+    assert verify("serve", "/nope", 200, [], b"")
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_page_routes_set_a_session_and_a_tracking_cookie(route: str) -> None:
+    status, headers, _ = _get(contender("starlette"), route)
+    expected = [] if route == "/json" else app_set_cookies()
+    assert status == 200
+    assert [v for k, v in headers if k == "set-cookie"] == expected
+    assert not expected or expected[1].startswith("=".join(TRACKING_COOKIE))
+
+
+# -- report arithmetic ----------------------------------------------------------------------
+
+
+def _row(route: str, name: str, rps: float | None) -> dict[str, Any]:
+    return {"route": route, "contender": name, "baseline": contender(name).baseline, "rps": rps}
+
+
+def test_overheads_are_relative_to_each_contenders_own_baseline() -> None:
+    rows = [
+        _row("/json", "starlette", 1000.0),
+        _row("/json", "consentkit", 980.0),
+        _row("/json", "consentkit-accepted", 900.0),
+        _row("/json", "django", 100.0),
+        _row("/json", "django-cookie-consent", 50.0),
+        _row("/json", "obvious", None),
+    ]
+    bench_http._add_overheads(rows)
+    bench_http._add_targets(rows)
+    by_name = {r["contender"]: r for r in rows}
+    assert by_name["consentkit"]["overhead_ratio"] == pytest.approx(1000 / 980)
+    assert by_name["consentkit"]["added_ms"] == pytest.approx(1000 / 980 - 1)
+    assert by_name["django-cookie-consent"]["overhead_ratio"] == pytest.approx(2.0)
+    assert by_name["obvious"]["overhead_ratio"] is None
+    assert by_name["consentkit"]["target_met"] is True
+    assert by_name["consentkit-accepted"]["target_met"] is False
+
+
+@pytest.mark.parametrize(
+    ("ck", "obvious", "dcc", "met"),
+    [(900.0, 400.0, 50.0, True), (900.0, 950.0, 50.0, False), (900.0, 400.0, 95.0, False)],
+)
+def test_html_target_needs_less_overhead_than_both_peers(
+    ck: float, obvious: float, dcc: float, met: bool
+) -> None:
+    rows = [
+        _row("/page20", "starlette", 1000.0),
+        _row("/page20", "consentkit", ck),
+        _row("/page20", "obvious", obvious),
+        _row("/page20", "django", 100.0),
+        _row("/page20", "django-cookie-consent", dcc),
+    ]
+    bench_http._add_overheads(rows)
+    bench_http._add_targets(rows)
+    assert rows[1]["target_met"] is met
+
+
+def test_html_target_is_unknown_without_a_peer() -> None:
+    rows = [
+        _row("/page20", "starlette", 1000.0),
+        _row("/page20", "consentkit", 900.0),
+        _row("/page20", "obvious", 100.0),
+    ]
+    bench_http._add_overheads(rows)
+    bench_http._add_targets(rows)
+    assert rows[1]["target_met"] is None

@@ -1,0 +1,164 @@
+"""The benchmark report: cells, ratios, tables, failed topics and the machine header."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+
+from benchmarks.__main__ import machine_info, parse_topics, run_topic
+from benchmarks.report import (
+    MACHINE_FIELDS,
+    TOPICS,
+    VERSION_FIELDS,
+    TopicResult,
+    columns_of,
+    format_cell,
+    markdown_table,
+    ratio,
+    render_markdown,
+    to_json,
+)
+
+INFO: dict[str, Any] = {
+    "cpu": "Test CPU @ 3.0GHz",
+    "cores": 2,
+    "memory_gb": 7.8,
+    "os": "Linux-6",
+    "python": "3.11.7",
+    "versions": {"consentkit": "0.1.0", "starlette": "0.40.0", "wrk": None, "npm klaro": "0.7.22"},
+}
+
+
+@pytest.mark.parametrize(
+    ("value", "baseline", "expected"),
+    [
+        (10.0, 4.0, 2.5),
+        (3, 6, 0.5),
+        (0.0, 5.0, 0.0),
+        (5.0, 0.0, None),
+        (None, 1.0, None),
+        (1.0, None, None),
+        (math.nan, 1.0, None),
+        (1.0, math.inf, None),
+    ],
+)
+def test_ratio(value: float | None, baseline: float | None, expected: float | None) -> None:
+    assert ratio(value, baseline) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("rps", 12345, "12,345"),
+        ("rps", 12345.6, "12,346"),
+        ("mb_s", 42.123, "42.1"),
+        ("ms", 3.14159, "3.14"),
+        ("cls", 0.0123456, "0.0123"),
+        ("cls", 0.0, "0"),
+        ("consentkit_vs_bs4", 6.632, "6.63×"),
+        ("overhead_ratio", 1.0, "1.00×"),
+        ("consentkit_vs_bs4", math.nan, "–"),
+        ("fcp_ms", None, "–"),
+        ("ok", True, "yes"),
+        ("ok", False, "no"),
+        ("hosts", ["a.example", "b.example"], "a.example, b.example"),
+        ("hosts", [], "–"),
+        ("status", "failed: a | b\nc", "failed: a \\| b c"),
+    ],
+)
+def test_format_cell(key: str, value: Any, expected: str) -> None:
+    assert format_cell(key, value) == expected
+
+
+def test_columns_keep_first_appearance_order() -> None:
+    rows = [{"b": 1, "a": 2}, {"c": 3, "a": 4}]
+    assert columns_of(rows) == ["b", "a", "c"]
+
+
+def test_markdown_table_shape_and_missing_cells() -> None:
+    rows: list[dict[str, Any]] = [{"contender": "x", "visible_ms": 12.5}, {"contender": "y|z"}]
+    lines = markdown_table(rows).splitlines()
+    assert lines[0] == "| contender | visible ms |"
+    assert lines[1] == "|---|---|"
+    assert lines[2] == "| x | 12.5 |"
+    assert lines[3] == "| y\\|z | – |"
+    assert all(line.count("|") - line.count("\\|") == 3 for line in lines)
+
+
+def test_empty_table() -> None:
+    assert markdown_table([]) == "(no rows)"
+
+
+def test_failed_topic_is_rendered_as_failed() -> None:
+    results = [
+        TopicResult("rewriter", [{"page": "small", "consentkit_vs_bs4": 6.5}], 9.0),
+        TopicResult("http", [], 1.5, "ModuleNotFoundError: No module named 'benchmarks.x'"),
+    ]
+    text = render_markdown(results, INFO, quick=True, when="2026-01-01 00:00 UTC")
+    assert "failed: http" in text
+    http = text[text.index("(`http`)") :]
+    assert "**FAILED**" in http
+    assert "ModuleNotFoundError" in http
+    rewriter = text[text.index("(`rewriter`)") : text.index("(`http`)")]
+    assert "**FAILED**" not in rewriter
+    assert "6.50×" in rewriter
+
+
+def test_header_names_machine_versions_and_mode() -> None:
+    text = render_markdown([], INFO, quick=False, when="2026-01-01 00:00 UTC")
+    assert "**full** mode" in text
+    assert "2026-01-01 00:00 UTC" in text
+    for _, label in MACHINE_FIELDS:
+        assert f"| {label} |" in text
+    for name in VERSION_FIELDS:
+        assert f"| {name} |" in text
+    assert "| Test CPU @ 3.0GHz |" in text
+    assert "| wrk | not found |" in text
+    assert "| npm klaro | 0.7.22 |" in text
+
+
+def test_json_keeps_raw_rows_and_errors() -> None:
+    rows = [{"contender": "consentkit", "cls_max": 0.0}]
+    results = [TopicResult("banner", rows, 3.0), TopicResult("store", [], 0.1, "boom")]
+    data = json.loads(json.dumps(to_json(results, INFO, quick=True, when="t")))
+    assert data["mode"] == "quick"
+    assert data["machine"]["cores"] == 2
+    assert data["topics"]["banner"] == {"ok": True, "seconds": 3.0, "error": None, "rows": rows}
+    assert data["topics"]["store"]["ok"] is False
+    assert data["topics"]["store"]["error"] == "boom"
+
+
+def test_missing_topic_module_fails_without_raising() -> None:
+    result = run_topic("no_such_topic", quick=True)
+    assert not result.ok
+    assert result.error is not None
+    assert "ModuleNotFoundError" in result.error
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, list(TOPICS)),
+        ("store,banner", ["banner", "store"]),
+        (" http , ", ["http"]),
+    ],
+)
+def test_parse_topics(text: str | None, expected: list[str]) -> None:
+    assert parse_topics(text) == expected
+
+
+def test_parse_topics_rejects_unknown() -> None:
+    with pytest.raises(SystemExit, match="nope"):
+        parse_topics("http,nope")
+
+
+def test_machine_info_has_every_header_field() -> None:
+    info = machine_info()
+    for key, _ in MACHINE_FIELDS:
+        assert key in info
+    assert isinstance(info["cores"], int)
+    assert set(VERSION_FIELDS) - {"chromium", "wrk", "postgres"} <= set(info["versions"])
+    assert info["versions"]["consentkit"]
