@@ -49,6 +49,7 @@ CONNECTIONS: Final = 32
 JSON_TARGET: Final = 1.03
 HTML_ROUTES: Final = tuple(r for r in ROUTES if r != "/json")
 PEERS: Final = ("obvious", "django-cookie-consent")
+_TICKS_PER_SECOND: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 _DONE_HOOK: Final = """
 done = function(summary, latency, requests)
@@ -278,7 +279,7 @@ def _settle(servers: Sequence[Server], limit: float = 60) -> None:
 def _warm_up(servers: Sequence[Server], seconds: float, script: Path) -> None:
     """Every route of every server, all at once and lightly: caches hot, no backlog."""
     commands = [
-        _wrk_command(s, "/", seconds, script, connections=2) + ["--", *ROUTES] for s in servers
+        [*_wrk_command(s, "/", seconds, script, connections=2), "--", *ROUTES] for s in servers
     ]
     processes = [
         subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in commands
@@ -289,6 +290,7 @@ def _warm_up(servers: Sequence[Server], seconds: float, script: Path) -> None:
 
 
 def _measure(server: Server, route: str, seconds: float, script: Path) -> dict[str, float] | None:
+    ticks = _cpu_ticks(server.process.pid)
     done = subprocess.run(
         _wrk_command(server, route, seconds, script),
         capture_output=True,
@@ -296,13 +298,18 @@ def _measure(server: Server, route: str, seconds: float, script: Path) -> dict[s
         timeout=seconds + 60,
         check=False,
     )
+    spent = _cpu_ticks(server.process.pid)
     _settle([server], limit=20)
     result = _result(done)
     if result["status_errors"]:
         server.problems.append(f"{route}: {int(result['status_errors'])} error statuses under load")
         return None
     answered = result["requests"] > 0
+    cpu_ms = math.nan
+    if ticks is not None and spent is not None and result["requests"] >= 10 * CONNECTIONS:
+        cpu_ms = (spent - ticks) / _TICKS_PER_SECOND * 1000 / result["requests"]
     return {
+        "cpu_ms": cpu_ms,
         "rps": result["requests"] / (result["duration_us"] / 1e6),
         # wrk reports no latency when no answer came back within the run.
         "p50_ms": result["p50_us"] / 1000 if answered else math.inf,
@@ -324,6 +331,7 @@ def _median_row(route: str, server: Server, samples: list[dict[str, float]]) -> 
         "rps": None,
         "p50_ms": None,
         "p99_ms": None,
+        "cpu_ms": None,
         "overhead_ratio": None,
         "added_ms": None,
         "samples": len(samples),
@@ -334,6 +342,10 @@ def _median_row(route: str, server: Server, samples: list[dict[str, float]]) -> 
         for key in ("rps", "p50_ms", "p99_ms"):
             row[key] = statistics.median(s[key] for s in samples)
         row["socket_errors"] = int(sum(s["socket_errors"] for s in samples))
+        cpu = [s["cpu_ms"] for s in samples if not math.isnan(s["cpu_ms"])]
+        row["cpu_ms"] = statistics.median(cpu) if cpu else None
+        if math.isinf(row["p50_ms"]):
+            row["p50_ms"] = row["p99_ms"] = None
     return row
 
 
@@ -405,25 +417,31 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
 
 
 def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+    width = int(spec.split(".")[0])
+    return "-".rjust(width) if value is None else format(value, spec)
 
 
 def print_table(rows: Sequence[dict[str, Any]]) -> None:
     """Print *rows* as a table, then the targets."""
     print(
         f"{'route':<10}{'contender':<23}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'overhead':>10}{'+ms/req':>9}   (medians; overhead = bare req/s / req/s)"
+        f"{'overhead':>10}{'+ms/req':>9}{'cpu ms':>8}"
     )
     for row in rows:
+        ratio = row["overhead_ratio"]
         line = (
             f"{row['route']:<10}{row['contender']:<23}{_fmt(row['rps'], '9.0f')}"
             f"{_fmt(row['p50_ms'], '9.2f')}{_fmt(row['p99_ms'], '9.2f')}"
-            f"{_fmt(row['overhead_ratio'], '9.2f')}x{_fmt(row['added_ms'], '9.2f')}"
+            f"{_fmt(ratio, '9.2f')}{'x' if ratio is not None else ' '}"
+            f"{_fmt(row['added_ms'], '9.2f')}{_fmt(row['cpu_ms'], '8.2f')}"
         )
         if not row["verified"]:
             line += f"   NOT VERIFIED: {row.get('problem', '')}"
         print(line)
-    print()
+    print(
+        "medians; overhead = bare req/s / req/s; +ms/req = server time added per request;\n"
+        "cpu ms = server CPU per request (only with enough requests to be meaningful)\n"
+    )
     for row in rows:
         if "target" in row:
             met = {True: "met", False: "NOT met", None: "not measurable"}[row["target_met"]]

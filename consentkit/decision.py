@@ -199,6 +199,7 @@ class Decision:
     gpc: bool = False
     source: Literal["cookie", "default", "signal"] = "default"
     gpc_recorded: bool = False
+    crawler: bool = False
 
     def allows(self, category: str) -> bool:
         """Whether *category* may be used for this request."""
@@ -259,9 +260,7 @@ def decide(
         signal_id, stored = stored.consent_id, None
     if stored is not None:
         previous = stored.granted
-        lifetime = policy.consent_lifetime_days
-        if not (stored.granted - {"necessary"}) and policy.refusal_lifetime_days is not None:
-            lifetime = policy.refusal_lifetime_days
+        lifetime = policy.lifetime_days(stored.granted)
         age_days = (now - stored.decided_at).total_seconds() / 86400
         if stored.revision != policy.revision:
             reason = "new_revision"

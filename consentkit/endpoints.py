@@ -275,9 +275,7 @@ class ConsentEndpoints:
     def consent_cookie(self, request: RequestInfo, stored: StoredConsent) -> bytes:
         """The ``Set-Cookie`` value carrying *stored*, signed."""
         settings = self.mw.settings
-        lifetime = self.mw.policy.consent_lifetime_days
-        if stored.granted == {"necessary"} and self.mw.policy.refusal_lifetime_days:
-            lifetime = self.mw.policy.refusal_lifetime_days
+        lifetime = self.mw.policy.lifetime_days(stored.granted)
         secure = settings.cookie_secure
         if secure is None:
             secure = request.scheme == "https"
@@ -333,8 +331,8 @@ class ConsentEndpoints:
         if mw.banner is not None:
             language = mw.banner.negotiate(request.header("accept-language"))
             shown = mw.banner.shown_hash(language)
-        lifetime = mw.policy.consent_lifetime_days
-        page_path = urlsplit(page).path if isinstance(page, str) and page.startswith("/") else ""
+        lifetime = mw.policy.lifetime_days(decision.granted)
+        page_path = urlsplit(_safe_return(page, request)).path
         return ReceiptDraft(
             consent_id=decision.consent_id or "",
             action=action,
@@ -346,7 +344,7 @@ class ConsentEndpoints:
             jurisdiction=decision.region,
             consent_model=decision.model,
             collection=collection,
-            page=page_path or "/",
+            page=page_path,
             user_agent=reduce_user_agent(request.header("user-agent") or ""),
             ip=truncate_ip(request.client_ip or "", mw.settings.ip_mode),
             timestamp=now,

@@ -265,7 +265,7 @@ class ConsentMiddleware:
         stored = self.codec.loads(request.consent_token)
         resolved = self.jurisdiction.resolve(request.headers, request.client_ip)
         signals = read_signals(request.headers)
-        return decide(
+        decision = decide(
             stored,
             self.policy,
             now=datetime.now(UTC),
@@ -274,6 +274,12 @@ class ConsentMiddleware:
             gpc=signals.gpc,
             dnt=signals.dnt,
         )
+        if self.settings.crawler_mode == "block" and is_crawler(request.header("user-agent")):
+            # Search and link-preview crawlers index the content, not the trackers.
+            decision = replace(
+                decision, granted=frozenset({"necessary"}), pending=frozenset(), crawler=True
+            )
+        return decision
 
     def banner_context(
         self, request: RequestInfo, decision: Decision, nonce: str | None
@@ -502,8 +508,8 @@ class _Responder:
         self.encoding = encoding
         mw, request, decision = self.mw, self.request, self.decision
         nonce = _csp_nonce(headers.getlist("content-security-policy"))
-        crawler = mw.settings.crawler_mode == "block" and is_crawler(request.header("user-agent"))
-        granted = frozenset({"necessary"}) if crawler else decision.granted
+        crawler = decision.crawler
+        granted = decision.granted
         head_html = body_html = ""
         placeholder = default_placeholder
         if mw.banner is not None and mw.settings.inject_banner and not crawler:

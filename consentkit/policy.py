@@ -295,6 +295,12 @@ class Policy:
         """The classification index built from this policy."""
         return self._registry
 
+    def lifetime_days(self, granted: Iterable[str]) -> int:
+        """How long a decision granting *granted* lasts: refusals may be shorter."""
+        if self.refusal_lifetime_days is not None and not set(granted) - {"necessary"}:
+            return self.refusal_lifetime_days
+        return self.consent_lifetime_days
+
     def text(self, category: Category) -> CategoryText:
         """The label and description of *category* (site override or English default)."""
         if category in self.texts:

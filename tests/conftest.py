@@ -71,3 +71,16 @@ def client_factory() -> Callable[..., TestClient]:
 @pytest.fixture
 def client(client_factory: Callable[..., TestClient]) -> TestClient:
     return client_factory()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last, marked ``browser``.
+
+    Playwright's sync API keeps an event loop running in the main thread while its
+    session-wide browser is open; async tests after it would find that loop.
+    """
+    browser = [item for item in items if "tests/browser/" in item.nodeid]
+    for item in browser:
+        item.add_marker(pytest.mark.browser)
+    others = [item for item in items if "tests/browser/" not in item.nodeid]
+    items[:] = others + browser

@@ -19,8 +19,16 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
-from benchmarks.apps import JSON_PAYLOAD, PAGE_SIZES, STREAM_CHUNK, app_set_cookies, body
+from benchmarks.apps import (
+    JSON_PAYLOAD,
+    PAGE_SIZES,
+    SECRET,
+    STREAM_CHUNK,
+    app_set_cookies,
+    body,
+)
 from consentkit.banner import Banner, BannerContext
 from consentkit.categories import CATEGORIES, Category
 from consentkit.cookies import parse_cookie_header
@@ -33,8 +41,6 @@ from consentkit.trackers import Tracker, default_index
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser, LexborNode
-
-from benchmarks.apps import SECRET
 
 __all__ = [
     "ObviousConsentMiddleware",
@@ -174,7 +180,7 @@ def _neutralise(node: LexborNode, tracker: Tracker, parse: type[LexborHTMLParser
 class ObviousConsentMiddleware(BaseHTTPMiddleware):
     """Consent enforcement written the straightforward way (buffer, DOM, serialise)."""
 
-    def __init__(self, app: Starlette, *, policy: Policy, secret_key: str) -> None:
+    def __init__(self, app: ASGIApp, *, policy: Policy, secret_key: str) -> None:
         super().__init__(app)
         self.policy = policy
         self.codec = ConsentCodec(secret_key)

@@ -183,7 +183,9 @@ def test_managed_california_visitor_sees_do_not_sell(
     banner = page.locator("[data-ck-banner]")
     expect(banner.get_by_role("button", name="Do Not Sell or Share")).to_be_visible()
     expect(page.locator("[data-demo-dns]")).to_be_visible()
-    banner.get_by_role("button", name="Do Not Sell or Share").click()
+    # Targeting was on (opt_out): revoking it reloads the page so running code stops.
+    with page.expect_navigation():
+        banner.get_by_role("button", name="Do Not Sell or Share").click()
     wait_for_consent_cookie(california, page)
     load(page, f"{site}/")
     status = page.evaluate("fetch('/_consent').then(r => r.json())")["decision"]

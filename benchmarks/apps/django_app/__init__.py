@@ -27,7 +27,7 @@ _keep_alive: list[Any] = []
 def configure() -> None:
     """Configure Django for the benchmark project and fill its database (once per process)."""
     with _lock:
-        from django.conf import settings
+        from django.conf import settings  # type: ignore[import-untyped]
 
         if settings.configured:
             return
@@ -56,7 +56,7 @@ def configure() -> None:
             USE_TZ=True,
             DEFAULT_AUTO_FIELD="django.db.models.AutoField",
         )
-        import django
+        import django  # type: ignore[import-untyped]
 
         django.setup()
         # uvicorn calls the factory inside its event loop, where Django refuses
@@ -77,8 +77,8 @@ def _create_database(failures: list[BaseException]) -> None:
 
 
 def _fill_database() -> None:
-    from django.core.management import call_command
-    from django.db import connection
+    from django.core.management import call_command  # type: ignore[import-untyped]
+    from django.db import connection  # type: ignore[import-untyped]
 
     # An in-memory database lives as long as one connection to it stays open.
     connection.ensure_connection()
@@ -98,10 +98,10 @@ def _fill_database() -> None:
 
 
 def _handler(middleware: list[str], urlconf: object) -> Any:
-    from django.core.handlers.asgi import ASGIHandler
-    from django.test.utils import override_settings
+    from django.core.handlers.asgi import ASGIHandler  # type: ignore[import-untyped]
+    from django.test.utils import override_settings  # type: ignore[import-untyped]
 
-    class Handler(ASGIHandler):
+    class Handler(ASGIHandler):  # type: ignore[misc]
         def create_request(self, scope: Any, body_file: Any) -> Any:
             request, error = super().create_request(scope, body_file)
             if request is not None:

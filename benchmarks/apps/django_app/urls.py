@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path  # type: ignore[import-untyped]
 
 from benchmarks.apps.django_app import views
 
