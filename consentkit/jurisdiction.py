@@ -524,6 +524,11 @@ class JurisdictionResolver:
         )
 
     @property
+    def is_static(self) -> bool:
+        """True when every request resolves alike (no trusted header, no GeoIP database)."""
+        return not self._pairs and self._reader is None
+
+    @property
     def table(self) -> RegionTable:
         """The region table in use."""
         return self._table

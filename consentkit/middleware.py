@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final, Literal, Protocol
 
 import anyio
@@ -42,6 +43,8 @@ logger = logging.getLogger("consentkit")
 
 _NONCE_RE: Final = re.compile(r"'nonce-([A-Za-z0-9+/=_-]+)'")
 _NO_BODY_STATUS: Final = frozenset({204, 304})
+_MEMO_ITEMS: Final = 4096
+_is_crawler = lru_cache(maxsize=_MEMO_ITEMS)(is_crawler)
 
 
 class _Decompressor(Protocol):
@@ -203,6 +206,11 @@ class ConsentMiddleware:
         self.endpoints = ConsentEndpoints(self)
         self._warned_encodings: set[str] = set()
         self._prefix_slash = self.settings.prefix + "/"
+        self._tokens: dict[str, StoredConsent | None] = {}
+        self._defaults: dict[tuple[str, str, bool, bool], Decision] = {}
+        self._static_region = (
+            self.jurisdiction.resolve([], None) if self.jurisdiction.is_static else None
+        )
 
     @staticmethod
     def _open_store(
@@ -246,7 +254,7 @@ class ConsentMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = RequestInfo.from_scope(scope, self.settings.cookie_name)
+        request = RequestInfo(scope, self.settings.cookie_name)
         decision = self.decide(request)
         scope.setdefault("state", {})["consent"] = decision
         path: str = scope["path"]
@@ -261,25 +269,50 @@ class ConsentMiddleware:
         await responder.finish()
 
     def decide(self, request: RequestInfo) -> Decision:
-        """The decision for a request: stored cookie, region model and signals."""
-        stored = self.codec.loads(request.consent_token)
-        resolved = self.jurisdiction.resolve(request.headers, request.client_ip)
-        signals = read_signals(request.headers)
-        decision = decide(
-            stored,
-            self.policy,
-            now=datetime.now(UTC),
-            model=resolved.model,
-            region=resolved.region,
-            gpc=signals.gpc,
-            dnt=signals.dnt,
+        """The decision for a request: stored cookie, region model and signals.
+
+        This runs on every request, so its pure parts are memoised: verified tokens,
+        the region when it cannot vary, and the decision of a visitor without a cookie.
+        """
+        token = request.consent_token
+        stored = self._verify(token) if token else None
+        resolved = self._static_region or self.jurisdiction.resolve(
+            request.headers, request.client_ip
         )
-        if self.settings.crawler_mode == "block" and is_crawler(request.header("user-agent")):
+        gpc = dnt = False
+        if request.signals_sent:
+            signals = read_signals(request.headers)
+            gpc, dnt = signals.gpc, signals.dnt
+        key = (resolved.region, resolved.model, gpc, dnt)
+        decision = self._defaults.get(key) if stored is None else None
+        if decision is None:
+            decision = decide(
+                stored,
+                self.policy,
+                now=datetime.now(UTC),
+                model=resolved.model,
+                region=resolved.region,
+                gpc=gpc,
+                dnt=dnt,
+            )
+            if stored is None and len(self._defaults) < _MEMO_ITEMS:
+                self._defaults[key] = decision
+        if self.settings.crawler_mode == "block" and _is_crawler(request.user_agent):
             # Search and link-preview crawlers index the content, not the trackers.
             decision = replace(
                 decision, granted=frozenset({"necessary"}), pending=frozenset(), crawler=True
             )
         return decision
+
+    def _verify(self, token: str) -> StoredConsent | None:
+        # A token's signature and content never change: verify each one once.
+        if token in self._tokens:
+            return self._tokens[token]
+        stored = self.codec.loads(token)
+        if len(self._tokens) >= _MEMO_ITEMS:
+            self._tokens.clear()
+        self._tokens[token] = stored
+        return stored
 
     def banner_context(
         self, request: RequestInfo, decision: Decision, nonce: str | None
@@ -311,44 +344,73 @@ def _default_spool(store_url: str) -> str:
     return "consentkit-spool.jsonl"
 
 
-@dataclass(frozen=True, slots=True)
 class RequestInfo:
-    """What the middleware needs from a request, read once."""
+    """What the middleware needs from a request: one pass over the headers, the rest lazy."""
 
-    headers: list[tuple[bytes, bytes]]
-    cookies: dict[str, str]
-    consent_token: str | None
-    host: str
-    path: str
-    query: str
-    scheme: str
-    method: str
-    client_ip: str | None
+    __slots__ = (
+        "_cookie_header",
+        "_cookies",
+        "client_ip",
+        "consent_token",
+        "headers",
+        "host",
+        "method",
+        "path",
+        "query",
+        "scheme",
+        "signals_sent",
+        "user_agent",
+    )
+
+    def __init__(self, scope: Scope, cookie_name: str) -> None:
+        headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
+        self.headers = headers
+        cookie_parts: list[bytes] = []
+        host = b""
+        user_agent = b""
+        signals_sent = False
+        for key, value in headers:
+            if key == b"cookie":
+                cookie_parts.append(value)
+            elif key == b"host":
+                host = value
+            elif key == b"user-agent":
+                user_agent = value
+            elif key == b"sec-gpc" or key == b"dnt":
+                signals_sent = True
+        self._cookie_header = b"; ".join(cookie_parts)
+        self._cookies: dict[str, str] | None = None if cookie_parts else {}
+        # The consent token is looked up only when the header mentions our cookie.
+        self.consent_token = (
+            self.cookies.get(cookie_name) if cookie_name.encode() in self._cookie_header else None
+        )
+        self.host = host.decode("latin-1")
+        if not self.host and scope.get("server"):
+            self.host = str(scope["server"][0])
+        self.user_agent = user_agent.decode("latin-1")
+        self.signals_sent = signals_sent
+        self.path: str = scope.get("path", "/")
+        self.query = (scope.get("query_string") or b"").decode("latin-1")
+        self.scheme: str = scope.get("scheme", "http")
+        self.method: str = scope.get("method", "GET")
+        client = scope.get("client")
+        self.client_ip: str | None = client[0] if client else None
 
     @classmethod
     def from_scope(cls, scope: Scope, cookie_name: str) -> RequestInfo:
-        headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or [])
-        cookie_header = b"; ".join(v for k, v in headers if k == b"cookie")
-        cookies = parse_cookie_header(cookie_header) if cookie_header else {}
-        host = ""
-        for key, value in headers:
-            if key == b"host":
-                host = value.decode("latin-1")
-                break
-        if not host and scope.get("server"):
-            host = str(scope["server"][0])
-        client = scope.get("client")
-        return cls(
-            headers=headers,
-            cookies=cookies,
-            consent_token=cookies.get(cookie_name),
-            host=host,
-            path=scope.get("path", "/"),
-            query=(scope.get("query_string") or b"").decode("latin-1"),
-            scheme=scope.get("scheme", "http"),
-            method=scope.get("method", "GET"),
-            client_ip=client[0] if client else None,
-        )
+        return cls(scope, cookie_name)
+
+    @property
+    def has_cookies(self) -> bool:
+        """Whether the request carried a ``Cookie`` header at all."""
+        return bool(self._cookie_header)
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The request's cookies (parsed on first use; first occurrence of a name wins)."""
+        if self._cookies is None:
+            self._cookies = parse_cookie_header(self._cookie_header)
+        return self._cookies
 
     def header(self, name: str) -> str | None:
         key = name.encode("latin-1")
@@ -416,6 +478,19 @@ class _Responder:
     def _enforce_headers(self, message: Message) -> None:
         mw, request, decision = self.mw, self.request, self.decision
         raw = list(message.get("headers") or [])
+        # Fast path, taken by most API and asset responses: nothing set, nothing to
+        # expire, not a page to rewrite.
+        content_type = b""
+        sets_cookies = False
+        for key, value in raw:
+            lowered = key.lower()
+            if lowered == b"set-cookie":
+                sets_cookies = True
+            elif lowered == b"content-type":
+                content_type = value
+        status = message.get("status", 200)
+        if not sets_cookies and not request.has_cookies and not self._is_html(content_type, status):
+            return
         result = enforce_set_cookies(
             raw, decision=decision, policy=mw.policy, own_cookies=mw.own_cookies
         )
@@ -441,7 +516,7 @@ class _Responder:
             )
         message["headers"] = headers
         mutable = MutableHeaders(scope=message)
-        is_html = self._is_html(mutable, message.get("status", 200))
+        is_html = self._is_html(content_type, status)
         if is_html:
             self._prepare_rewrite(mutable)
         if self.rewriter is not None and self.mw.banner is not None:
@@ -486,7 +561,7 @@ class _Responder:
         cookie = mw.endpoints.consent_cookie(self.request, stored)
         MutableHeaders(scope=message).append("set-cookie", cookie.decode("latin-1"))
 
-    def _is_html(self, headers: MutableHeaders, status: int) -> bool:
+    def _is_html(self, content_type: bytes, status: int) -> bool:
         """Whether the body is an HTML page to rewrite.
 
         ``application/xhtml+xml`` is left alone: browsers parse it as XML, where the
@@ -495,8 +570,7 @@ class _Responder:
         """
         if not self.mw.settings.rewrite_html or status in _NO_BODY_STATUS or status == 206:
             return False
-        content_type = headers.get("content-type", "")
-        return content_type.split(";", 1)[0].strip().lower() == "text/html"
+        return content_type.split(b";", 1)[0].strip().lower() == b"text/html"
 
     def _prepare_rewrite(self, headers: MutableHeaders) -> None:
         encoding = headers.get("content-encoding", "identity").strip().lower() or "identity"

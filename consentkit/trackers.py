@@ -107,10 +107,17 @@ def _same_site(host: str, site: str) -> bool:
     return host == site or host.endswith("." + site)
 
 
+def _is_regex(marker: str) -> bool:
+    return len(marker) > 2 and marker.startswith("/") and marker.endswith("/")
+
+
 def _inline_pattern(marker: str) -> str:
-    if len(marker) > 2 and marker.startswith("/") and marker.endswith("/"):
-        return marker[1:-1]
-    return re.escape(marker)
+    return marker[1:-1] if _is_regex(marker) else re.escape(marker)
+
+
+_MISS: Final = object()
+_CACHE_ITEMS: Final = 256
+_CACHE_SCRIPT_BYTES: Final = 8192
 
 
 class TrackerIndex:
@@ -126,7 +133,11 @@ class TrackerIndex:
         self._paths: dict[str, list[tuple[str, Tracker]]] = {}
         self._by_name: dict[str, Tracker] = {}
         alternatives: list[str] = []
+        regex_alternatives: list[str] = []
         self._groups: dict[str, Tracker] = {}
+        # Plain markers are found with bytes.find (C speed); only real patterns go
+        # through the regex engine, which tries every alternative at every offset.
+        self._literals: list[tuple[bytes, int]] = []
         for number, tracker in enumerate(self._trackers):
             self._by_name.setdefault(_name_key(tracker.provider), tracker)
             for domain in tracker.domains:
@@ -140,10 +151,17 @@ class TrackerIndex:
                 self._groups[group] = tracker
                 body = "|".join(_inline_pattern(marker) for marker in tracker.inline)
                 alternatives.append(f"(?P<{group}>{body})")
+                patterns = [m[1:-1] for m in tracker.inline if _is_regex(m)]
+                if patterns:
+                    regex_alternatives.append(f"(?P<{group}>{'|'.join(patterns)})")
+                self._literals.extend(
+                    (m.encode("utf-8"), number) for m in tracker.inline if not _is_regex(m)
+                )
         self._inline_text = re.compile("|".join(alternatives)) if alternatives else None
-        self._inline_bytes = (
-            re.compile("|".join(alternatives).encode("utf-8")) if alternatives else None
+        self._inline_regex = (
+            re.compile("|".join(regex_alternatives).encode("utf-8")) if regex_alternatives else None
         )
+        self._inline_cache: dict[bytes, object] = {}
 
     @property
     def trackers(self) -> tuple[Tracker, ...]:
@@ -190,10 +208,27 @@ class TrackerIndex:
 
     def match_inline_bytes(self, script: bytes) -> Tracker | None:
         """Like :meth:`match_inline` for the raw bytes of an ASCII-compatible document."""
-        if self._inline_bytes is None:
-            return None
-        found = self._inline_bytes.search(script)
-        return None if found is None else self._groups[str(found.lastgroup)]
+        cached = self._inline_cache.get(script, _MISS)
+        if cached is not _MISS:
+            return cached  # type: ignore[return-value]
+        # The leftmost marker wins; at the same offset, the earlier tracker.
+        best: tuple[int, int] | None = None
+        for marker, number in self._literals:
+            at = script.find(marker)
+            if at >= 0 and (best is None or (at, number) < best):
+                best = (at, number)
+        if self._inline_regex is not None:
+            found = self._inline_regex.search(script)
+            if found is not None:
+                number = int(str(found.lastgroup)[1:])
+                if best is None or (found.start(), number) < best:
+                    best = (found.start(), number)
+        result = None if best is None else self._trackers[best[1]]
+        if len(script) <= _CACHE_SCRIPT_BYTES:
+            if len(self._inline_cache) >= _CACHE_ITEMS:
+                self._inline_cache.clear()
+            self._inline_cache[script] = result
+        return result
 
     @classmethod
     def from_toml(cls, path: str | Path) -> TrackerIndex:

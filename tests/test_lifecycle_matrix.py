@@ -528,25 +528,13 @@ def test_crawlers_get_no_banner_and_no_optional_tag(
     assert receipts(url) == []
 
 
-# Header enforcement follows the region's decision, not the crawler's "nothing granted":
-# under opt_out and notice every optional Set-Cookie reaches the crawler.
-CRAWLER_COOKIES_LEAK = pytest.mark.xfail(
-    strict=True, reason="middleware: Set-Cookie enforcement ignores crawler_mode"
-)
-
-
 @pytest.mark.parametrize("user_agent", CRAWLERS)
-@pytest.mark.parametrize(
-    "model",
-    [
-        "opt_in",
-        pytest.param("opt_out", marks=CRAWLER_COOKIES_LEAK),
-        pytest.param("notice", marks=CRAWLER_COOKIES_LEAK),
-    ],
-)
+@pytest.mark.parametrize("model", list(PLACES))
 def test_crawlers_get_no_optional_cookie(tmp_path: Path, model: str, user_agent: str) -> None:
+    # Even where the model grants everything before a choice.
     response, _ = crawler_page(tmp_path, model, user_agent)
     assert set_cookie_names(response) == {"sessionid"}
+    assert "Vary" in response.headers
 
 
 @pytest.mark.parametrize("model", list(PLACES))

@@ -7,6 +7,8 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consentkit.errors import ConfigError
 from consentkit.trackers import Tracker, TrackerIndex, default_index, url_host_path
@@ -197,3 +199,27 @@ def test_url_host_path() -> None:
     assert url_host_path("https://A.B.example:8443/p?q#f") == ("a.b.example", "/p")
     assert url_host_path("//x.test") == ("x.test", "/")
     assert url_host_path("ftp://x.test/") is None
+
+
+_MARKERS = sorted(
+    {m for t in default_index().trackers for m in t.inline if not m.startswith("/")}
+)
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_MARKERS),
+            st.sampled_from(["_paq.push(['trackPageView'])", "var _paq = []", "x", " ", ";"]),
+            st.text(alphabet="abc ;()'\"\n", max_size=20),
+        ),
+        max_size=12,
+    )
+)
+def test_fast_inline_matching_agrees_with_the_single_regex(parts: list[str]) -> None:
+    script = "".join(parts)
+    index = default_index()
+    expected = index.match_inline(script)
+    assert index.match_inline_bytes(script.encode("utf-8")) is expected
+    # A second look comes from the cache and must agree too.
+    assert index.match_inline_bytes(script.encode("utf-8")) is expected
