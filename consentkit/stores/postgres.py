@@ -97,7 +97,7 @@ _JSON_OBJECT: Final = (
     _sql.json_object_sql("json_build_object", lambda c: f"to_json({c})", _UTC_TEXT.format)
     + "::text"
 )
-_CSV_CELLS, _CSV_RECORD = _sql.csv_line_sql(
+_CSV_CELLS, _CSV_JOINED, _CSV_RECORD = _sql.csv_line_sql(
     "strpos", lambda code: f"chr({code})", lambda c: f"array_to_string({c}, ' ')", _UTC_TEXT.format
 )
 
@@ -354,8 +354,9 @@ class PostgresReceiptStore:
         else:
             # OFFSET 0 keeps the subquery from being inlined, so each cell is computed once.
             sql = (
-                f"SELECT {_CSV_RECORD} FROM (SELECT seq, {_CSV_CELLS} FROM {RECEIPTS}"
-                f"{_sql.where(conditions)} ORDER BY seq OFFSET 0) AS page ORDER BY seq"
+                f"SELECT {_CSV_RECORD} FROM (SELECT seq, {_CSV_JOINED} FROM "
+                f"(SELECT seq, {_CSV_CELLS} FROM {RECEIPTS}{_sql.where(conditions)} "
+                f"ORDER BY seq OFFSET 0) AS page OFFSET 0) AS joined ORDER BY seq"
             )
         name = f"consentkit_{uuid.uuid4().hex}"
         with (
