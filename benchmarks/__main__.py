@@ -27,6 +27,7 @@ from typing import Any
 from benchmarks.report import (
     TOPICS,
     TopicResult,
+    from_json,
     markdown_table,
     render_markdown,
     to_json,
@@ -157,7 +158,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller runs (under 3 minutes)")
     parser.add_argument("--only", metavar="TOPICS", help=f"comma-separated: {','.join(TOPICS)}")
     parser.add_argument("--out", type=Path, default=HERE, help="where results.md/json go")
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="run nothing: write results.md again from the results.json in --out",
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        saved = json.loads((args.out / "results.json").read_text("utf-8"))
+        results, info, quick, when = from_json(saved)
+        (args.out / "results.md").write_text(
+            render_markdown(results, info, quick=quick, when=when), "utf-8"
+        )
+        return 0
     topics = parse_topics(args.only)
     started = time.perf_counter()
     results = []

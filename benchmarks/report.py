@@ -100,9 +100,10 @@ def format_number(value: float) -> str:
     """A figure with as many decimals as its size deserves."""
     if not math.isfinite(value):
         return MISSING
-    if value == 0:
-        return "0"
     size = abs(value)
+    if value.is_integer() and size < 1e15:
+        # Medians of counts come back as floats; 2.0 requests reads better as 2.
+        return f"{int(value):,}"
     if size >= 100:
         return f"{value:,.0f}"
     if size >= 10:
@@ -200,6 +201,21 @@ def render_markdown(
     for result in results:
         parts += ["", topic_section(result)]
     return "\n".join(parts) + "\n"
+
+
+def from_json(data: Mapping[str, Any]) -> tuple[list[TopicResult], dict[str, Any], bool, str]:
+    """Undo :func:`to_json`: ``(results, machine, quick, when)``, to render a saved run again."""
+    topics: Mapping[str, Any] = data.get("topics", {})
+    results = [
+        TopicResult(
+            name,
+            list(topic.get("rows", [])),
+            float(topic.get("seconds", 0.0)),
+            topic.get("error"),
+        )
+        for name, topic in topics.items()
+    ]
+    return results, dict(data.get("machine", {})), data.get("mode") == "quick", str(data["when"])
 
 
 def to_json(

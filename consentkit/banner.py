@@ -525,9 +525,9 @@ class Banner:
         )
 
     def body_html(self, ctx: BannerContext) -> str:
-        """HTML injected just before ``</body>``.
+        """HTML injected right after ``<body>`` (in the first paint, the first Tab stop).
 
-        The stylesheet link, the first layer (only while the visitor has something to
+        The first layer (only while the visitor has something to
         answer), the preferences dialog (hidden until opened), the "Cookie settings"
         control and the enhancement script.
         """
@@ -573,7 +573,9 @@ class Banner:
         return self._env.get_template("banner.html").render(context)
 
     def head_html(self, ctx: BannerContext) -> str:
-        """Google Consent Mode v2 defaults, to be placed first in ``<head>``.
+        """The stylesheet and Google Consent Mode v2 defaults, placed first in ``<head>``.
+
+        The stylesheet comes first so the banner is styled in the first paint.
 
         Signals follow ``decision.granted``: before a choice under opt-in that is
         everything denied but ``security_storage``.
@@ -586,6 +588,7 @@ class Banner:
         return self._env.get_template("head.html").render(
             prefix=self.prefix,
             nonce=nonce,
+            theme_css=Markup(self._theme_css),  # noqa: S704 - validated in _theme_css
             defaults_json=json.dumps(defaults, separators=(",", ":")),
             code=self._head_code,
         )

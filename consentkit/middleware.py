@@ -607,7 +607,7 @@ class _Responder:
             granted=granted,
             trackers=mw.trackers,
             head_html=head_html,
-            body_end_html=body_html,
+            body_start_html=body_html,
             placeholder=placeholder,
             unclassified_category=mw.policy.unclassified,
             site_host=request.hostname,

@@ -12,7 +12,8 @@ What it changes, given a :class:`RewritePlan`:
   with ``src`` parked in ``data-ck-src``;
 * iframes lose ``src`` (kept in ``data-ck-src``) and get a placeholder in front;
 * tracking pixels and resource hints lose ``src``/``srcset``/``href``;
-* ``head_html`` goes right after ``<head>`` and ``body_end_html`` right before ``</body>``.
+* ``head_html`` goes right after ``<head>``, ``body_start_html`` right after ``<body>`` and
+  ``body_end_html`` right before ``</body>``.
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ class RewritePlan:
     trackers: TrackerIndex = field(default_factory=default_index)
     head_html: str = ""
     """Inserted right after the ``<head>`` start tag (or where a head would begin)."""
+    body_start_html: str = ""
+    """Inserted right after the ``<body>`` start tag; with no such tag, with ``body_end_html``.
+
+    Markup here is in the first paint even when the body is long or streamed.
+    """
     body_end_html: str = ""
     """Inserted right before the last real ``</body>`` (or at the end)."""
     placeholder: Callable[[Blocked], str] = default_placeholder
@@ -297,11 +303,14 @@ _SYNONYMS: Final = {
     "ads": "targeting",
 }
 _MARKINGS: Final = (b"data-consent", b"data-category", b"data-cookieconsent")
-_BORING_HTML: Final = _boring(
+_INTERESTING_STARTS: Final = (
     b"script style xmp iframe noembed noframes noscript textarea title plaintext "
-    b"svg math template img image link".split(),
-    (b"body", b"template"),
-    cdata=False,
+    b"svg math template img image link".split()
+)
+_BORING_HTML: Final = _boring(_INTERESTING_STARTS, (b"body", b"template"), cdata=False)
+# While body_start_html waits for its <body> tag, that tag is interesting too.
+_BORING_BEFORE_BODY: Final = _boring(
+    [*_INTERESTING_STARTS, b"body"], (b"body", b"template"), cdata=False
 )
 _BORING_FOREIGN: Final = _boring(
     _BREAKOUT | _SVG_IP | _MATH_IP | {b"script", b"svg", b"math", b"annotation-xml", b"font"},
@@ -422,7 +431,8 @@ class _Core:
         self._foreign: list[tuple[bytes, int, bool]] = []
         self._template = 0
         self._head_pending = bool(plan.head_html)
-        self._body_pending = bool(plan.body_end_html)
+        self._body_start_pending = bool(plan.body_start_html)
+        self._body_pending = bool(plan.body_end_html) or self._body_start_pending
         self._held: bytearray | None = None
         self._pending: _Pending | None = None
         self._skip: tuple[bytes, bool, str] = (b"", False, "name")
@@ -491,7 +501,12 @@ class _Core:
         if inject:
             self._body_pending = False
             self.stats.body_injected = True
-            self._out.append(self.plan.body_end_html.encode(self._enc, "xmlcharrefreplace"))
+            markup = self.plan.body_end_html
+            if self._body_start_pending:
+                # The document had no <body> tag: both insertions land together.
+                self._body_start_pending = False
+                markup = self.plan.body_start_html + markup
+            self._out.append(markup.encode(self._enc, "xmlcharrefreplace"))
         if held:
             self._out.append(bytes(held))
 
@@ -529,7 +544,7 @@ class _Core:
         boring = None
         if not self._head_pending and self.seen is None:
             if not self._foreign:
-                boring = _BORING_HTML
+                boring = _BORING_BEFORE_BODY if self._body_start_pending else _BORING_HTML
             elif self._foreign[-1][1] != _NS_HTML and not self._foreign[-1][2]:
                 boring = _BORING_FOREIGN
         if boring is not None:
@@ -920,6 +935,13 @@ class _Core:
             if not tag.self_closing:
                 ns = _NS_SVG if name == b"svg" else _NS_MATH
                 stack.append((name, ns, False))
+            return tag.end
+        if name == b"body" and self._body_start_pending and self._template == 0:
+            self._emit(tag.raw)
+            self._body_start_pending = False
+            self._insert(self.plan.body_start_html)
+            if not self.plan.body_end_html:
+                self._body_pending = False
             return tag.end
         state_before = self._state
         self._element(tag, in_noscript=False)

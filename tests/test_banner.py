@@ -714,7 +714,8 @@ def test_theme_becomes_custom_properties(pol: Policy) -> None:
         position="box",
     )
     root = parse(banner.body_html(ctx(decision_for(pol))))
-    style = next(e for e in root.iter() if e.tag == "style")
+    head = parse(banner.head_html(ctx(decision_for(pol))))
+    style = next(e for e in head.iter() if e.tag == "style")
     assert style.text == '.ck{--ck-bg:#111111;--ck-fg:#f5f5f5;--ck-font:"Open Sans", sans-serif}'
     assert "ck--box" in root.find(".//aside").get("class", "")  # type: ignore[union-attr]
 

@@ -16,6 +16,7 @@ from benchmarks.report import (
     TopicResult,
     columns_of,
     format_cell,
+    from_json,
     markdown_table,
     ratio,
     render_markdown,
@@ -54,6 +55,8 @@ def test_ratio(value: float | None, baseline: float | None, expected: float | No
     [
         ("rps", 12345, "12,345"),
         ("rps", 12345.6, "12,346"),
+        ("tracker_requests", 2.0, "2"),
+        ("tracker_requests", 2.5, "2.50"),
         ("mb_s", 42.123, "42.1"),
         ("ms", 3.14159, "3.14"),
         ("cls", 0.0123456, "0.0123"),
@@ -129,6 +132,19 @@ def test_json_keeps_raw_rows_and_errors() -> None:
     assert data["topics"]["banner"] == {"ok": True, "seconds": 3.0, "error": None, "rows": rows}
     assert data["topics"]["store"]["ok"] is False
     assert data["topics"]["store"]["error"] == "boom"
+
+
+def test_json_round_trip_renders_the_same_markdown() -> None:
+    results = [
+        TopicResult("banner", [{"contender": "consentkit", "gzip_vs_consentkit": 1.0}], 3.0),
+        TopicResult("store", [], 0.5, "boom"),
+    ]
+    data = json.loads(json.dumps(to_json(results, INFO, quick=False, when="t")))
+    again, info, quick, when = from_json(data)
+    assert again == results
+    assert render_markdown(again, info, quick=quick, when=when) == render_markdown(
+        results, INFO, quick=False, when="t"
+    )
 
 
 def test_missing_topic_module_fails_without_raising() -> None:

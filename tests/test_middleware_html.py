@@ -221,10 +221,14 @@ def test_html_without_consent_blocks_then_accept_all_restores_bytes() -> None:
     assert_blocked(first)
     assert first.count(BANNER) == 1
     assert first.count(HEAD_SNIPPET) == 1
-    # The consent-mode defaults come first in <head>, the banner right before </body>.
+    # The stylesheet and consent-mode defaults come first in <head>, the banner right
+    # after <body>.
     head_end = first.index(b"<head>") + len(b"<head>")
-    assert first[head_end:].startswith(b'<script src="/_consent/static/ck-head.js"')
-    assert first.index(BANNER) > first.index(b"<p>end</p>")
+    assert first[head_end:].startswith(
+        b'<link rel="stylesheet" href="/_consent/static/consentkit.css">\n'
+        b'<script src="/_consent/static/ck-head.js"'
+    )
+    assert first.index(b"<body>") < first.index(BANNER) < first.index(b"<p>hello</p>")
     assert first.endswith(b"</body></html>")
     assert b'"analytics_storage":"denied"' in first.replace(b"&#34;", b'"')
 
@@ -717,12 +721,16 @@ async def test_malformed_html_never_fails_and_gets_one_banner(
 
 
 @pytest.mark.parametrize("where", [b"script", b"comment"])
-async def test_body_end_inside_script_or_comment_is_not_the_insertion_point(where: bytes) -> None:
-    inner = b'<script>var s = "</body>";</script>' if where == b"script" else b"<!-- </body> -->"
-    doc = b"<html><body>" + inner + b"<p>after</p></body></html>"
+async def test_body_inside_script_or_comment_is_not_the_insertion_point(where: bytes) -> None:
+    inner = b'<script>var s = "<body>";</script>' if where == b"script" else b"<!-- <body> -->"
+    doc = b"<html><head>" + inner + b"</head><body class=page><p>first</p></body></html>"
     body = body_of(await call(middleware(raw_app([doc], [(b"content-type", b"text/html")]))))
     assert inner in body
-    assert body.index(BANNER) > body.index(b"<p>after</p>")
+    # Right after the real <body>: in the first paint, before the page's content.
+    after_body = body.index(b"<body class=page>") + len(b"<body class=page>")
+    assert body.index(BANNER) >= after_body
+    assert body.index(BANNER) < body.index(b"<p>first</p>")
+    assert body.index(b"<p>first</p>") > body.index(b"</aside>")
 
 
 def test_malformed_html_through_the_client_is_200() -> None:

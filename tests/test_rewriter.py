@@ -470,6 +470,35 @@ def test_injection(document: bytes, expected: bytes) -> None:
     assert rewriter.stats.body_injected
 
 
+START = RewritePlan(body_start_html="<S>", body_end_html="<B>", granted=ALL)
+START_ONLY = RewritePlan(body_start_html="<S>", granted=ALL)
+
+
+@pytest.mark.parametrize(
+    ("document", "plan", "expected"),
+    [
+        (
+            b"<html><body class=x>a</body></html>",
+            START,
+            b"<html><body class=x><S>a<B></body></html>",
+        ),
+        (b"<BODY\n>a", START, b"<BODY\n><S>a<B>"),
+        (b"<p>no body tag", START, b"<p>no body tag<S><B>"),
+        (b"<p>no body tag</body>", START, b"<p>no body tag<S><B></body>"),
+        (b"<!-- <body> --><body>a", START, b"<!-- <body> --><body><S>a<B>"),
+        (b"<script>'<body>'</script><body>", START, b"<script>'<body>'</script><body><S><B>"),
+        (b"<template><body></template><body>a", START, b"<template><body></template><body><S>a<B>"),
+        (b"<body>a<body>b", START, b"<body><S>a<body>b<B>"),
+        (b"<body>a</body>b", START_ONLY, b"<body><S>a</body>b"),
+        (b"<p>x", START_ONLY, b"<p>x<S>"),
+    ],
+)
+def test_body_start_injection(document: bytes, plan: RewritePlan, expected: bytes) -> None:
+    assert run(document, plan) == expected
+    for cut in range(len(document) + 1):
+        assert split_run(document, plan, [cut]) == expected, cut
+
+
 def test_inserted_text_encoding() -> None:
     plan = RewritePlan(head_html="<meta name=x content='é'>", granted=ALL)
     assert rewrite(b"<head>", plan) == b"<head><meta name=x content='&#233;'>"

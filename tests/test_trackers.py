@@ -201,9 +201,7 @@ def test_url_host_path() -> None:
     assert url_host_path("ftp://x.test/") is None
 
 
-_MARKERS = sorted(
-    {m for t in default_index().trackers for m in t.inline if not m.startswith("/")}
-)
+_MARKERS = sorted({m for t in default_index().trackers for m in t.inline if not m.startswith("/")})
 
 
 @given(
