@@ -44,7 +44,11 @@ logger = logging.getLogger("consentkit")
 _NONCE_RE: Final = re.compile(r"'nonce-([A-Za-z0-9+/=_-]+)'")
 _NO_BODY_STATUS: Final = frozenset({204, 304})
 _MEMO_ITEMS: Final = 4096
-_is_crawler = lru_cache(maxsize=_MEMO_ITEMS)(is_crawler)
+
+
+@lru_cache(maxsize=_MEMO_ITEMS)
+def _is_crawler_ua(user_agent: bytes) -> bool:
+    return bool(user_agent) and is_crawler(user_agent.decode("latin-1"))
 
 
 class _Decompressor(Protocol):
@@ -297,7 +301,7 @@ class ConsentMiddleware:
             )
             if stored is None and len(self._defaults) < _MEMO_ITEMS:
                 self._defaults[key] = decision
-        if self.settings.crawler_mode == "block" and _is_crawler(request.user_agent):
+        if self.settings.crawler_mode == "block" and _is_crawler_ua(request.user_agent):
             # Search and link-preview crawlers index the content, not the trackers.
             decision = replace(
                 decision, granted=frozenset({"necessary"}), pending=frozenset(), crawler=True
@@ -350,19 +354,18 @@ class RequestInfo:
     __slots__ = (
         "_cookie_header",
         "_cookies",
-        "client_ip",
+        "_host",
         "consent_token",
         "headers",
-        "host",
         "method",
         "path",
-        "query",
-        "scheme",
+        "scope",
         "signals_sent",
         "user_agent",
     )
 
     def __init__(self, scope: Scope, cookie_name: str) -> None:
+        self.scope = scope
         headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
         self.headers = headers
         cookie_parts: list[bytes] = []
@@ -378,23 +381,44 @@ class RequestInfo:
                 user_agent = value
             elif key == b"sec-gpc" or key == b"dnt":
                 signals_sent = True
-        self._cookie_header = b"; ".join(cookie_parts)
-        self._cookies: dict[str, str] | None = None if cookie_parts else {}
-        # The consent token is looked up only when the header mentions our cookie.
-        self.consent_token = (
-            self.cookies.get(cookie_name) if cookie_name.encode() in self._cookie_header else None
-        )
-        self.host = host.decode("latin-1")
-        if not self.host and scope.get("server"):
-            self.host = str(scope["server"][0])
-        self.user_agent = user_agent.decode("latin-1")
+        self._host = host
+        self.user_agent = user_agent
         self.signals_sent = signals_sent
         self.path: str = scope.get("path", "/")
-        self.query = (scope.get("query_string") or b"").decode("latin-1")
-        self.scheme: str = scope.get("scheme", "http")
         self.method: str = scope.get("method", "GET")
-        client = scope.get("client")
-        self.client_ip: str | None = client[0] if client else None
+        if cookie_parts:
+            self._cookie_header = b"; ".join(cookie_parts)
+            self._cookies: dict[str, str] | None = None
+            # The consent token is looked up only when the header mentions our cookie.
+            self.consent_token = (
+                self.cookies.get(cookie_name)
+                if cookie_name.encode() in self._cookie_header
+                else None
+            )
+        else:
+            self._cookie_header = b""
+            self._cookies = {}
+            self.consent_token = None
+
+    @property
+    def host(self) -> str:
+        if self._host:
+            return self._host.decode("latin-1")
+        server = self.scope.get("server")
+        return str(server[0]) if server else ""
+
+    @property
+    def query(self) -> str:
+        return (self.scope.get("query_string") or b"").decode("latin-1")
+
+    @property
+    def scheme(self) -> str:
+        return str(self.scope.get("scheme", "http"))
+
+    @property
+    def client_ip(self) -> str | None:
+        client = self.scope.get("client")
+        return str(client[0]) if client else None
 
     @classmethod
     def from_scope(cls, scope: Scope, cookie_name: str) -> RequestInfo:
@@ -477,7 +501,7 @@ class _Responder:
 
     def _enforce_headers(self, message: Message) -> None:
         mw, request, decision = self.mw, self.request, self.decision
-        raw = list(message.get("headers") or [])
+        raw = message.get("headers") or []
         # Fast path, taken by most API and asset responses: nothing set, nothing to
         # expire, not a page to rewrite.
         content_type = b""
@@ -491,6 +515,7 @@ class _Responder:
         status = message.get("status", 200)
         if not sets_cookies and not request.has_cookies and not self._is_html(content_type, status):
             return
+        raw = list(raw)
         result = enforce_set_cookies(
             raw, decision=decision, policy=mw.policy, own_cookies=mw.own_cookies
         )
@@ -569,6 +594,8 @@ class _Responder:
         ranges and ``Content-Range`` describe the page as the app wrote it.
         """
         if not self.mw.settings.rewrite_html or status in _NO_BODY_STATUS or status == 206:
+            return False
+        if content_type.lstrip()[:9].lower() != b"text/html":
             return False
         return content_type.split(b";", 1)[0].strip().lower() == b"text/html"
 
