@@ -7,7 +7,7 @@ once and checked with :func:`benchmarks.apps.verify`: a contender that does not 
 on the exact answer being measured is reported as unverified and never timed.
 
 Contenders alternate within each route and rounds repeat (quick: 1 round of 3 s per
-measurement, full: 3 rounds of 10 s); the report gives medians. A contender's overhead is
+measurement, full: 3 rounds of 6 s); the report gives medians. A contender's overhead is
 ``overhead_ratio``: its bare app's requests/s over its own (1.00 means free, 1.25 means a
 request costs 25% more), and ``added_ms``: the server time it adds per request.
 
@@ -84,7 +84,7 @@ class Plan:
 
 
 QUICK: Final = Plan(rounds=1, seconds=3, warmup_seconds=1)
-FULL: Final = Plan(rounds=3, seconds=10, warmup_seconds=3)
+FULL: Final = Plan(rounds=3, seconds=6, warmup_seconds=3)
 
 
 @dataclass
