@@ -513,7 +513,8 @@ class _Responder:
             elif lowered == b"content-type":
                 content_type = value
         status = message.get("status", 200)
-        if not sets_cookies and not request.has_cookies and not self._is_html(content_type, status):
+        is_html = self._is_html(content_type, status)
+        if not sets_cookies and not is_html and not self._has_stale_cookies():
             return
         raw = list(raw)
         result = enforce_set_cookies(
@@ -541,7 +542,6 @@ class _Responder:
             )
         message["headers"] = headers
         mutable = MutableHeaders(scope=message)
-        is_html = self._is_html(content_type, status)
         if is_html:
             self._prepare_rewrite(mutable)
         if self.rewriter is not None and self.mw.banner is not None:
@@ -551,6 +551,17 @@ class _Responder:
             _add_vary(mutable, "Cookie")
         if is_html:
             _make_private(mutable)
+
+    def _has_stale_cookies(self) -> bool:
+        request, mw = self.request, self.mw
+        return request.has_cookies and bool(
+            cookies_to_expire(
+                request.cookies,
+                decision=self.decision,
+                policy=mw.policy,
+                own_cookies=mw.own_cookies,
+            )
+        )
 
     def _records_gpc(self) -> bool:
         """A page view with GPC and nothing recorded yet gets one ``gpc`` receipt."""
