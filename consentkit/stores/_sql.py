@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -260,7 +261,9 @@ CSV_SEP: Final = "\x1f"
 """Joins a record's cells in the database; a record needing no care becomes CSV by replace."""
 
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_AFTER_SEP: Final = tuple(CSV_SEP + c for c in _FORMULA_START)
+# One regex finds a formula start after any separator: the engine jumps from separator to
+# separator, several times faster than six substring searches.
+_FORMULA_AFTER_SEP: Final = re.compile(CSV_SEP + "[-=+@\t\r]")
 
 
 def csv_cell_exprs(list_expr: Callable[[str], str], time_expr: Callable[[str], str]) -> list[str]:
@@ -285,11 +288,8 @@ def plain_csv(line: str) -> bool:
     """
     if '"' in line or "," in line or "\n" in line or "\r" in line:
         return False
-    if line.startswith(_FORMULA_START):
+    if line.startswith(_FORMULA_START) or _FORMULA_AFTER_SEP.search(line) is not None:
         return False
-    for marker in _FORMULA_AFTER_SEP:
-        if marker in line:
-            return False
     return line.count(CSV_SEP) == len(_FIELDS_IN_EXPORT_ORDER) - 1
 
 
