@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-TOPICS: Final = ("http", "rewriter", "banner", "store")
+TOPICS: Final = ("http", "rewriter", "banner", "store", "receipts_http")
 """Every benchmark topic, in the order they run; ``benchmarks/bench_<topic>.py`` each."""
 
 TOPIC_TEXT: Final[Mapping[str, tuple[str, str]]] = {
@@ -38,6 +38,12 @@ TOPIC_TEXT: Final[Mapping[str, tuple[str, str]]] = {
         "Durable appends per second (SQLite and PostgreSQL) and a `consentkit export` child "
         "process over the whole store. Targets: full export (1,000,000 receipts) under 15 s "
         "and 150 MB peak RSS.",
+    ),
+    "receipts_http": (
+        "Receipts through the HTTP endpoint",
+        "Consent posts per second through `POST /_consent` on a real uvicorn server, each "
+        "answered only once its receipt is durable in SQLite or PostgreSQL; the store is "
+        "checked afterwards (every answered receipt present, chain intact).",
     ),
 }
 
