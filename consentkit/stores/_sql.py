@@ -1,16 +1,18 @@
 """Row mapping and query pieces shared by the SQL stores (private)."""
 
+# ruff: noqa: S608  (SQL text is built only from module constants; values are bound)
+
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from ..errors import ConfigError
 from ..receipts import RECEIPT_FIELDS, Receipt, unchecked_receipt
-from .base import Stats
+from .base import ChainHead, Stats
 
 RECEIPTS: Final = "consentkit_receipts"
 HEAD: Final = "consentkit_chain_head"
@@ -303,3 +305,55 @@ def csv_record(cells: Sequence[str]) -> str:
             cell = '"' + cell.replace('"', '""') + '"'
         out.append(cell)
     return ",".join(out)
+
+
+class SQLReadMixin:
+    """``head()`` and ``stats()`` for the SQL stores, which differ only in dialect.
+
+    A store sets the class attributes and provides ``_query``.
+    """
+
+    PARAM: ClassVar[str]
+    """The driver's placeholder: ``?`` or ``%s``."""
+    EXPLODE: ClassVar[str]
+    """SELECT of ``(item, count)`` over a list column, with ``{column}`` and ``{where}``."""
+    DAY: ClassVar[str]
+    """The UTC day of a receipt's timestamp as ``YYYY-MM-DD``."""
+
+    def _query(self, doing: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        raise NotImplementedError
+
+    def _time_param(self, value: datetime) -> Any:
+        raise NotImplementedError
+
+    def head(self) -> ChainHead | None:
+        """The seq and hash recorded by the last append (``None`` for an empty chain)."""
+        rows = self._query("read the chain head", f"SELECT seq, hash FROM {HEAD} WHERE id = 1")
+        if not rows or int(rows[0][0]) == 0:
+            return None
+        return ChainHead(int(rows[0][0]), str(rows[0][1]))
+
+    def stats(self, *, since: datetime | None = None, until: datetime | None = None) -> Stats:
+        """Counts per action, category, jurisdiction, language and UTC day."""
+        conditions, params = filters(self.PARAM, self._time_param, since=since, until=until)
+        scope = f"{RECEIPTS}{where(conditions)}"
+
+        def counted(sql: str) -> list[tuple[str, int]]:
+            return [(str(k), int(n)) for k, n in self._query("compute stats", sql, params)]
+
+        def grouped(expr: str) -> list[tuple[str, int]]:
+            return counted(f"SELECT {expr} AS k, COUNT(*) FROM {scope} GROUP BY k")
+
+        def exploded(column: str) -> list[tuple[str, int]]:
+            return counted(self.EXPLODE.format(column=column, where=where(conditions)))
+
+        total = self._query("compute stats", f"SELECT COUNT(*) FROM {scope}", params)[0][0]
+        return build_stats(
+            total,
+            actions=grouped("action"),
+            granted=exploded("granted"),
+            refused=exploded("refused"),
+            jurisdictions=grouped("jurisdiction"),
+            languages=grouped("language"),
+            per_day=grouped(self.DAY),
+        )

@@ -27,7 +27,6 @@ from ..receipts import (
 )
 from . import _sql
 from ._sql import ANCHORS, HEAD, RECEIPTS, SCHEMA, SELECT_COLUMNS
-from .base import ChainHead, Stats
 
 try:
     import psycopg
@@ -110,13 +109,23 @@ def _as_time(value: datetime) -> datetime:
     return value
 
 
-class PostgresReceiptStore:
+class PostgresReceiptStore(_sql.SQLReadMixin):
     """A :class:`~consentkit.stores.base.ReceiptStore` in a PostgreSQL database.
 
     *conninfo* is a ``postgresql://`` URL or libpq string. *pool_size* bounds the
     connections kept open (psycopg_pool when installed, else one connection per call);
     *timeout* is how long to wait for a connection before raising ``StoreError``.
     """
+
+    PARAM = "%s"
+    EXPLODE = (
+        f"SELECT c, COUNT(*) FROM {RECEIPTS} CROSS JOIN LATERAL unnest({{column}}) AS c"
+        "{where} GROUP BY c"
+    )
+    DAY = """to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD')"""
+
+    def _time_param(self, value: datetime) -> datetime:
+        return _as_time(value)
 
     def __init__(
         self,
@@ -392,40 +401,6 @@ class PostgresReceiptStore:
             return None
         seq, hash_, created_at, key_id, hmac = rows[0]
         return ChainAnchor(int(seq), str(hash_), created_at.astimezone(UTC), key_id, hmac)
-
-    def head(self) -> ChainHead | None:
-        """The seq and hash recorded by the last append (``None`` for an empty chain)."""
-        rows = self._query("read the chain head", f"SELECT seq, hash FROM {HEAD} WHERE id = 1")
-        if not rows or int(rows[0][0]) == 0:
-            return None
-        return ChainHead(int(rows[0][0]), str(rows[0][1]))
-
-    def stats(self, *, since: datetime | None = None, until: datetime | None = None) -> Stats:
-        """Counts per action, category, jurisdiction, language and UTC day."""
-        conditions, params = _sql.filters("%s", _as_time, since=since, until=until)
-        scope = f"{RECEIPTS}{_sql.where(conditions)}"
-
-        def grouped(expr: str) -> list[tuple[str, int]]:
-            sql = f"SELECT {expr} AS k, COUNT(*) FROM {scope} GROUP BY k"
-            return [(str(k), int(n)) for k, n in self._query("compute stats", sql, params)]
-
-        def exploded(column: str) -> list[tuple[str, int]]:
-            sql = (
-                f"SELECT c, COUNT(*) FROM {RECEIPTS} CROSS JOIN LATERAL unnest({column}) AS c"
-                f"{_sql.where(conditions)} GROUP BY c"
-            )
-            return [(str(k), int(n)) for k, n in self._query("compute stats", sql, params)]
-
-        total = self._query("compute stats", f"SELECT COUNT(*) FROM {scope}", params)[0][0]
-        return _sql.build_stats(
-            total,
-            actions=grouped("action"),
-            granted=exploded("granted"),
-            refused=exploded("refused"),
-            jurisdictions=grouped("jurisdiction"),
-            languages=grouped("language"),
-            per_day=grouped("""to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD')"""),
-        )
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -33,7 +33,6 @@ from ..receipts import (
 )
 from . import _sql
 from ._sql import ANCHORS, HEAD, RECEIPTS, SCHEMA, SELECT_COLUMNS
-from .base import ChainHead, Stats
 
 __all__ = ["SQLiteReceiptStore"]
 
@@ -106,13 +105,23 @@ def _encode_list(values: tuple[str, ...]) -> str:
     return json.dumps(list(values), ensure_ascii=False)
 
 
-class SQLiteReceiptStore:
+class SQLiteReceiptStore(_sql.SQLReadMixin):
     """A :class:`~consentkit.stores.base.ReceiptStore` in one SQLite file.
 
     *receipt_keys* (newest first; the first signs) may be empty for a read-only use such as
     export; appending or purging then raises :class:`~consentkit.errors.ConfigError`.
     With ``migrate=False`` the file must already exist.
     """
+
+    PARAM = "?"
+    EXPLODE = (
+        f"SELECT j.value, COUNT(*) FROM {RECEIPTS} AS r, json_each(r.{{column}}) AS j"
+        "{where} GROUP BY j.value"
+    )
+    DAY = "substr(timestamp, 1, 10)"
+
+    def _time_param(self, value: datetime) -> str:
+        return format_timestamp(value)
 
     def __init__(
         self,
@@ -462,40 +471,6 @@ class SQLiteReceiptStore:
             return None
         seq, hash_, created_at, key_id, hmac = rows[0]
         return ChainAnchor(int(seq), str(hash_), parse_timestamp(created_at), key_id, hmac)
-
-    def head(self) -> ChainHead | None:
-        """The seq and hash recorded by the last append (``None`` for an empty chain)."""
-        rows = self._query("read the chain head", f"SELECT seq, hash FROM {HEAD} WHERE id = 1")
-        if not rows or int(rows[0][0]) == 0:
-            return None
-        return ChainHead(int(rows[0][0]), str(rows[0][1]))
-
-    def stats(self, *, since: datetime | None = None, until: datetime | None = None) -> Stats:
-        """Counts per action, category, jurisdiction, language and UTC day."""
-        conditions, params = _sql.filters("?", format_timestamp, since=since, until=until)
-        scope = f"{RECEIPTS}{_sql.where(conditions)}"
-
-        def grouped(expr: str) -> list[tuple[str, int]]:
-            sql = f"SELECT {expr} AS k, COUNT(*) FROM {scope} GROUP BY k"
-            return [(str(k), int(n)) for k, n in self._query("compute stats", sql, params)]
-
-        def exploded(column: str) -> list[tuple[str, int]]:
-            sql = (
-                f"SELECT j.value, COUNT(*) FROM {RECEIPTS} AS r, json_each(r.{column}) AS j"
-                f"{_sql.where(conditions)} GROUP BY j.value"
-            )
-            return [(str(k), int(n)) for k, n in self._query("compute stats", sql, params)]
-
-        total = self._query("compute stats", f"SELECT COUNT(*) FROM {scope}", params)[0][0]
-        return _sql.build_stats(
-            total,
-            actions=grouped("action"),
-            granted=exploded("granted"),
-            refused=exploded("refused"),
-            jurisdictions=grouped("jurisdiction"),
-            languages=grouped("language"),
-            per_day=grouped("substr(timestamp, 1, 10)"),
-        )
 
     def close(self) -> None:
         """Close every connection this store opened."""
