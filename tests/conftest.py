@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from consentkit import ConsentMiddleware, CookieRule, Policy
+
+from .pg_server import PgServer, PostgresUnavailable, shared_server, skip_requested
 
 SECRET = "test-secret-key-0123456789abcdef"
 RECEIPT_KEY = "test-receipt-key-fedcba9876543210"
@@ -71,6 +73,28 @@ def client_factory() -> Callable[..., TestClient]:
 @pytest.fixture
 def client(client_factory: Callable[..., TestClient]) -> TestClient:
     return client_factory()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """The shared throwaway PostgreSQL cluster (fails, not skips, when it cannot start)."""
+    if skip_requested():
+        pytest.skip("CONSENTKIT_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
+    try:
+        server = shared_server()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL to a fresh, empty receipt store of each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'receipts.db'}"
+    server: PgServer = request.getfixturevalue("pg_server")
+    return server.new_database()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -23,7 +23,7 @@ from consentkit.decision import ConsentCodec
 from consentkit.stores import ReceiptStore, open_store, verify_store
 
 from .crash_app import RECEIPT_KEY, SECRET, ServerProcess
-from .pg_server import PgServer, PostgresUnavailable, shared_server, skip_requested
+from .pg_server import PgServer, PostgresUnavailable, skip_requested
 
 try:
     import httpx2 as httpx
@@ -93,25 +93,6 @@ def stored_ids(store: ReceiptStore) -> list[str]:
 
 def cli_verify(url: str) -> int:
     return cli_main(["--store", url, "--receipt-key", RECEIPT_KEY, "verify"])
-
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> PgServer:
-    """The shared throwaway PostgreSQL cluster (fails, not skips, when it cannot start)."""
-    if skip_requested():
-        pytest.skip("CONSENTKIT_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
-    try:
-        return shared_server()
-    except PostgresUnavailable as exc:
-        pytest.fail(str(exc))
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'receipts.db'}"
-    cluster: PgServer = request.getfixturevalue("pg_cluster")
-    return cluster.new_database()
 
 
 @pytest.fixture

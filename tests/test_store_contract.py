@@ -23,32 +23,7 @@ from consentkit.receipts import GENESIS_HASH, ReceiptDraft, key_fingerprint, to_
 from consentkit.stores import ReceiptStore, open_store, verify_store
 from consentkit.stores.sqlite import SQLiteReceiptStore
 
-from .pg_server import PgServer, PostgresUnavailable, shared_server, skip_requested
 from .receipt_factory import KEYS, T0, draft
-
-BACKENDS = ["sqlite", "postgres"]
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    """The shared throwaway PostgreSQL cluster (fails, not skips, when it cannot start)."""
-    if skip_requested():
-        pytest.skip("CONSENTKIT_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
-    try:
-        server = shared_server()
-    except PostgresUnavailable as exc:
-        pytest.fail(str(exc))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL to a fresh, empty store of each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'receipts.db'}"
-    server: PgServer = request.getfixturevalue("pg_server")
-    return server.new_database()
 
 
 @pytest.fixture

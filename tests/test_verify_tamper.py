@@ -12,7 +12,6 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,28 +21,14 @@ from consentkit.errors import ChainError
 from consentkit.receipts import Receipt, canonical_bytes, key_fingerprint, seal
 from consentkit.stores import ReceiptStore, _sql, open_store, verify_store
 
-from .pg_server import PgServer, PostgresUnavailable, shared_server, skip_requested
 from .receipt_factory import KEYS, T0, draft
 
 N = 12
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> PgServer:
-    if skip_requested():
-        pytest.skip("CONSENTKIT_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
-    try:
-        return shared_server()
-    except PostgresUnavailable as exc:
-        pytest.fail(str(exc))
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'receipts.db'}"
-    server: PgServer = request.getfixturevalue("pg_server")
-    return server.new_database()
+@pytest.fixture
+def url(store_url: str) -> str:
+    return store_url
 
 
 @pytest.fixture

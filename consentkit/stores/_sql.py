@@ -326,6 +326,25 @@ class SQLReadMixin:
     def _time_param(self, value: datetime) -> Any:
         raise NotImplementedError
 
+    def latest(self, consent_id: str) -> Receipt | None:
+        """The newest receipt of one visitor."""
+        rows = self._query(
+            "read a receipt",
+            f"SELECT {SELECT_COLUMNS} FROM {RECEIPTS} WHERE consent_id = {self.PARAM} "
+            "ORDER BY seq DESC LIMIT 1",
+            (consent_id,),
+        )
+        return row_to_receipt(rows[0]) if rows else None
+
+    def for_consent(self, consent_id: str) -> list[Receipt]:
+        """Every receipt of one visitor, oldest first."""
+        rows = self._query(
+            "read receipts",
+            f"SELECT {SELECT_COLUMNS} FROM {RECEIPTS} WHERE consent_id = {self.PARAM} ORDER BY seq",
+            (consent_id,),
+        )
+        return [row_to_receipt(row) for row in rows]
+
     def head(self) -> ChainHead | None:
         """The seq and hash recorded by the last append (``None`` for an empty chain)."""
         rows = self._query("read the chain head", f"SELECT seq, hash FROM {HEAD} WHERE id = 1")

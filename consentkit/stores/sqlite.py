@@ -331,25 +331,6 @@ class SQLiteReceiptStore(_sql.SQLReadMixin):
 
     # --- reading ------------------------------------------------------------------
 
-    def latest(self, consent_id: str) -> Receipt | None:
-        """The newest receipt of one visitor."""
-        rows = self._query(
-            "read a receipt",
-            f"SELECT {SELECT_COLUMNS} FROM {RECEIPTS} WHERE consent_id = ? "
-            "ORDER BY seq DESC LIMIT 1",
-            (consent_id,),
-        )
-        return _sql.row_to_receipt(rows[0]) if rows else None
-
-    def for_consent(self, consent_id: str) -> list[Receipt]:
-        """Every receipt of one visitor, oldest first."""
-        rows = self._query(
-            "read receipts",
-            f"SELECT {SELECT_COLUMNS} FROM {RECEIPTS} WHERE consent_id = ? ORDER BY seq",
-            (consent_id,),
-        )
-        return [_sql.row_to_receipt(row) for row in rows]
-
     def iter_receipts(
         self,
         *,
