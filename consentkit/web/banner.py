@@ -170,7 +170,7 @@ class Banner:
             raise ConfigError("ck-head.js must not contain '</'", source="static/ck-head.js")
         self._head_code = Markup(head_code)  # noqa: S704 - our own file, checked above
         self._hashes: dict[str, str] = {}
-        self._cookie_rows: dict[Category, tuple[_CookieRow, ...]] = {}
+        self._declaration = _Declaration(policy)
         self._body_cached = lru_cache(maxsize=_CACHE_SIZE)(self._render_body)
         self._head_cached = lru_cache(maxsize=_CACHE_SIZE)(self._render_head)
         self._placeholder_cached = lru_cache(maxsize=_CACHE_SIZE)(self._render_placeholder)
@@ -213,29 +213,6 @@ class Banner:
 
     # -- what the visitor is shown ------------------------------------------------------------
 
-    def _rows(self, category: Category) -> tuple[_CookieRow, ...]:
-        rows = self._cookie_rows.get(category)
-        if rows is None:
-            rows = tuple(_cookie_row(rule) for rule in self.policy.cookies_for(category))
-            self._cookie_rows[category] = rows
-        return rows
-
-    def _categories(
-        self, texts: Mapping[str, str], granted: frozenset[str], limit: int | None
-    ) -> list[_CategoryView]:
-        return [
-            _CategoryView(
-                key=category,
-                label=texts[f"{category}_label"],
-                description=texts[f"{category}_description"],
-                cookies=self._rows(category)[:limit],
-                total=len(self._rows(category)),
-                checked=category == "necessary" or category in granted,
-                locked=category == "necessary",
-            )
-            for category in CATEGORIES
-        ]
-
     def shown_hash(self, language: str) -> str:
         """SHA-256 (hex) of the exact texts and cookie list shown in *language*.
 
@@ -244,13 +221,14 @@ class Banner:
         lang = self._language(language)
         cached = self._hashes.get(lang)
         if cached is None:
+            rows = self._declaration.rows
             shown = {
                 "language": lang,
                 "texts": dict(sorted(self.texts(lang).items())),
                 "site_name": self.policy.site_name,
                 "privacy_url": safe_url(self.policy.privacy_url),
                 "cookies": {
-                    c: [[r.name, r.provider, r.purpose, r.retention] for r in self._rows(c)]
+                    c: [[r.name, r.provider, r.purpose, r.retention] for r in rows(c)]
                     for c in CATEGORIES
                 },
             }
@@ -278,25 +256,6 @@ class Banner:
             "privacy_url": safe_url(self.policy.privacy_url),
         }
 
-    @staticmethod
-    def _decision_key(ctx: BannerContext) -> tuple[Any, ...]:
-        d = ctx.decision
-        return (
-            ctx.language,
-            d.decided,
-            tuple(sorted(d.granted)),
-            tuple(sorted(d.refused)),
-            tuple(sorted(d.pending)),
-            d.model,
-            d.region,
-            d.gpc,
-            d.reason,
-            d.revision,
-            ctx.nonce,
-            ctx.return_to,
-            ctx.gpc_honoured,
-        )
-
     def body_html(self, ctx: BannerContext) -> str:
         """HTML injected right after ``<body>`` (in the first paint, the first Tab stop).
 
@@ -304,7 +263,7 @@ class Banner:
         answer), the preferences dialog (hidden until opened), the "Cookie settings"
         control and the enhancement script.
         """
-        return self._body_cached(self._decision_key(ctx))
+        return self._body_cached(_render_key(ctx))
 
     def _render_body(self, key: tuple[Any, ...]) -> str:
         (lang, decided, granted, refused, pending, model, region, gpc, reason, revision,
@@ -340,7 +299,7 @@ class Banner:
             model=model,
             decided=decided,
             gpc_honoured=gpc_honoured,
-            categories=self._categories(texts, granted_set, _LISTED_PER_CATEGORY),
+            categories=self._declaration.categories(texts, granted_set, _LISTED_PER_CATEGORY),
             do_not_sell=[c for c in optional_granted if c != "targeting"],
         )
         return self._env.get_template("banner.html").render(context)
@@ -373,7 +332,9 @@ class Banner:
             decided=decision.decided,
             model=decision.model,
             gpc_honoured=ctx.gpc_honoured,
-            categories=self._categories(context["t"], frozenset(decision.granted), limit),
+            categories=self._declaration.categories(
+                context["t"], frozenset(decision.granted), limit
+            ),
             revision=self.policy.revision,
         )
         return self._env.get_template(template).render(context)
@@ -438,6 +399,57 @@ class Banner:
             keep=keep,
         )
         return self._env.get_template("placeholder.html").render(context)
+
+
+def _render_key(ctx: BannerContext) -> tuple[Any, ...]:
+    """Everything the injected banner depends on, hashable: the render cache's key."""
+    d = ctx.decision
+    return (
+        ctx.language,
+        d.decided,
+        tuple(sorted(d.granted)),
+        tuple(sorted(d.refused)),
+        tuple(sorted(d.pending)),
+        d.model,
+        d.region,
+        d.gpc,
+        d.reason,
+        d.revision,
+        ctx.nonce,
+        ctx.return_to,
+        ctx.gpc_honoured,
+    )
+
+
+class _Declaration:
+    """The policy's cookies per category as the banner lists them (rows built once)."""
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+        self._rows: dict[Category, tuple[_CookieRow, ...]] = {}
+
+    def rows(self, category: Category) -> tuple[_CookieRow, ...]:
+        rows = self._rows.get(category)
+        if rows is None:
+            rows = tuple(_cookie_row(rule) for rule in self._policy.cookies_for(category))
+            self._rows[category] = rows
+        return rows
+
+    def categories(
+        self, texts: Mapping[str, str], granted: frozenset[str], limit: int | None
+    ) -> list[_CategoryView]:
+        return [
+            _CategoryView(
+                key=category,
+                label=texts[f"{category}_label"],
+                description=texts[f"{category}_description"],
+                cookies=self.rows(category)[:limit],
+                total=len(self.rows(category)),
+                checked=category == "necessary" or category in granted,
+                locked=category == "necessary",
+            )
+            for category in CATEGORIES
+        ]
 
 
 def _as_category(value: object, fallback: Category) -> Category:
