@@ -220,9 +220,12 @@ class ConsentEndpoints:
             if is_json and fields.get("via") == "banner"
             else ("api" if is_json else "html_form")
         )
-        _, receipt_id = await self.recorder.store_receipt(
-            request, new, action, collection, fields.get("return_to"), now
-        )
+        receipt_id = None
+        if self.recorder.store is not None:
+            draft = self.recorder.build_draft(
+                request, new, action, collection, fields.get("return_to"), now
+            )
+            _, receipt_id = await self.recorder.store_receipt(draft)
         stale = cookies_to_expire(
             request.cookies, decision=new, policy=policy, own_cookies=self.own_cookies
         )

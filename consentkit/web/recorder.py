@@ -113,16 +113,8 @@ class Recorder:
         )
         return value.encode("latin-1")
 
-    async def store_receipt(
-        self,
-        request: RequestInfo,
-        decision: Decision,
-        action: str,
-        collection: str,
-        page: object,
-        now: datetime,
-    ) -> tuple[bool, str | None]:
-        """Append the receipt of *decision*; ``(stored or spooled, receipt id)``.
+    async def store_receipt(self, draft: ReceiptDraft) -> tuple[bool, str | None]:
+        """Append *draft*; ``(stored or spooled, receipt id)``.
 
         Never raises: a visitor's choice is honoured even when it cannot be recorded
         (the failure is logged loudly; a spooled store keeps the draft on disk).
@@ -130,11 +122,10 @@ class Recorder:
         store = self.store
         if store is None:
             return False, None
-        draft = self.build_draft(request, decision, action, collection, page, now)
         try:
             receipt: Receipt | None = await anyio.to_thread.run_sync(store.append, draft)
         except Exception:
-            logger.exception("could not record consent receipt for action %s", action)
+            logger.exception("could not record consent receipt for action %s", draft.action)
             return False, None
         return True, receipt.receipt_id if receipt is not None else None
 
@@ -190,9 +181,10 @@ class Recorder:
         now = datetime.now(UTC)
         consent_id = decision.consent_id or new_consent_id()
         decision = replace(decision, consent_id=consent_id)
-        recorded, _ = await self.store_receipt(
-            request, decision, "gpc", "signal", request.path, now
-        )
+        if self.store is None:
+            return None
+        draft = self.build_draft(request, decision, "gpc", "signal", request.path, now)
+        recorded, _ = await self.store_receipt(draft)
         if not recorded:
             return None
         stored = StoredConsent(
