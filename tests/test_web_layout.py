@@ -5,7 +5,12 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import consentkit
+from consentkit import Banner, ConfigError, ConsentMiddleware, Policy
+
+from .conftest import SECRET
 
 WEB = Path(consentkit.__file__).parent / "web"
 MAX_MODULE_LINES = 600
@@ -63,3 +68,29 @@ def test_no_assert_statements_in_the_web_layer() -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         asserts = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Assert)]
         assert not asserts, f"web/{path.name} uses assert at lines {asserts}"
+
+
+@pytest.mark.parametrize("prefix", ["", "consent", "/consent/", "//evil.test", "/a b", '/x"y'])
+def test_the_middleware_and_the_banner_share_one_prefix_rule(prefix: str) -> None:
+    # Without a banner the middleware used to accept prefixes the banner refused.
+    with pytest.raises(ConfigError, match="prefix"):
+        ConsentMiddleware(
+            lambda *a: None,  # type: ignore[arg-type,return-value]
+            policy=Policy(),
+            secret_key=SECRET,
+            banner=False,
+            prefix=prefix,
+        )
+    with pytest.raises(ConfigError, match="prefix"):
+        Banner(Policy(), prefix=prefix)
+
+
+def test_a_nested_prefix_is_accepted_by_both() -> None:
+    middleware = ConsentMiddleware(
+        lambda *a: None,  # type: ignore[arg-type,return-value]
+        policy=Policy(),
+        secret_key=SECRET,
+        prefix="/privacy/consent",
+    )
+    assert middleware.banner is not None
+    assert middleware.banner.prefix == "/privacy/consent"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +33,7 @@ from ..policy import Policy
 from ..registry import CookieRule
 from .i18n import BUNDLED_LANGUAGES, RTL_LANGUAGES, Texts, fill
 from .paths import safe_path, safe_url
+from .settings import check_prefix
 from .templates import environment, static_dir
 from .theme import theme_css
 
@@ -143,13 +143,7 @@ class Banner:
         texts: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         src = "Banner(...)"
-        if not re.fullmatch(r"(/[A-Za-z0-9_.~-]+)+", prefix or ""):
-            raise ConfigError(
-                f"invalid prefix {prefix!r}",
-                source=src,
-                key="prefix",
-                fix='use a path like "/_consent" (leading slash, no trailing slash)',
-            )
+        check_prefix(prefix, src)
         if position not in ("bar", "box"):
             raise ConfigError(
                 f"unknown position {position!r}",

@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Final
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..crawlers import is_crawler
@@ -120,13 +121,12 @@ class ConsentMiddleware:
         self.unclassified = UnclassifiedReport()
         self.own_cookies = frozenset({self.settings.cookie_name})
         opened = open_receipt_store(store, receipt_key, secret_key, spool_path)
-        reopen = None
-        if isinstance(store, str):
-            url = store
-
-            def reopen() -> ReceiptStore | SpooledStore | None:
-                return open_receipt_store(url, receipt_key, secret_key, spool_path)
-
+        # Only a store opened here is closed here (and opened again when used after that).
+        reopen = (
+            partial(open_receipt_store, store, receipt_key, secret_key, spool_path)
+            if isinstance(store, str)
+            else None
+        )
         self.recorder = Recorder(
             self.settings, policy, self.codec, opened, self.banner, reopen=reopen
         )
@@ -237,7 +237,7 @@ class ConsentMiddleware:
 
         async def send_closing(message: Message) -> None:
             if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-                self.close()
+                await anyio.to_thread.run_sync(self.close)
             await send(message)
 
         await self.app(scope, receive, send_closing)

@@ -4,11 +4,29 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from ..errors import ConfigError
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "check_prefix"]
+
+_PREFIX_RE: Final = re.compile(r"(/[A-Za-z0-9_.~-]+)+")
+
+
+def check_prefix(prefix: object, src: str) -> None:
+    """Refuse a prefix that is not a plain path like ``/_consent``: one or more
+    ``/segment`` parts of letters, digits, ``_ . ~ -``, no trailing slash.
+
+    The middleware routes requests by it and the banner writes it into forms, links and
+    scripts, so both use this one rule.
+    """
+    if not isinstance(prefix, str) or not _PREFIX_RE.fullmatch(prefix):
+        raise ConfigError(
+            f"invalid prefix {prefix!r}",
+            source=src,
+            key="prefix",
+            fix='use a path like "/_consent" (leading slash, no trailing slash)',
+        )
 
 
 @dataclass(frozen=True)
@@ -30,13 +48,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         src = "ConsentMiddleware(...)"
-        if not self.prefix.startswith("/") or self.prefix.endswith("/") or len(self.prefix) < 2:
-            raise ConfigError(
-                f"invalid prefix {self.prefix!r}",
-                source=src,
-                key="prefix",
-                fix='use a path like "/_consent" (leading slash, no trailing slash)',
-            )
+        check_prefix(self.prefix, src)
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.cookie_name):
             raise ConfigError(
                 f"invalid cookie name {self.cookie_name!r}",
