@@ -22,7 +22,6 @@ again without it: the prefix is a browser-enforced attribute, not part of the co
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 import tomllib
@@ -31,8 +30,15 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final, Literal, NamedTuple, TypeAlias, cast
 
-from consentkit.categories import CATEGORIES, UNCLASSIFIED, Category, Classified, Source
-from consentkit.errors import ConfigError
+from consentkit.categories import (
+    CATEGORIES,
+    CATEGORY_SYNONYMS,
+    UNCLASSIFIED,
+    Category,
+    Classified,
+    Source,
+)
+from consentkit.errors import ConfigError, did_you_mean
 
 __all__ = [
     "MATCH_KINDS",
@@ -66,18 +72,6 @@ _CACHE_SIZE: Final = 4096
 _NAME_PREFIXES: Final = ("__host-", "__secure-")
 # Characters a browser never accepts in a cookie name, so a rule containing one can never match.
 _FORBIDDEN_NAME_CHARS: Final = frozenset("=;,") | frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
-_CATEGORY_SYNONYMS: Final[Mapping[str, Category]] = {
-    "essential": "necessary",
-    "required": "necessary",
-    "strictly_necessary": "necessary",
-    "analytics": "performance",
-    "statistics": "performance",
-    "marketing": "targeting",
-    "advertising": "targeting",
-    "ads": "targeting",
-    "preferences": "functionality",
-    "functional": "functionality",
-}
 _CATEGORY_FIX: Final = "use one of " + ", ".join(CATEGORIES)
 
 
@@ -220,7 +214,7 @@ def _category_problem(rule: CookieRule) -> _Problem | None:
     return _Problem(
         "category",
         f"unknown category {rule.category!r} for rule {rule.name!r}",
-        _suggest(str(rule.category), CATEGORIES, _CATEGORY_SYNONYMS) or _CATEGORY_FIX,
+        did_you_mean(str(rule.category), CATEGORIES, synonyms=CATEGORY_SYNONYMS) or _CATEGORY_FIX,
     )
 
 
@@ -254,15 +248,6 @@ def _text_problem(rule: CookieRule) -> _Problem | None:
             "source", f"unknown rule source {rule.source!r}", 'use "declared" or "knowledge_base"'
         )
     return None
-
-
-def _suggest(value: str, choices: Sequence[str], synonyms: Mapping[str, str] | None = None) -> str:
-    """Return a "did you mean" fix for *value*, or "" when nothing is close."""
-    folded = value.strip().lower().replace("-", "_").replace(" ", "_")
-    if synonyms and folded in synonyms:
-        return f'did you mean "{synonyms[folded]}"?'
-    close = difflib.get_close_matches(folded, choices, n=1, cutoff=0.6)
-    return f'did you mean "{close[0]}"?' if close else ""
 
 
 # --------------------------------------------------------------------------- matching helpers
@@ -560,17 +545,8 @@ def _rule_from_table(
         )
     except ConfigError as exc:
         raise ConfigError(
-            _bare_message(exc), source=source_name, key=f"{key}.{exc.key}", fix=exc.fix
+            exc.problem, source=source_name, key=f"{key}.{exc.key}", fix=exc.fix
         ) from None
-
-
-def _bare_message(exc: ConfigError) -> str:
-    """The message of *exc* without the source, key and fix decorations."""
-    text = str(exc)
-    head = f"{exc.source}: " + (f"{exc.key}: " if exc.key else "")
-    tail = f" (fix: {exc.fix})" if exc.fix else ""
-    text = text.removeprefix(head)
-    return text[: -len(tail)] if tail and text.endswith(tail) else text
 
 
 def _reject_unknown_keys(
@@ -578,7 +554,7 @@ def _reject_unknown_keys(
 ) -> None:
     for name in table:
         if name not in allowed:
-            hint = _suggest(str(name), allowed)
+            hint = did_you_mean(str(name), allowed)
             raise ConfigError(
                 f"unknown key {name!r}",
                 source=source_name,

@@ -26,9 +26,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from consentkit.errors import ConfigError
-from consentkit.jurisdiction import JurisdictionResolver, parse_regions
+from consentkit.jurisdiction import JurisdictionResolver
 from consentkit.middleware import ConsentMiddleware
 from consentkit.policy import Policy
+from consentkit.regions import parse_regions
 
 from .providers import create_providers_app
 

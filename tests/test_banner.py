@@ -15,8 +15,8 @@ import jinja2
 import pytest
 
 from consentkit.banner import Banner, BannerContext, consent_mode_state, static_dir
-from consentkit.categories import CATEGORIES, OPTIONAL_CATEGORIES, Category
-from consentkit.decision import Decision, Model, StoredConsent, decide
+from consentkit.categories import CATEGORIES, OPTIONAL_CATEGORIES, Category, Model
+from consentkit.decision import Decision, StoredConsent, decide
 from consentkit.errors import ConfigError
 from consentkit.policy import CategoryText, Policy
 from consentkit.registry import CookieRule

@@ -24,8 +24,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from consentkit import ConsentMiddleware, CookieRule, Policy
+from consentkit.consent_mode import consent_mode_defaults
 from consentkit.decision import ConsentCodec, StoredConsent
-from consentkit.jurisdiction import consent_mode_defaults
 from consentkit.receipts import Receipt
 from consentkit.stores import open_store
 
