@@ -27,7 +27,9 @@ from .cookies import render_set_cookie
 from .decision import Decision, StoredConsent, decide, new_consent_id
 from .enforcement import cookies_to_expire, expiry_headers
 from .jurisdiction import gpc_json
-from .receipts import ReceiptDraft, reduce_user_agent, to_kantara, truncate_ip
+from .privacy import reduce_user_agent, truncate_ip
+from .receipts import ReceiptDraft
+from .stores.export import to_kantara
 
 if TYPE_CHECKING:
     from .middleware import ConsentMiddleware, RequestInfo
@@ -456,7 +458,7 @@ class ConsentEndpoints:
         return _error(404, "no such admin endpoint")
 
     def _export(self, request: RequestInfo) -> Response:
-        from .export import export_stream
+        from .stores.export import export_stream
 
         fmt = _query_value(request.query, "format") or "ndjson"
         if fmt not in ("csv", "ndjson", "json"):
