@@ -36,6 +36,7 @@ from .decision import Decision
 from .errors import ConfigError
 from .policy import Policy
 from .registry import CookieRule
+from .urls import check_prefix
 
 __all__ = [
     "BUNDLED_LANGUAGES",
@@ -275,13 +276,7 @@ class Banner:
         texts: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         src = "Banner(...)"
-        if not re.fullmatch(r"(/[A-Za-z0-9_.~-]+)+", prefix or ""):
-            raise ConfigError(
-                f"invalid prefix {prefix!r}",
-                source=src,
-                key="prefix",
-                fix='use a path like "/_consent" (leading slash, no trailing slash)',
-            )
+        check_prefix(prefix, source=src)
         if position not in ("bar", "box"):
             raise ConfigError(
                 f"unknown position {position!r}",

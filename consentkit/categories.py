@@ -7,7 +7,7 @@ that policy files, knowledge-base entries and page markup may use.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final, Literal, TypeAlias
+from typing import Final, Literal, TypeAlias, TypeGuard
 
 Category: TypeAlias = Literal["necessary", "performance", "functionality", "targeting"]
 """A consent category key. ``necessary`` is always granted."""
@@ -73,6 +73,11 @@ CATEGORY_SYNONYMS: Final[Mapping[str, Category]] = {
 def is_category(value: object) -> bool:
     """Return whether *value* is one of the four category keys."""
     return value in CATEGORIES
+
+
+def is_action(value: object) -> TypeGuard[Action]:
+    """Return whether *value* is one of the :data:`ACTIONS`."""
+    return value in ACTIONS
 
 
 def fold_name(value: str) -> str:

@@ -36,6 +36,7 @@ from .rewriter import Blocked, HTMLRewriter, RewritePlan, default_placeholder, s
 from .stores import ReceiptStore, open_store
 from .stores.spool import SpooledStore
 from .trackers import TrackerIndex, default_index
+from .urls import check_prefix
 
 __all__ = ["ConsentMiddleware", "Settings"]
 
@@ -74,13 +75,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         src = "ConsentMiddleware(...)"
-        if not self.prefix.startswith("/") or self.prefix.endswith("/") or len(self.prefix) < 2:
-            raise ConfigError(
-                f"invalid prefix {self.prefix!r}",
-                source=src,
-                key="prefix",
-                fix='use a path like "/_consent" (leading slash, no trailing slash)',
-            )
+        check_prefix(self.prefix, source=src)
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.cookie_name):
             raise ConfigError(
                 f"invalid cookie name {self.cookie_name!r}",
