@@ -228,7 +228,7 @@ def csv_line_sql(
     every value once: *cells* selects the raw cells ``c0, c1, ...`` from the receipts
     table; *joined* passes them on with ``j``, all cells joined by a unit separator;
     *record* is the CSV record. A record whose cells need no formula escaping (like
-    :func:`consentkit.export.csv_safe`) and no quoting is ``j`` with commas: a handful
+    :func:`consentkit.stores.export.csv_safe`) and no quoting is ``j`` with commas: a handful
     of string searches. Only the rare other records are built cell by cell.
     *position* is ``instr`` or ``strpos``.
     """
