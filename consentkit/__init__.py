@@ -23,8 +23,9 @@ from .jurisdiction import JurisdictionResolver
 from .middleware import ConsentMiddleware, Settings
 from .policy import CategoryText, Policy
 from .receipts import Receipt, ReceiptDraft
-from .registry import Classification, CookieRule, Registry
+from .registry import Classification, Registry
 from .rewriter import HTMLRewriter, RewritePlan
+from .rules import CookieRule
 from .stores import ReceiptStore, open_store
 from .trackers import TrackerIndex
 

@@ -35,7 +35,7 @@ from .categories import CATEGORIES, OPTIONAL_CATEGORIES, Category
 from .decision import Decision
 from .errors import ConfigError
 from .policy import Policy
-from .registry import CookieRule
+from .rules import CookieRule
 from .urls import check_prefix
 
 __all__ = [

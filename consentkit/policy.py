@@ -17,7 +17,8 @@ from typing import Any, Final
 from .categories import CATEGORIES, Category, is_category
 from .errors import ConfigError, did_you_mean
 from .regions import RegionTable, parse_regions
-from .registry import Classification, CookieRule, Registry, load_rules
+from .registry import Classification, Registry
+from .rules import CookieRule, load_rules
 
 __all__ = ["MAX_LIFETIME_DAYS", "CategoryText", "Policy"]
 

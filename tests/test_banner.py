@@ -19,7 +19,7 @@ from consentkit.categories import CATEGORIES, OPTIONAL_CATEGORIES, Category, Mod
 from consentkit.decision import Decision, StoredConsent, decide
 from consentkit.errors import ConfigError
 from consentkit.policy import CategoryText, Policy
-from consentkit.registry import CookieRule
+from consentkit.rules import CookieRule
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HOSTILE = "<script>alert(1)</script>"

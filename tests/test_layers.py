@@ -38,6 +38,7 @@ CORE = frozenset(
         "receipts",
         "regions",
         "registry",
+        "rules",
         "trackers",
         "urls",
     }

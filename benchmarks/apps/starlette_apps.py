@@ -35,8 +35,8 @@ from consentkit.cookies import parse_cookie_header
 from consentkit.decision import ConsentCodec, StoredConsent, decide
 from consentkit.middleware import ConsentMiddleware
 from consentkit.policy import Policy
-from consentkit.registry import CookieRule
 from consentkit.rewriter import Blocked, default_placeholder
+from consentkit.rules import CookieRule
 from consentkit.trackers import Tracker, default_index
 
 if TYPE_CHECKING:
