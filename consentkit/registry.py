@@ -1,9 +1,9 @@
 """Cookie classification: the site's rules and the knowledge base compiled into a fast lookup.
 
 The rules themselves (:class:`~consentkit.rules.CookieRule`, validation, loading) live in
-:mod:`consentkit.rules`. A :class:`Registry` holds the site's declared rules and the knowledge base shipped in
-``consentkit/data/cookies.toml`` and answers :meth:`Registry.classify` for every cookie name the
-middleware sees.
+:mod:`consentkit.rules`. A :class:`Registry` holds the site's declared rules and the
+knowledge base shipped in ``consentkit/data/cookies.toml`` and answers
+:meth:`Registry.classify` for every cookie name the middleware sees.
 
 Precedence, first match wins:
 
