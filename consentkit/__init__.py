@@ -21,8 +21,9 @@ from .errors import ChainError, ConfigError, ConsentKitError, MissingExtraError,
 from .jurisdiction import JurisdictionResolver
 from .policy import CategoryText, Policy
 from .receipts import Receipt, ReceiptDraft
-from .registry import Classification, CookieRule, Registry
+from .registry import Classification, Registry
 from .rewriter import HTMLRewriter, RewritePlan
+from .rules import CookieRule
 from .stores import ReceiptStore, open_store
 from .trackers import TrackerIndex
 from .web import Banner, BannerContext, ConsentMiddleware, Settings

@@ -12,7 +12,8 @@ import pytest
 
 from consentkit.categories import CATEGORIES
 from consentkit.errors import ConfigError
-from consentkit.registry import CookieRule, Registry, knowledge_base, load_knowledge_base
+from consentkit.registry import Registry
+from consentkit.rules import CookieRule, knowledge_base, load_knowledge_base
 
 KB = knowledge_base()
 REGISTRY = Registry()

@@ -34,8 +34,8 @@ from consentkit.categories import CATEGORIES, Category
 from consentkit.cookies import parse_cookie_header
 from consentkit.decision import ConsentCodec, StoredConsent, decide
 from consentkit.policy import Policy
-from consentkit.registry import CookieRule
 from consentkit.rewriter import Blocked, default_placeholder
+from consentkit.rules import CookieRule
 from consentkit.trackers import Tracker, default_index
 from consentkit.web.banner import Banner, BannerContext
 

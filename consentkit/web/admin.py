@@ -15,9 +15,9 @@ from urllib.parse import parse_qsl
 import anyio
 from starlette.responses import Response, StreamingResponse
 
-from ..export import export_stream
 from ..policy import Policy
 from ..stores import ReceiptStore
+from ..stores.export import export_stream
 from ..stores.spool import SpooledStore
 from .dashboard import render_dashboard
 from .recorder import Recorder

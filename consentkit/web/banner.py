@@ -30,10 +30,10 @@ from ..categories import CATEGORIES, OPTIONAL_CATEGORIES, Category
 from ..decision import Decision
 from ..errors import ConfigError
 from ..policy import Policy
-from ..registry import CookieRule
+from ..rules import CookieRule
+from ..urls import check_prefix
 from .i18n import BUNDLED_LANGUAGES, RTL_LANGUAGES, Texts, fill
 from .paths import safe_path, safe_url
-from .settings import check_prefix
 from .templates import environment, static_dir
 from .theme import theme_css
 
@@ -143,7 +143,7 @@ class Banner:
         texts: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         src = "Banner(...)"
-        check_prefix(prefix, src)
+        check_prefix(prefix, source=src)
         if position not in ("bar", "box"):
             raise ConfigError(
                 f"unknown position {position!r}",

@@ -25,7 +25,7 @@ from ..decision import Decision, StoredConsent, decide, new_consent_id
 from ..enforcement import cookies_to_expire, expiry_headers
 from ..jurisdiction import gpc_json
 from ..policy import Policy
-from ..receipts import to_kantara
+from ..stores.export import to_kantara
 from .admin import Admin
 from .banner import Banner
 from .paths import safe_path

@@ -23,7 +23,8 @@ from ..cookies import render_set_cookie
 from ..decision import ConsentCodec, Decision, StoredConsent, new_consent_id
 from ..errors import ConfigError
 from ..policy import Policy
-from ..receipts import Receipt, ReceiptDraft, reduce_user_agent, truncate_ip
+from ..privacy import reduce_user_agent, truncate_ip
+from ..receipts import Receipt, ReceiptDraft
 from ..stores import ReceiptStore, open_store
 from ..stores.spool import SpooledStore
 from .paths import safe_path

@@ -4,29 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Literal
 
 from ..errors import ConfigError
+from ..urls import check_prefix
 
-__all__ = ["Settings", "check_prefix"]
-
-_PREFIX_RE: Final = re.compile(r"(/[A-Za-z0-9_.~-]+)+")
-
-
-def check_prefix(prefix: object, src: str) -> None:
-    """Refuse a prefix that is not a plain path like ``/_consent``: one or more
-    ``/segment`` parts of letters, digits, ``_ . ~ -``, no trailing slash.
-
-    The middleware routes requests by it and the banner writes it into forms, links and
-    scripts, so both use this one rule.
-    """
-    if not isinstance(prefix, str) or not _PREFIX_RE.fullmatch(prefix):
-        raise ConfigError(
-            f"invalid prefix {prefix!r}",
-            source=src,
-            key="prefix",
-            fix='use a path like "/_consent" (leading slash, no trailing slash)',
-        )
+__all__ = ["Settings"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +31,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         src = "ConsentMiddleware(...)"
-        check_prefix(self.prefix, src)
+        check_prefix(self.prefix, source=src)
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.cookie_name):
             raise ConfigError(
                 f"invalid cookie name {self.cookie_name!r}",
