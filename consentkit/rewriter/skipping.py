@@ -1,0 +1,94 @@
+"""Skipping: compiled patterns that pass over everything needing no decision in one call.
+
+Most of a page is text and tags that can never need blocking. :func:`boring` builds a
+pattern that consumes them, tag by tag as the WHATWG tokenizer reads them (quoted
+attribute values included, so a ``<script`` inside ``title="..."`` is never mistaken for a
+tag), and stops before the first construct that matters: a start tag named in *starts*,
+an end tag named in *ends*, or anything incomplete. Python code then runs only there.
+
+Which constructs matter depends on the plan: with something to block, images and links
+too; with nothing to block, only what changes the tokenizer's state (raw text, scripts,
+foreign content, templates) and the insertion points.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Final
+
+from consentkit.rewriter.foreign import (
+    BREAKOUT,
+    HTML_END_BREAKOUT,
+    MATH_INTEGRATION,
+    SVG_INTEGRATION,
+)
+from consentkit.rewriter.tags import ATTRS
+
+__all__ = [
+    "BORING_BEFORE_BODY",
+    "BORING_FOREIGN",
+    "BORING_HTML",
+    "BORING_STRUCTURE",
+    "BORING_STRUCTURE_BEFORE_BODY",
+    "boring",
+]
+
+
+def _not_named(prefix: bytes, names: Iterable[bytes]) -> bytes:
+    """Lookbehinds refusing a tag name among *names*, any case (cheaper than a lookahead)."""
+    by_width: dict[int, list[bytes]] = {}
+    for name in sorted(set(names)):
+        cased = b"".join(
+            b"[" + bytes([c, c ^ 0x20]) + b"]" if chr(c).isalpha() else re.escape(bytes([c]))
+            for c in name
+        )
+        by_width.setdefault(len(name), []).append(cased)
+    return b"".join(
+        b"(?<!" + prefix + b"(?:" + b"|".join(group) + b"))"
+        for _, group in sorted(by_width.items())
+    )
+
+
+def boring(starts: Iterable[bytes], ends: Iterable[bytes], *, cdata: bool) -> re.Pattern[bytes]:
+    """A pattern consuming text and every construct needing no decision, in one C-level call.
+
+    It stops before a start tag named in *starts*, an end tag named in *ends*, or anything
+    incomplete; what it consumed is byte for byte what the tokenizer would emit unchanged.
+    """
+    bang = rb"<!(?!--|\[CDATA\[)[^>]*+>" if cdata else rb"<!(?!--)[^>]*+>"
+    return re.compile(
+        rb"(?:[^<]++"
+        rb"|<(?=[^A-Za-z/!?])"
+        rb"|<[A-Za-z][^\t\n\f\r />]*+" + _not_named(b"<", starts) + ATTRS + rb">"
+        rb"|</[A-Za-z][^\t\n\f\r />]*+" + _not_named(b"</", ends) + ATTRS + rb">"
+        rb"|</(?=[^A-Za-z])[^>]*+>"
+        rb"|<\?[^>]*+>"
+        rb"|<!--(?>-?>|(?s:.)*?--!?>)"
+        rb"|" + bang + rb")*+"
+    )
+
+
+_STRUCTURE: Final = (
+    b"script style xmp iframe noembed noframes noscript textarea title plaintext "
+    b"svg math template".split()
+)
+_PIXELS: Final = [b"img", b"image", b"link"]
+_END_STOPS: Final = (b"body", b"template")
+
+BORING_HTML: Final = boring([*_STRUCTURE, *_PIXELS], _END_STOPS, cdata=False)
+"""HTML content of a page with something to block."""
+BORING_BEFORE_BODY: Final = boring([*_STRUCTURE, *_PIXELS, b"body"], _END_STOPS, cdata=False)
+"""The same while ``body_start_html`` waits for its ``<body>`` tag."""
+BORING_STRUCTURE: Final = boring(_STRUCTURE, _END_STOPS, cdata=False)
+"""HTML content when nothing can need blocking: images and links are skipped too."""
+BORING_STRUCTURE_BEFORE_BODY: Final = boring([*_STRUCTURE, b"body"], _END_STOPS, cdata=False)
+BORING_FOREIGN: Final = boring(
+    BREAKOUT
+    | SVG_INTEGRATION
+    | MATH_INTEGRATION
+    | {b"script", b"svg", b"math", b"annotation-xml", b"font"},
+    HTML_END_BREAKOUT | SVG_INTEGRATION | MATH_INTEGRATION | {b"svg", b"math", b"annotation-xml"},
+    cdata=True,
+)
+"""SVG and MathML content outside integration points."""
