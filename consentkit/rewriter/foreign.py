@@ -53,18 +53,21 @@ class OpenElement:
     namespace: Namespace
     integration_point: bool
     """HTML (or MathML text) integration point: its content is tokenized as HTML."""
+    count: int = 1
+    """How many such elements are open one inside the other (``<svg><svg><svg>``)."""
 
 
 class ForeignStack:
     """The open elements that decide whether tags are read as HTML or as foreign content."""
 
-    __slots__ = ("_count", "_open", "steps")
+    __slots__ = ("_count", "_key", "_open", "steps")
 
     def __init__(self) -> None:
         self._open: list[OpenElement] = []
         self._count: dict[bytes, int] = {}
+        self._key: frozenset[bytes] | None = frozenset()
         self.steps = 0
-        """Elements popped so far (each pushed element is popped at most once)."""
+        """Entries popped so far (each pushed entry is popped at most once)."""
 
     def __bool__(self) -> bool:
         return bool(self._open)
@@ -87,29 +90,56 @@ class ForeignStack:
         """Namespace of the innermost open element."""
         return self._open[-1].namespace if self._open else Namespace.HTML
 
-    def push(self, name: bytes, namespace: Namespace, point: bool = False) -> None:
-        """Open an element."""
-        self._open.append(OpenElement(name, namespace, point))
-        self._count[name] = self._count.get(name, 0) + 1
+    @property
+    def open_names(self) -> frozenset[bytes]:
+        """Names of the open elements (the end tags that can close something)."""
+        if self._key is None:
+            self._key = frozenset(name for name, count in self._count.items() if count)
+        return self._key
 
-    def _pop(self) -> OpenElement:
+    def push(self, name: bytes, namespace: Namespace, point: bool = False, count: int = 1) -> None:
+        """Open *count* elements, one inside the other."""
+        self._key = None
+        top = self._open[-1] if self._open else None
+        if (
+            top is not None
+            and top.name == name
+            and top.namespace == namespace
+            and top.integration_point == point
+        ):
+            top.count += count
+        else:
+            self._open.append(OpenElement(name, namespace, point, count))
+        self._count[name] = self._count.get(name, 0) + count
+
+    def _pop(self, count: int | None = None) -> OpenElement:
+        """Close the innermost entry's elements (*count* of them, or all)."""
         self.steps += 1
-        top = self._open.pop()
-        self._count[top.name] -= 1
+        self._key = None
+        top = self._open[-1]
+        closing = top.count if count is None else count
+        top.count -= closing
+        self._count[top.name] -= closing
+        if not top.count:
+            self._open.pop()
         return top
 
     def close(self, name: bytes) -> bool:
         """Close the innermost open *name* and all inside it; whether one was open."""
         if not self._count.get(name):
             return False
-        while self._open and self._pop().name != name:
-            pass
+        while self._open:
+            if self._open[-1].name == name:
+                self._pop(1)
+                break
+            self._pop()
         return True
 
     def clear(self) -> None:
         """Leave foreign content altogether."""
         self._open.clear()
         self._count.clear()
+        self._key = frozenset()
 
     def breaks_out(self, tag: Tag) -> bool:
         """Pop foreign content if *tag*, met inside it, is HTML that ends it."""

@@ -32,6 +32,7 @@ __all__ = [
     "BORING_STRUCTURE",
     "BORING_STRUCTURE_BEFORE_BODY",
     "boring",
+    "boring_foreign",
 ]
 
 
@@ -83,12 +84,30 @@ BORING_BEFORE_BODY: Final = boring([*_STRUCTURE, *_PIXELS, b"body"], _END_STOPS,
 BORING_STRUCTURE: Final = boring(_STRUCTURE, _END_STOPS, cdata=False)
 """HTML content when nothing can need blocking: images and links are skipped too."""
 BORING_STRUCTURE_BEFORE_BODY: Final = boring([*_STRUCTURE, b"body"], _END_STOPS, cdata=False)
-BORING_FOREIGN: Final = boring(
+_FOREIGN_STARTS: Final = (
     BREAKOUT
     | SVG_INTEGRATION
     | MATH_INTEGRATION
-    | {b"script", b"svg", b"math", b"annotation-xml", b"font"},
-    HTML_END_BREAKOUT | SVG_INTEGRATION | MATH_INTEGRATION | {b"svg", b"math", b"annotation-xml"},
-    cdata=True,
+    | {b"script", b"svg", b"math", b"annotation-xml", b"font"}
 )
-"""SVG and MathML content outside integration points."""
+_FOREIGN_TRACKED: Final = SVG_INTEGRATION | MATH_INTEGRATION | {b"svg", b"math", b"annotation-xml"}
+BORING_FOREIGN: Final = boring(_FOREIGN_STARTS, HTML_END_BREAKOUT | _FOREIGN_TRACKED, cdata=True)
+"""SVG and MathML content outside integration points, whatever is open."""
+_BY_OPEN: dict[frozenset[bytes], re.Pattern[bytes]] = {}
+_BY_OPEN_MAX: Final = 64
+
+
+def boring_foreign(open_names: frozenset[bytes]) -> re.Pattern[bytes]:
+    """:data:`BORING_FOREIGN` that also skips end tags of elements that are not open.
+
+    Such an end tag closes nothing, so it needs no decision; without this, a page of
+    ``</desc>`` after ``<svg>`` would stop the skipping at every one of them.
+    """
+    key = open_names & _FOREIGN_TRACKED
+    found = _BY_OPEN.get(key)
+    if found is None:
+        if len(_BY_OPEN) >= _BY_OPEN_MAX:
+            return BORING_FOREIGN
+        found = boring(_FOREIGN_STARTS, HTML_END_BREAKOUT | key, cdata=True)
+        _BY_OPEN[key] = found
+    return found

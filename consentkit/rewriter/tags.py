@@ -48,6 +48,8 @@ _WHOLE_ATTRS: Final = re.compile(
     rb"""(?:"[^"]*+"|'[^']*+'|[^\t\n\f\r >"'][^\t\n\f\r >]*+(?=[\t\n\f\r >]))"""
     rb"|(?=[/>])|[\t\n\f\r ]++(?=[^\t\n\f\r =])))*+"
 )
+_NAME_KEPT: Final = 32
+"""Tag-name bytes kept by the end finder: enough for every name that changes state."""
 _NAME_CHARS: Final = re.compile(rb"[^\t\n\f\r />=]*+")
 _TAG_NAME_CHARS: Final = re.compile(rb"[^\t\n\f\r />]*+")
 _WS: Final = re.compile(rb"[\t\n\f\r ]*+")
@@ -176,7 +178,8 @@ class TagEndScanner:
             where = self.where
             if where is _Where.TAG_NAME:
                 stop = _TAG_NAME_CHARS.match(buf, pos, end).end()  # type: ignore[union-attr]
-                self.name += bytes(buf[pos:stop]).lower()
+                if len(self.name) < _NAME_KEPT:
+                    self.name += bytes(buf[pos : min(stop, pos + _NAME_KEPT)]).lower()
                 pos = stop
                 if pos < end:
                     if buf[pos] == 0x3E:
@@ -216,9 +219,8 @@ class TagEndScanner:
                     elif byte == 0x2F:
                         self.where = _Where.BEFORE_NAME
                         pos += 1
-                    else:
-                        self.where = _Where.NAME
-                        pos += 1
+                    else:  # a new attribute: the bulk step takes it from here
+                        self.where = _Where.BEFORE_NAME
             elif where is _Where.BEFORE_VALUE:
                 pos = _WS.match(buf, pos, end).end()  # type: ignore[union-attr]
                 if pos < end:

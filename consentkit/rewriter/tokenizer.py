@@ -27,10 +27,10 @@ from consentkit.rewriter.plan import RewritePlan, RewriteStats
 from consentkit.rewriter.script_data import ScriptDataScanner
 from consentkit.rewriter.skipping import (
     BORING_BEFORE_BODY,
-    BORING_FOREIGN,
     BORING_HTML,
     BORING_STRUCTURE,
     BORING_STRUCTURE_BEFORE_BODY,
+    boring_foreign,
 )
 from consentkit.rewriter.tags import TAG, TAG_NAME, Tag, TagEndScanner
 
@@ -259,7 +259,7 @@ class Tokenizer:
                 else:
                     pattern = BORING_STRUCTURE
             elif self._open.foreign:
-                pattern = BORING_FOREIGN
+                pattern = boring_foreign(self._open.open_names)
         if pattern is not None:
             found = pattern.match(buf, pos)
             if found is not None and found.end() > pos:
@@ -441,6 +441,8 @@ class Tokenizer:
 
     def _script(self, buf: bytes, pos: int, final: bool) -> int:
         found, is_end = self._script_data.scan(buf, pos, final)
+        self._work += self._script_data.steps
+        self._script_data.steps = 0
         if is_end:
             return self._script_end(buf, pos, found, final)
         if found > pos:
@@ -550,9 +552,10 @@ class Tokenizer:
             return self._foreign_tag(tag, stack.namespace)
         if name in (b"svg", b"math"):
             self._emit(tag.raw)
-            if not tag.self_closing:
-                stack.push(name, Namespace.SVG if name == b"svg" else Namespace.MATH)
-            return tag.end
+            if tag.self_closing:
+                return tag.end
+            stack.push(name, Namespace.SVG if name == b"svg" else Namespace.MATH)
+            return self._repeats(tag)
         if name == b"body" and out.body_start_pending and self._template == 0:
             self._emit(tag.raw)
             out.body_started()
@@ -571,9 +574,30 @@ class Tokenizer:
             self._emit(self.sink.foreign_script(tag))
         else:
             self._emit(tag.raw)
-        if not tag.self_closing:
-            self._open.open_foreign(tag, namespace)
-        return tag.end
+        if tag.self_closing:
+            return tag.end
+        self._open.open_foreign(tag, namespace)
+        return self._repeats(tag) if tag.name in (b"svg", b"math") else tag.end
+
+    def _repeats(self, tag: Tag) -> int:
+        """Take in one go the same ``<svg>``/``<math>`` tag repeated right after *tag*.
+
+        Inside foreign content each repeat opens one more of the same element, so a run
+        of them is one push, not one trip through the tokenizer per tag.
+        """
+        if self.seen is not None:
+            return tag.end
+        raw = tag.raw
+        buf = tag.buf
+        pos = tag.end
+        while buf.startswith(raw, pos):
+            pos += len(raw)
+        if pos > tag.end:
+            count = (pos - tag.end) // len(raw)
+            self._work += count
+            self._emit(buf[tag.end : pos])
+            self._open.push(tag.name, self._open.namespace, count=count)
+        return pos
 
     def _enter_raw(self, name: bytes) -> None:
         pattern = self._raw_cache.get(name)
