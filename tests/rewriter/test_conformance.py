@@ -14,7 +14,7 @@ import pytest
 
 from consentkit.rewriter import HTMLRewriter, RewritePlan, rewrite, scan_start_tags
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "html5lib-tests"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "html5lib-tests"
 GRANT_ALL = RewritePlan(granted=frozenset({"performance", "functionality", "targeting"}))
 BLOCK_ALL = RewritePlan(head_html="<x-h>", body_end_html="<x-b>")
 # a start tag of one of these switches the tokenizer through the tree builder, which the
