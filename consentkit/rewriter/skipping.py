@@ -51,13 +51,61 @@ def _not_named(prefix: bytes, names: Iterable[bytes]) -> bytes:
     )
 
 
-def boring(starts: Iterable[bytes], ends: Iterable[bytes], *, cdata: bool) -> re.Pattern[bytes]:
+# Attribute values that cannot hold an absolute URL (no "//", ":/", "\" or character
+# reference) and names that are no consent marking (none starts with "data-c"): an image or
+# a link made only of these needs no decision, as Tag.quick_ignore would find.
+# (URL parsers drop tabs and newlines, so "/\n/" counts as "//".)
+_SAFE_SLASH = rb"/(?![\t\n\r]*+/)|:(?![\t\n\r]*+/)"
+_SAFE_CHAR = rb"(?:[^\t\n\f\r >\"'\\&/:]|" + _SAFE_SLASH + rb")"
+_SAFE_VALUE = (
+    rb"(?:\"(?:[^\"\\&/:]|" + _SAFE_SLASH + rb")*+\""
+    rb"|'(?:[^'\\&/:]|" + _SAFE_SLASH + rb")*+'"
+    rb"|" + _SAFE_CHAR + rb"(?:" + _SAFE_CHAR + rb"|[\"'])*+(?=[\t\n\f\r >])|(?=>))"
+)
+_SAFE_ATTRS = (
+    rb"(?:[\t\n\f\r /]++"
+    rb"|(?![dD][aA][tT][aA]-[cC])(?:=[^\t\n\f\r />=]*+|[^\t\n\f\r />=]++)[\t\n\f\r ]*+"
+    rb"(?:=[\t\n\f\r ]*+" + _SAFE_VALUE + rb"|(?!=)))*+"
+)
+_SAFE_PIXEL = rb"<(?i:img|image|link)(?=[\t\n\f\r />])" + _SAFE_ATTRS + rb">"
+# An inline icon: <svg> holding only shapes, text without markup, and <title>/<desc> with
+# plain text. Its tokens are the same whether read as SVG or HTML, it ends where it
+# started (in HTML), and nothing in it can need blocking.
+_SHAPES = (
+    rb"(?i:path|g|rect|circle|ellipse|line|polyline|polygon|use|defs|symbol|stop"
+    rb"|lineargradient|radialgradient|clippath|mask|pattern|text|tspan)(?=[\t\n\f\r />])"
+)
+_SAFE_SVG = (
+    rb"<(?i:svg)(?=[\t\n\f\r />])" + ATTRS + rb">"
+    rb"(?:[^<]++"
+    rb"|</?" + _SHAPES + ATTRS + rb">"
+    rb"|<(?i:title)(?=[\t\n\f\r />])"
+    + ATTRS
+    + rb">[^<]*+</(?i:title)(?=[\t\n\f\r />])"
+    + ATTRS
+    + rb">"
+    rb"|<(?i:desc)(?=[\t\n\f\r />])"
+    + ATTRS
+    + rb">[^<]*+</(?i:desc)(?=[\t\n\f\r />])"
+    + ATTRS
+    + rb">"
+    rb"|<!--(?>-?>|(?s:.)*?--!?>))*+"
+    rb"</(?i:svg)(?=[\t\n\f\r />])" + ATTRS + rb">"
+)
+
+
+def boring(
+    starts: Iterable[bytes], ends: Iterable[bytes], *, cdata: bool, safe: bool = False
+) -> re.Pattern[bytes]:
     """A pattern consuming text and every construct needing no decision, in one C-level call.
 
     It stops before a start tag named in *starts*, an end tag named in *ends*, or anything
     incomplete; what it consumed is byte for byte what the tokenizer would emit unchanged.
+    With *safe* it also consumes images and links that cannot hold a tracker URL or a
+    marking, and inline SVG icons (for HTML content, where both are named in *starts*).
     """
     bang = rb"<!(?!--|\[CDATA\[)[^>]*+>" if cdata else rb"<!(?!--)[^>]*+>"
+    extra = rb"|" + _SAFE_PIXEL + rb"|" + _SAFE_SVG if safe else b""
     return re.compile(
         rb"(?:[^<]++"
         rb"|<(?=[^A-Za-z/!?])"
@@ -66,7 +114,7 @@ def boring(starts: Iterable[bytes], ends: Iterable[bytes], *, cdata: bool) -> re
         rb"|</(?=[^A-Za-z])[^>]*+>"
         rb"|<\?[^>]*+>"
         rb"|<!--(?>-?>|(?s:.)*?--!?>)"
-        rb"|" + bang + rb")*+"
+        rb"|" + bang + extra + rb")*+"
     )
 
 
@@ -77,13 +125,17 @@ _STRUCTURE: Final = (
 _PIXELS: Final = [b"img", b"image", b"link"]
 _END_STOPS: Final = (b"body", b"template")
 
-BORING_HTML: Final = boring([*_STRUCTURE, *_PIXELS], _END_STOPS, cdata=False)
+BORING_HTML: Final = boring([*_STRUCTURE, *_PIXELS], _END_STOPS, cdata=False, safe=True)
 """HTML content of a page with something to block."""
-BORING_BEFORE_BODY: Final = boring([*_STRUCTURE, *_PIXELS, b"body"], _END_STOPS, cdata=False)
+BORING_BEFORE_BODY: Final = boring(
+    [*_STRUCTURE, *_PIXELS, b"body"], _END_STOPS, cdata=False, safe=True
+)
 """The same while ``body_start_html`` waits for its ``<body>`` tag."""
-BORING_STRUCTURE: Final = boring(_STRUCTURE, _END_STOPS, cdata=False)
+BORING_STRUCTURE: Final = boring(_STRUCTURE, _END_STOPS, cdata=False, safe=True)
 """HTML content when nothing can need blocking: images and links are skipped too."""
-BORING_STRUCTURE_BEFORE_BODY: Final = boring([*_STRUCTURE, b"body"], _END_STOPS, cdata=False)
+BORING_STRUCTURE_BEFORE_BODY: Final = boring(
+    [*_STRUCTURE, b"body"], _END_STOPS, cdata=False, safe=True
+)
 _FOREIGN_STARTS: Final = (
     BREAKOUT
     | SVG_INTEGRATION

@@ -243,3 +243,22 @@ def test_partially_granted_visitor_keeps_only_what_was_granted() -> None:
             ("script", "targeting"),
         ]
     )
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b'<img src="/\n/www.facebook.com/tr?id=1">',
+        b"<img src='https:\t//www.facebook.com/tr?id=1'>",
+        b'<img src="/\r/www.facebook.com/tr?id=1">',
+        b'<link rel=preconnect href="/\t/www.google-analytics.com">',
+        b'<iframe src="https:\n//www.youtube.com/embed/x"></iframe>',
+        b"<img alt=x src=https://www.facebook.com/tr?id=1>",
+        b'<img alt="a" data-category="marketing" src="/local.gif">',
+    ],
+)
+def test_urls_a_browser_reads_as_absolute_are_never_skipped(document: bytes) -> None:
+    for plan in (RewritePlan(), RewritePlan(body_start_html="<s>")):
+        rewriter = HTMLRewriter(plan)
+        out = rewriter.feed(b"<p>" + document) + rewriter.flush()
+        assert len(rewriter.stats.blocked) == 1, out
