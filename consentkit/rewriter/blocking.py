@@ -68,6 +68,12 @@ _SVG_SCRIPT_RENAMES: Final = {
 _LIST_SEPARATORS: Final = re.compile(r"[\s,;]+")
 
 _Added = list[tuple[str, str | None]]
+_DecisionKey = tuple[bytes, bool, tuple[object, ...]]
+
+_CACHED_TAG_BYTES: Final = 2048
+_CACHED_DECISIONS: Final = 1024
+_DECISIONS: dict[_DecisionKey, tuple[bytes | None, Blocked | None]] = {}
+"""Decisions by tag bytes and context, shared by all rewriters (bounded, then cleared)."""
 
 
 class Blocker:
@@ -77,6 +83,15 @@ class Blocker:
         self.plan = plan
         self.stats = stats
         self._enc = encoding or "ascii"
+        self._context = (
+            plan.granted,
+            plan.trackers,
+            plan.block_unmarked_trackers,
+            plan.unclassified_category,
+            plan.site_host,
+            self._enc,
+        )
+        """Everything besides a tag's bytes that its decision depends on."""
         categories = {t.category for t in plan.trackers.trackers if t.inline}
         self._classify_inline = plan.block_unmarked_trackers and not all(
             plan.allows(c) for c in categories
@@ -85,12 +100,37 @@ class Blocker:
     # ----------------------------------------------------------------- the sink protocol
 
     def element(self, tag: Tag, *, in_noscript: bool) -> bytes | None:
-        """An HTML start tag that may need blocking; ``None`` holds an inline script."""
+        """An HTML start tag that may need blocking; ``None`` holds an inline script.
+
+        Decisions are remembered per tag bytes and visitor context: the same tracker tags
+        recur on every page of a site, so most are decided once per process.
+        """
+        raw = tag.raw
+        key = (raw, in_noscript, self._context) if len(raw) <= _CACHED_TAG_BYTES else None
+        hit = _DECISIONS.get(key) if key is not None else None
+        if hit is None:
+            before = len(self.stats.blocked)
+            out = self._decide(tag, in_noscript)
+            blocked = self.stats.blocked[-1] if len(self.stats.blocked) > before else None
+            if key is not None:
+                if len(_DECISIONS) >= _CACHED_DECISIONS:
+                    _DECISIONS.clear()
+                _DECISIONS[key] = (out, blocked)
+        else:
+            out, blocked = hit
+            if blocked is not None:
+                self.stats.blocked.append(blocked)
+        if out is None or blocked is None or blocked.kind != "iframe" or in_noscript:
+            return out
+        placeholder = self.plan.placeholder(blocked).encode(self._enc, "xmlcharrefreplace")
+        return placeholder + out
+
+    def _decide(self, tag: Tag, in_noscript: bool) -> bytes | None:
         name = tag.name
         if name == b"script":
             return tag.raw if in_noscript else self._html_script(tag)
         if name == b"iframe":
-            return self._iframe(tag, in_noscript)
+            return self._iframe(tag)
         if name in (b"img", b"image"):
             return self._img(tag)
         if name == b"link":
@@ -205,7 +245,7 @@ class Blocker:
         markers.append(("data-ck-blocked", None))
         return markers
 
-    def _iframe(self, tag: Tag, in_noscript: bool) -> bytes:
+    def _iframe(self, tag: Tag) -> bytes:
         if tag.quick_ignore():
             return tag.raw
         src = tag.get(b"src")
@@ -216,14 +256,10 @@ class Blocker:
         if category is None or src is None or self.plan.allows(category):
             return tag.raw
         self._record("iframe", category, tracker, src)
-        item = self.stats.blocked[-1]
-        placeholder = b""
-        if not in_noscript:
-            placeholder = self.plan.placeholder(item).encode(self._enc, "xmlcharrefreplace")
         added = self._markers(category, tracker)
         if not tag.has(b"hidden"):
             added.append(("hidden", None))
-        return placeholder + self._edit(tag, {b"src": b"data-ck-src"}, added)
+        return self._edit(tag, {b"src": b"data-ck-src"}, added)
 
     def _img(self, tag: Tag) -> bytes:
         if tag.quick_ignore():

@@ -262,3 +262,18 @@ def test_urls_a_browser_reads_as_absolute_are_never_skipped(document: bytes) -> 
         rewriter = HTMLRewriter(plan)
         out = rewriter.feed(b"<p>" + document) + rewriter.flush()
         assert len(rewriter.stats.blocked) == 1, out
+
+
+def test_remembered_decisions_follow_each_visitors_choice() -> None:
+    refuse, accept = RewritePlan(), RewritePlan(granted=ALL)
+    targeting_only = RewritePlan(granted=frozenset({"targeting"}))
+    for _ in range(2):  # the second round is served from remembered decisions
+        assert rewrite(PAGE, accept) == PAGE
+        refused = rewrite(PAGE, refuse)
+        assert b" src=" + GA not in refused
+        assert b'<div class="ck-placeholder"' in refused
+        partial = rewrite(PAGE, targeting_only)
+        assert b"<img src=" + FB_PIXEL in partial
+        assert b"<script src=" + GA not in partial
+    site = RewritePlan(site_host="www.google-analytics.com")
+    assert b"<script src=" + GA + b"></script></body>" in rewrite(PAGE, site)
