@@ -31,8 +31,12 @@ __all__ = [
     "BORING_HTML",
     "BORING_STRUCTURE",
     "BORING_STRUCTURE_BEFORE_BODY",
+    "CANDIDATES_HTML",
+    "CANDIDATES_STRUCTURE",
+    "ONE_SAFE_CONSTRUCT",
     "boring",
     "boring_foreign",
+    "leap",
 ]
 
 
@@ -163,3 +167,94 @@ def boring_foreign(open_names: frozenset[bytes]) -> re.Pattern[bytes]:
         found = boring(_FOREIGN_STARTS, HTML_END_BREAKOUT | key, cdata=True)
         _BY_OPEN[key] = found
     return found
+
+
+# Leaping: instead of walking every tag, search for the next construct that could matter
+# and prove, from a few bytes around it, that the tokenizer is in the data state there.
+
+
+def _candidates(names: Iterable[bytes], *, pixels: bool) -> re.Pattern[bytes]:
+    unique: list[bytes] = list(set(names))
+    unique.sort(key=len, reverse=True)
+    alternatives = b"|".join(unique)
+    # an image or link with nothing that could need a decision is no candidate at all
+    pixel = rb"|(?i:img|image|link)(?=[\t\n\f\r />])(?!" + _SAFE_ATTRS + rb">)" if pixels else b""
+    return re.compile(
+        rb"<(?:!(?!--)|\?|/(?:[^A-Za-z]|(?i:body|template)(?![^\t\n\f\r />]))"
+        rb"|(?i:" + alternatives + rb")(?![^\t\n\f\r />])" + pixel + rb")"
+    )
+
+
+CANDIDATES_HTML: Final = _candidates([*_STRUCTURE, b"body"], pixels=True)
+"""Every construct :data:`BORING_HTML` (or its before-body variant) may stop at, and more."""
+CANDIDATES_STRUCTURE: Final = _candidates([*_STRUCTURE, b"body"], pixels=False)
+"""The same for :data:`BORING_STRUCTURE` and its before-body variant."""
+ONE_SAFE_CONSTRUCT: Final = re.compile(
+    _SAFE_PIXEL + rb"|" + _SAFE_SVG + rb"|<!--(?>-?>|(?s:.)*?--!?>)"
+)
+"""One image, link, icon or comment that needs no decision, at a known data-state point."""
+_TAIL: Final = 16
+"""Bytes left to the walking pattern at a buffer's end, where a candidate may be cut."""
+_WS_BYTES: Final = b"\t\n\f\r "
+# "<!-->" and "<!--->" are whole comments: searched from "<!" + 2, "-->" finds them too
+_COMMENT_CLOSE: Final = re.compile(rb"--!?>")
+
+
+def _opens_value(buf: bytes, start: int, quote: int) -> bool:
+    """Whether the quote at *quote* may open an attribute value (``=`` before it)."""
+    at = quote - 1
+    while at >= start and buf[at] in _WS_BYTES:
+        at -= 1
+    return at >= start and buf[at] == 0x3D
+
+
+def data_state_at(buf: bytes, start: int, end: int) -> bool:
+    """Whether *end* is surely in the data state, given *start* is and no candidate between.
+
+    State-changing elements and bogus comments are candidates, so only a comment or a tag
+    can span *end*. A comment does if the last ``<!--`` is not closed before *end*. A tag
+    does if *end* is in a quoted value (then the last quote of its kind follows ``=``) or
+    elsewhere in the tag (then a ``<`` follows the last ``>``, or that ``>`` is in a
+    quoted value that closed since). Conservative: ``False`` only means "walk instead".
+    """
+    opened = buf.rfind(b"<!--", start, end)
+    if opened != -1 and _COMMENT_CLOSE.search(buf, opened + 2, end) is None:
+        return False
+    for quote in b'"', b"'":
+        last = buf.rfind(quote, start, end)
+        if last != -1 and _opens_value(buf, start, last):
+            return False
+    gt = buf.rfind(b">", start, end)
+    after = start if gt == -1 else gt + 1
+    if buf.find(b"<", after, end) != -1:
+        return False
+    if gt != -1:
+        for quote in b'"', b"'":
+            if buf.find(quote, after, end) != -1:
+                last = buf.rfind(quote, start, gt)
+                if last != -1 and _opens_value(buf, start, last):
+                    return False
+    return True
+
+
+def leap(buf: bytes, pos: int, candidates: re.Pattern[bytes]) -> tuple[int, int]:
+    """``(end, steps)``: how far from data-state *pos* the bytes surely need no decision.
+
+    Searches for the next candidate, checks the tokenizer is in the data state there,
+    passes over it when it is a harmless image, link, icon or comment, and goes on.
+    Stops at a candidate that matters, where the check fails, or near the buffer's end.
+    """
+    n = len(buf)
+    steps = 0
+    while True:
+        steps += 1
+        found = candidates.search(buf, pos)
+        stop = found.start() if found is not None else n - _TAIL
+        if stop <= pos or not data_state_at(buf, pos, stop):
+            return pos, steps
+        if found is None:
+            return stop, steps
+        unit = ONE_SAFE_CONSTRUCT.match(buf, stop)
+        if unit is None:
+            return stop, steps
+        pos = unit.end()

@@ -30,7 +30,10 @@ from consentkit.rewriter.skipping import (
     BORING_HTML,
     BORING_STRUCTURE,
     BORING_STRUCTURE_BEFORE_BODY,
+    CANDIDATES_HTML,
+    CANDIDATES_STRUCTURE,
     boring_foreign,
+    leap,
 )
 from consentkit.rewriter.tags import TAG, TAG_NAME, Tag, TagEndScanner
 
@@ -254,10 +257,20 @@ class Tokenizer:
             if not self._open:
                 if self._blocking:
                     pattern = BORING_BEFORE_BODY if self._out.body_start_pending else BORING_HTML
+                    candidates = CANDIDATES_HTML
                 elif self._out.body_start_pending:
                     pattern = BORING_STRUCTURE_BEFORE_BODY
+                    candidates = CANDIDATES_STRUCTURE
                 else:
                     pattern = BORING_STRUCTURE
+                    candidates = CANDIDATES_STRUCTURE
+                end, steps = leap(buf, pos, candidates)
+                self._work += steps
+                if end > pos:
+                    self._emit(buf[pos:end])
+                    pos = end
+                    if pos >= len(buf):
+                        return pos
             elif self._open.foreign:
                 pattern = boring_foreign(self._open.open_names)
         if pattern is not None:

@@ -277,3 +277,48 @@ def test_remembered_decisions_follow_each_visitors_choice() -> None:
         assert b"<script src=" + GA not in partial
     site = RewritePlan(site_host="www.google-analytics.com")
     assert b"<script src=" + GA + b"></script></body>" in rewrite(PAGE, site)
+
+
+# ------------------------------------------------------------------ leaping over text and tags
+
+SCRIPT = b"<script src=" + GA + b"></script>"
+PIXEL = b"<img src=" + FB_PIXEL + b">"
+LEAP_TRAPS = [
+    b'<a title="' + SCRIPT + b'">x</a>' + PIXEL,
+    b"<a title='x>y " + SCRIPT + b"'>x</a>" + PIXEL,
+    b'<a title="x>y" ' + SCRIPT + b">" + PIXEL,
+    b'<a title = "x>y" z=' + SCRIPT + b">" + PIXEL,
+    b'<a b="=" >' + SCRIPT + PIXEL,
+    b"<a href=x" + SCRIPT + b">" + PIXEL,
+    b"<a " + SCRIPT + b">" + PIXEL,
+    b"<!-- " + SCRIPT + b" -->" + SCRIPT,
+    b"<!-- a > b " + SCRIPT,
+    b"<!-->" + SCRIPT + b"<!--->" + PIXEL + b"<!-- --!>" + PIXEL,
+    b'<p>Don\'t say "hi" ' + SCRIPT + b" it's <b>x</b> " + PIXEL,
+    b"<p a='it\"s' b=\"" + PIXEL + b'">' + PIXEL,
+    b'<div data-x="' + PIXEL + b'"></div>' + PIXEL,
+    b'<img alt=\'x\' src="/a.png"><img alt="' + PIXEL + b'">' + PIXEL,
+    b'<svg><title>t</title><path d="M0"/></svg>' + PIXEL + b"<svg><script>" + PIXEL,
+    b"<p>a < b > c " + SCRIPT,
+    b"<?php echo '>' ?>" + PIXEL + b"<!x '>" + PIXEL,
+    b'<p title="a' + b"x" * 100 + b'">' + b"y" * 5000 + PIXEL,
+]
+
+
+@pytest.mark.parametrize("document", LEAP_TRAPS)
+def test_leaping_finds_tags_where_walking_does(
+    document: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from consentkit.rewriter import tokenizer
+
+    document = b"<body><p>" + document + b"</p></body>"
+    plan = RewritePlan(body_end_html="<e>")
+    leaped = rewrite(document, plan)
+    with monkeypatch.context() as patched:
+        patched.setattr(tokenizer, "leap", lambda buf, pos, candidates: (pos, 0))
+        walked = rewrite(document, plan)
+    assert leaped == walked
+    for cut in range(0, len(document) + 1, 7):
+        rewriter = HTMLRewriter(plan)
+        split = rewriter.feed(document[:cut]) + rewriter.feed(document[cut:]) + rewriter.flush()
+        assert split == leaped, cut
