@@ -36,6 +36,7 @@ __all__ = [
     "ONE_SAFE_CONSTRUCT",
     "boring",
     "boring_foreign",
+    "html_patterns",
     "leap",
 ]
 
@@ -258,3 +259,13 @@ def leap(buf: bytes, pos: int, candidates: re.Pattern[bytes]) -> tuple[int, int]
         if unit is None:
             return stop, steps
         pos = unit.end()
+
+
+def html_patterns(
+    *, blocking: bool, before_body: bool
+) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """The walking pattern and the candidates for HTML content (no foreign element open)."""
+    if blocking:
+        return (BORING_BEFORE_BODY if before_body else BORING_HTML), CANDIDATES_HTML
+    walking = BORING_STRUCTURE_BEFORE_BODY if before_body else BORING_STRUCTURE
+    return walking, CANDIDATES_STRUCTURE

@@ -19,25 +19,21 @@ import codecs
 import re
 from collections.abc import Callable
 from enum import IntEnum
-from typing import Final, Protocol
+from typing import Final
 
 from consentkit.rewriter.emitter import Emitter, PendingScript
 from consentkit.rewriter.foreign import HTML_END_BREAKOUT, VOID, ForeignStack, Namespace
 from consentkit.rewriter.plan import RewritePlan, RewriteStats
 from consentkit.rewriter.script_data import ScriptDataScanner
+from consentkit.rewriter.sink import Sink
 from consentkit.rewriter.skipping import (
-    BORING_BEFORE_BODY,
-    BORING_HTML,
-    BORING_STRUCTURE,
-    BORING_STRUCTURE_BEFORE_BODY,
-    CANDIDATES_HTML,
-    CANDIDATES_STRUCTURE,
     boring_foreign,
+    html_patterns,
     leap,
 )
 from consentkit.rewriter.tags import TAG, TAG_NAME, Tag, TagEndScanner
 
-__all__ = ["MAX_PENDING", "Sink", "State", "Tokenizer"]
+__all__ = ["MAX_PENDING", "State", "Tokenizer"]
 
 MAX_PENDING: Final = 256 * 1024
 """Longest construct (tag or inline script) held back to be classified whole."""
@@ -59,23 +55,6 @@ class State(IntEnum):
     SCRIPT = 8
     TAG_SKIP = 9
     """Streaming a tag too long to hold, until its ``>``."""
-
-
-class Sink(Protocol):
-    """Decides about the tags that can need blocking; returns the bytes to emit."""
-
-    def element(self, tag: Tag, *, in_noscript: bool) -> bytes | None:
-        """An HTML ``script``, ``iframe``, ``img``/``image`` or ``link`` start tag.
-
-        ``None`` (only for an inline script outside ``noscript``) asks to hold the
-        script's text and decide with :meth:`inline_script`.
-        """
-
-    def inline_script(self, tag: Tag, content: bytes) -> bytes:
-        """The start tag to emit for a held inline script, given its text."""
-
-    def foreign_script(self, tag: Tag) -> bytes:
-        """A ``script`` start tag in SVG or MathML."""
 
 
 _NON_WS = re.compile(rb"[^\t\n\f\r ]")
@@ -255,15 +234,9 @@ class Tokenizer:
         pattern = None
         if not self._out.head_pending and self.seen is None:
             if not self._open:
-                if self._blocking:
-                    pattern = BORING_BEFORE_BODY if self._out.body_start_pending else BORING_HTML
-                    candidates = CANDIDATES_HTML
-                elif self._out.body_start_pending:
-                    pattern = BORING_STRUCTURE_BEFORE_BODY
-                    candidates = CANDIDATES_STRUCTURE
-                else:
-                    pattern = BORING_STRUCTURE
-                    candidates = CANDIDATES_STRUCTURE
+                pattern, candidates = html_patterns(
+                    blocking=self._blocking, before_body=self._out.body_start_pending
+                )
                 end, steps = leap(buf, pos, candidates)
                 self._work += steps
                 if end > pos:
@@ -520,16 +493,8 @@ class Tokenizer:
         return found
 
     def _after_skipped(self, name: bytes, is_end: bool) -> None:
-        if is_end or self._open:
-            return
-        if name == b"script":
-            self._enter_script()
-        elif name == b"noscript":
-            self._enter_noscript()
-        elif name in _RAWTEXT or name in _RCDATA:
-            self._enter_raw(name)
-        elif name == b"plaintext":
-            self._state = State.PLAINTEXT
+        if not is_end and not self._open:
+            self._enter_content(name)
 
     # ----------------------------------------------------------------- tags
 
@@ -612,23 +577,21 @@ class Tokenizer:
             self._open.push(tag.name, self._open.namespace, count=count)
         return pos
 
-    def _enter_raw(self, name: bytes) -> None:
-        pattern = self._raw_cache.get(name)
-        if pattern is None:
-            pattern = re.compile(b"</" + re.escape(name) + rb"[\t\n\f\r />]", re.I)
-            self._raw_cache[name] = pattern
-        self._raw_end = pattern
-        self._raw_name = name
-        self._state = State.RAW_TEXT
-
-    def _enter_script(self) -> None:
-        self._state = State.SCRIPT
-        self._script_data = ScriptDataScanner()
-
-    def _enter_noscript(self) -> None:
-        self._state = State.NOSCRIPT
-        self._raw_end = _NOSCRIPT_END
-        self._raw_name = b"noscript"
+    def _enter_content(self, name: bytes) -> None:
+        """Switch to the state an HTML start tag named *name* opens, if any."""
+        if name == b"script":
+            self._state = State.SCRIPT
+            self._script_data = ScriptDataScanner()
+        elif name == b"noscript" or name in _RAWTEXT or name in _RCDATA:
+            pattern = self._raw_cache.get(name)
+            if pattern is None:
+                pattern = re.compile(b"</" + re.escape(name) + rb"[\t\n\f\r />]", re.I)
+                self._raw_cache[name] = pattern
+            self._raw_end = pattern
+            self._raw_name = name
+            self._state = State.NOSCRIPT if name == b"noscript" else State.RAW_TEXT
+        elif name == b"plaintext":
+            self._state = State.PLAINTEXT
 
     def _element(self, tag: Tag, *, in_noscript: bool) -> None:
         """Emit an HTML start tag, edited if the sink says so, and switch tokenizer state."""
@@ -641,16 +604,8 @@ class Tokenizer:
                 self._emit(out)
         else:
             self._emit(tag.raw)
-        if in_noscript:
-            return
-        if name == b"script":
-            self._enter_script()
-        elif name == b"noscript":
-            self._enter_noscript()
-        elif name in _RAWTEXT or name in _RCDATA:
-            self._enter_raw(name)
-        elif name == b"plaintext":
-            self._state = State.PLAINTEXT
+        if not in_noscript:
+            self._enter_content(name)
 
     _handlers: Final[tuple[Callable[[Tokenizer, bytes, int, bool], int], ...]] = (
         _data,
