@@ -80,8 +80,8 @@ _SHAPES = (
     rb"(?i:path|g|rect|circle|ellipse|line|polyline|polygon|use|defs|symbol|stop"
     rb"|lineargradient|radialgradient|clippath|mask|pattern|text|tspan)(?=[\t\n\f\r />])"
 )
-_SAFE_SVG = (
-    rb"<(?i:svg)(?=[\t\n\f\r />])" + ATTRS + rb">"
+_SAFE_SVG_REST = (
+    ATTRS + rb">"
     rb"(?:[^<]++"
     rb"|</?" + _SHAPES + ATTRS + rb">"
     rb"|<(?i:title)(?=[\t\n\f\r />])"
@@ -97,6 +97,9 @@ _SAFE_SVG = (
     rb"|<!--(?>-?>|(?s:.)*?--!?>))*+"
     rb"</(?i:svg)(?=[\t\n\f\r />])" + ATTRS + rb">"
 )
+_SAFE_SVG = rb"<(?i:svg)(?=[\t\n\f\r />])" + _SAFE_SVG_REST
+# A <title> holding plain text: as RCDATA or as an SVG title, the same text.
+_PLAIN_TITLE_REST = ATTRS + rb">[^<]*+</(?i:title)(?=[\t\n\f\r />])"
 
 
 def boring(
@@ -175,14 +178,17 @@ def boring_foreign(open_names: frozenset[bytes]) -> re.Pattern[bytes]:
 
 
 def _candidates(names: Iterable[bytes], *, pixels: bool) -> re.Pattern[bytes]:
-    unique: list[bytes] = list(set(names))
+    unique: list[bytes] = list(set(names) - {b"svg", b"title"})
     unique.sort(key=len, reverse=True)
     alternatives = b"|".join(unique)
-    # an image or link with nothing that could need a decision is no candidate at all
+    # Harmless images, links, icons and titles are no candidates at all: the search goes
+    # on through them, and the data-state proof covers them like any other tag.
     pixel = rb"|(?i:img|image|link)(?=[\t\n\f\r />])(?!" + _SAFE_ATTRS + rb">)" if pixels else b""
     return re.compile(
         rb"<(?:!(?!--)|\?|/(?:[^A-Za-z]|(?i:body|template)(?![^\t\n\f\r />]))"
-        rb"|(?i:" + alternatives + rb")(?![^\t\n\f\r />])" + pixel + rb")"
+        rb"|(?i:" + alternatives + rb")(?![^\t\n\f\r />])"
+        rb"|(?i:svg)(?=[\t\n\f\r />])(?!" + _SAFE_SVG_REST + rb")"
+        rb"|(?i:title)(?=[\t\n\f\r />])(?!" + _PLAIN_TITLE_REST + rb")" + pixel + rb")"
     )
 
 
@@ -250,7 +256,9 @@ def leap(buf: bytes, pos: int, candidates: re.Pattern[bytes]) -> tuple[int, int]
     while True:
         steps += 1
         found = candidates.search(buf, pos)
-        stop = found.start() if found is not None else n - _TAIL
+        # without a candidate, stop after the last ">" short of the end: a point in the
+        # data state far more often than an arbitrary cut
+        stop = found.start() if found is not None else buf.rfind(b">", pos, n - _TAIL) + 1
         if stop <= pos or not data_state_at(buf, pos, stop):
             return pos, steps
         if found is None:

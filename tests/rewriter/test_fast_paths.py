@@ -302,6 +302,12 @@ LEAP_TRAPS = [
     b"<p>a < b > c " + SCRIPT,
     b"<?php echo '>' ?>" + PIXEL + b"<!x '>" + PIXEL,
     b'<p title="a' + b"x" * 100 + b'">' + b"y" * 5000 + PIXEL,
+    b"<svg><title>t</title></svg><title>x" + SCRIPT + b"</title>" + PIXEL,
+    b"<svg><title>a</title><desc>" + PIXEL + b"</desc></svg>" + PIXEL,
+    b"<svg><title>a</title><path/><script>" + PIXEL + b"</script></svg>",
+    b'<a title="<svg><path/></svg>' + SCRIPT + b'">' + PIXEL,
+    b"<title>plain</title>" + PIXEL + b"<TITLE>" + PIXEL + b"</TITLE >" + PIXEL,
+    b"<svg/><title>x</title>" + PIXEL + b"<svg><g>" + PIXEL,
 ]
 
 
