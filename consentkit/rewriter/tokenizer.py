@@ -19,7 +19,7 @@ import codecs
 import re
 from collections.abc import Callable
 from enum import IntEnum
-from typing import Final
+from typing import Final, NamedTuple
 
 from consentkit.rewriter.emitter import Emitter, PendingScript
 from consentkit.rewriter.foreign import HTML_END_BREAKOUT, VOID, ForeignStack, Namespace
@@ -55,6 +55,21 @@ class State(IntEnum):
     SCRIPT = 8
     TAG_SKIP = 9
     """Streaming a tag too long to hold, until its ``>``."""
+
+
+class _Span(NamedTuple):
+    start: int
+    end: int
+
+
+class _Found(NamedTuple):
+    """A complete tag in the buffer."""
+
+    end: int
+    is_end: bool
+    name: bytes
+    """Lower case."""
+    name_end: int
 
 
 _NON_WS = re.compile(rb"[^\t\n\f\r ]")
@@ -106,7 +121,7 @@ class Tokenizer:
         self._scan: TagEndScanner | None = None
         """Set while an incomplete tag is held: it resumes on the next chunk."""
         self._hold = bytearray()
-        self._known: tuple[int, int] | None = None
+        self._known: _Span | None = None
         """``(start, end)`` of a tag the end finder completed, so it is not matched again."""
         self._skip: TagEndScanner | None = None
         self._raw_cache: dict[bytes, re.Pattern[bytes]] = {}
@@ -137,7 +152,7 @@ class Tokenizer:
             self._hold = bytearray()
             self._scan = None
             if found != -1:
-                self._known = (0, held + found)
+                self._known = _Span(0, held + found)
         else:
             buf = self._buf + chunk if self._buf else chunk
         self.peak = max(self.peak, len(buf) + self._out.holding)
@@ -199,20 +214,21 @@ class Tokenizer:
 
     # ----------------------------------------------------------------- tags in the buffer
 
-    def _match(self, buf: bytes, start: int) -> tuple[int, bool, bytes, int] | None:
+    def _match(self, buf: bytes, start: int) -> _Found | None:
         """``(end, is_end_tag, lower-case name, name end)`` of the tag at *start*, if whole."""
         known = self._known
-        if known is not None and known[0] == start:
+        if known is not None and known.start == start:
             self._known = None
             name = TAG_NAME.match(buf, start)
             if name is not None:
-                return known[1], buf[start + 1] == 0x2F, name.group(1).lower(), name.end()
+                is_end = buf[start + 1] == 0x2F
+                return _Found(known.end, is_end, name.group(1).lower(), name.end())
         found = TAG.match(buf, start)
         if found is None:
             self._work += len(buf) - start
             return None
         self._work += found.end() - start
-        return found.end(), bool(found.group(1)), found.group(2).lower(), found.end(2)
+        return _Found(found.end(), bool(found.group(1)), found.group(2).lower(), found.end(2))
 
     def _hold_tag(self, buf: bytes, start: int) -> int:
         """Hold the incomplete tag at *start*; the end finder resumes with the next chunk."""
@@ -223,7 +239,7 @@ class Tokenizer:
         found = scanner.scan(buf, name.start(1), len(buf))
         self._work += len(buf) - start
         if found != -1:
-            self._known = (start, found)
+            self._known = _Span(start, found)
         else:
             self._scan = scanner
         return start
@@ -291,7 +307,7 @@ class Tokenizer:
         found = self._match(buf, pos)
         if found is None:
             return self._incomplete_tag(buf, pos, final)
-        end, is_end, name, name_end = found
+        end, is_end, name, name_end = found.end, found.is_end, found.name, found.name_end
         if is_end:
             return self._end_tag(buf, pos, end, name)
         return self._start_tag(Tag(buf, pos, end, name, name_end))
@@ -396,7 +412,7 @@ class Tokenizer:
                 return start
             return self._incomplete_tag(buf, start, final)
         self._state = State.DATA
-        end, _, name, _ = tag
+        end, name = tag.end, tag.name
         return self._end_tag(buf, start, end, name)
 
     def _noscript(self, buf: bytes, pos: int, final: bool) -> int:
@@ -415,7 +431,7 @@ class Tokenizer:
                 self._emit(b"<")
                 return start + 1
             return self._hold_tag(buf, start)
-        end, _, name, name_end = tag
+        end, name, name_end = tag.end, tag.name, tag.name_end
         if _NOSCRIPT_END.search(buf, start, end) is not None:
             # browsers with scripting on end the noscript inside this tag: it is not a tag
             self._emit(buf[start : start + 1])
@@ -448,8 +464,8 @@ class Tokenizer:
         self._state = State.DATA
         if tag is None:
             return self._incomplete_tag(buf, start, final)
-        self._emit(buf[start : tag[0]])
-        return tag[0]
+        self._emit(buf[start : tag.end])
+        return tag.end
 
     def _decide_pending(self) -> None:
         pending = self._out.pending
