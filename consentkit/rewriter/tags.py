@@ -17,8 +17,10 @@ __all__ = [
     "TAG",
     "TAG_NAME",
     "Attribute",
+    "FoundTag",
     "Tag",
     "TagEndScanner",
+    "TagSpan",
     "attr_text",
 ]
 
@@ -72,6 +74,23 @@ class Attribute(NamedTuple):
     name_end: int
     value: bytes | None
     """Raw bytes between the quotes, or ``None`` for an attribute without ``=``."""
+
+
+class TagSpan(NamedTuple):
+    """Where a tag lies in a buffer."""
+
+    start: int
+    end: int
+
+
+class FoundTag(NamedTuple):
+    """A complete tag in a buffer, as far as the tokenizer needs it."""
+
+    end: int
+    is_end: bool
+    name: bytes
+    """Lower case."""
+    name_end: int
 
 
 class Tag:

@@ -1,16 +1,14 @@
 """The byte-level tokenizer: finds tags where a browser does and hands them to a sink.
 
 It follows the WHATWG tokenizer (data, tags, comments, raw text, RCDATA, the script-data
-escape states, CDATA in SVG/MathML) closely enough to find tags where a browser does, on
-the bytes of an ASCII-compatible document. Every byte it is not told to change comes out
-unchanged, whatever the chunk boundaries, and it also finds the insertion points (after
-``<head>``, after ``<body>``, before the last ``</body>``).
+escape states, CDATA in SVG/MathML) on the bytes of an ASCII-compatible document, so
+every byte it is not told to change comes out unchanged, whatever the chunk boundaries,
+and it finds the insertion points (after ``<head>`` and ``<body>``, before ``</body>``).
 
-Speed comes from skipping: a compiled pattern (:func:`~consentkit.rewriter.tags.boring`)
-consumes text and every construct that needs no decision in one C-level call, so Python
-code runs only at the few constructs that matter. Work stays linear in the input: an
-incomplete tag is scanned once, however many chunks it spans, and closing foreign content
-looks names up instead of walking the open-element stack.
+Python code runs only where something can matter: ``skipping`` leaps to the next
+candidate construct or walks past everything else in one C-level call. Work stays linear:
+an incomplete tag is scanned once however many chunks it spans, and closing foreign
+content looks names up instead of walking the open-element stack.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ import codecs
 import re
 from collections.abc import Callable
 from enum import IntEnum
-from typing import Final, NamedTuple
+from typing import Final
 
 from consentkit.rewriter.emitter import Emitter, PendingScript
 from consentkit.rewriter.foreign import HTML_END_BREAKOUT, VOID, ForeignStack, Namespace
@@ -31,7 +29,7 @@ from consentkit.rewriter.skipping import (
     html_patterns,
     leap,
 )
-from consentkit.rewriter.tags import TAG, TAG_NAME, Tag, TagEndScanner
+from consentkit.rewriter.tags import TAG, TAG_NAME, FoundTag, Tag, TagEndScanner, TagSpan
 
 __all__ = ["MAX_PENDING", "State", "Tokenizer"]
 
@@ -55,21 +53,6 @@ class State(IntEnum):
     SCRIPT = 8
     TAG_SKIP = 9
     """Streaming a tag too long to hold, until its ``>``."""
-
-
-class _Span(NamedTuple):
-    start: int
-    end: int
-
-
-class _Found(NamedTuple):
-    """A complete tag in the buffer."""
-
-    end: int
-    is_end: bool
-    name: bytes
-    """Lower case."""
-    name_end: int
 
 
 _NON_WS = re.compile(rb"[^\t\n\f\r ]")
@@ -121,7 +104,7 @@ class Tokenizer:
         self._scan: TagEndScanner | None = None
         """Set while an incomplete tag is held: it resumes on the next chunk."""
         self._hold = bytearray()
-        self._known: _Span | None = None
+        self._known: TagSpan | None = None
         """``(start, end)`` of a tag the end finder completed, so it is not matched again."""
         self._skip: TagEndScanner | None = None
         self._raw_cache: dict[bytes, re.Pattern[bytes]] = {}
@@ -152,7 +135,7 @@ class Tokenizer:
             self._hold = bytearray()
             self._scan = None
             if found != -1:
-                self._known = _Span(0, held + found)
+                self._known = TagSpan(0, held + found)
         else:
             buf = self._buf + chunk if self._buf else chunk
         self.peak = max(self.peak, len(buf) + self._out.holding)
@@ -214,7 +197,7 @@ class Tokenizer:
 
     # ----------------------------------------------------------------- tags in the buffer
 
-    def _match(self, buf: bytes, start: int) -> _Found | None:
+    def _match(self, buf: bytes, start: int) -> FoundTag | None:
         """``(end, is_end_tag, lower-case name, name end)`` of the tag at *start*, if whole."""
         known = self._known
         if known is not None and known.start == start:
@@ -222,13 +205,13 @@ class Tokenizer:
             name = TAG_NAME.match(buf, start)
             if name is not None:
                 is_end = buf[start + 1] == 0x2F
-                return _Found(known.end, is_end, name.group(1).lower(), name.end())
+                return FoundTag(known.end, is_end, name.group(1).lower(), name.end())
         found = TAG.match(buf, start)
         if found is None:
             self._work += len(buf) - start
             return None
         self._work += found.end() - start
-        return _Found(found.end(), bool(found.group(1)), found.group(2).lower(), found.end(2))
+        return FoundTag(found.end(), bool(found.group(1)), found.group(2).lower(), found.end(2))
 
     def _hold_tag(self, buf: bytes, start: int) -> int:
         """Hold the incomplete tag at *start*; the end finder resumes with the next chunk."""
@@ -239,7 +222,7 @@ class Tokenizer:
         found = scanner.scan(buf, name.start(1), len(buf))
         self._work += len(buf) - start
         if found != -1:
-            self._known = _Span(start, found)
+            self._known = TagSpan(start, found)
         else:
             self._scan = scanner
         return start
