@@ -18,8 +18,8 @@ import html
 import re
 from typing import Final
 
+from consentkit.categories import normalize_category
 from consentkit.rewriter.plan import Blocked, RewritePlan, RewriteStats
-from consentkit.rewriter.synonyms import CATEGORY_SYNONYMS
 from consentkit.rewriter.tags import Tag, attr_text
 from consentkit.trackers import Tracker
 
@@ -164,7 +164,7 @@ class Blocker:
             if tag.has(attr):
                 names = _LIST_SEPARATORS.split(tag.text(attr).lower())
                 unclassified = self.plan.unclassified_category
-                categories = [CATEGORY_SYNONYMS.get(n, unclassified) for n in names if n]
+                categories = [normalize_category(n) or unclassified for n in names if n]
                 for category in categories:
                     if not self.plan.allows(category):
                         return category

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from consentkit.rewriter.synonyms import CATEGORY_SYNONYMS
+from consentkit.categories import CATEGORIES
 from consentkit.trackers import TrackerIndex, default_index
 
 __all__ = ["Blocked", "RewritePlan", "RewriteStats", "default_placeholder"]
@@ -75,7 +75,7 @@ class RewritePlan:
         then only finds its insertion points, and once they are behind it passes the
         rest of the document through untouched.
         """
-        possible = set(CATEGORY_SYNONYMS.values()) | {self.unclassified_category}
+        possible: set[str] = {*CATEGORIES, self.unclassified_category}
         possible.update(t.category for t in self.trackers.trackers)
         return all(self.allows(category) for category in possible)
 
