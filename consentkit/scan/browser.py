@@ -147,7 +147,7 @@ class _Writer:
     at: datetime
 
 
-@dataclass(slots=True)
+@dataclass  # no slots: Playwright tags the bound methods it is given as handlers
 class _Recorder:
     """Everything one browser context saw; requests only while ``counting``."""
 
