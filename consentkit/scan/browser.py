@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -172,7 +172,7 @@ class _Recorder:
         for response in self.responses:
             try:
                 headers = response.headers_array()
-            except Exception:  # noqa: BLE001, S112 -- a response gone with its page has none
+            except Exception:  # noqa: S112 -- a response gone with its page has none
                 continue
             for header in headers:
                 if header["name"].lower() != "set-cookie":
@@ -223,10 +223,8 @@ class _Scanner:
             page = context.new_page()
             yield context, page, recorder
         finally:
-            try:
+            with suppress(Exception):  # a crashed context may not close cleanly
                 context.close()
-            except Exception:  # noqa: BLE001, S110 -- a crashed context may not close cleanly
-                pass
 
     def load(self, page: Page, url: str) -> int | None:
         response = page.goto(url, wait_until="load")
@@ -234,10 +232,8 @@ class _Scanner:
         return None if response is None else response.status
 
     def settle(self, page: Page) -> None:
-        try:
+        with suppress(Exception):  # a chatty page never idles; the pause below still runs
             page.wait_for_load_state("networkidle", timeout=max(2000, 3 * self.options.settle_ms))
-        except Exception:  # noqa: BLE001, S110 -- a chatty page never idles; the pause below still runs
-            pass
         page.wait_for_timeout(self.options.settle_ms)
 
     # -- controls -------------------------------------------------------------------------
@@ -249,7 +245,10 @@ class _Scanner:
             if banner.count() and banner.first.is_visible():
                 found = {
                     action: page.locator(selector).first
-                    for action, selector in (("accept", CONSENTKIT.accept), ("reject", CONSENTKIT.reject))
+                    for action, selector in (
+                        ("accept", CONSENTKIT.accept),
+                        ("reject", CONSENTKIT.reject),
+                    )
                     if page.locator(selector).count()
                 }
                 return (
@@ -309,9 +308,7 @@ class _Scanner:
         reject = Control("reject", "name", labels["reject"]) if "reject" in found else None
         return FirstLayer(accept, reject, banner_shown=bool(found)), found
 
-    def choose(
-        self, page: Page, context: BrowserContext, url: str, action: str
-    ) -> Control | None:
+    def choose(self, page: Page, context: BrowserContext, url: str, action: str) -> Control | None:
         """Find and use the control for *action* (accept, reject); ``None`` when not found."""
         layer, locators = self.first_layer(page)
         control = layer.accept if action == "accept" else layer.reject
@@ -334,7 +331,13 @@ class _Scanner:
         parts = urlsplit(url)
         back = quote(urlunsplit(("", "", parts.path or "/", parts.query, "")), safe="")
         target = urlunsplit(
-            (parts.scheme, parts.netloc, prefix + CONSENTKIT.preferences_path, f"return_to={back}", "")
+            (
+                parts.scheme,
+                parts.netloc,
+                prefix + CONSENTKIT.preferences_path,
+                f"return_to={back}",
+                "",
+            )
         )
         page.goto(target, wait_until="load")
         with page.expect_navigation():
@@ -371,7 +374,7 @@ class _Scanner:
             )
         try:
             found = page.evaluate(_STORAGE)
-        except Exception as exc:  # noqa: BLE001 -- a crashed or navigating page has no storage to read
+        except Exception as exc:
             visit.error = visit.error or f"storage not read: {_short(exc)}"
             found = {"origin": "", "local": [], "session": [], "gpc": None}
         for area in ("local", "session"):
@@ -399,7 +402,7 @@ class _Scanner:
                     "a[href]", f"els => els.slice(0, {_MAX_LINKS}).map(e => e.href)"
                 )
                 frontier.add([str(h) for h in hrefs], base=page.url)
-            except Exception:  # noqa: BLE001, S110 -- links are a bonus; the visit still counts
+            except Exception:  # noqa: S110 -- links are a bonus; the visit still counts
                 pass
             self.collect(visit, context, page, rec)
         return True
@@ -430,11 +433,13 @@ class _Scanner:
             self.load(page, scan.url)
             self.collect(visit, context, page, rec)
 
-    def visit_safely(self, scan: PageScan, kind: VisitKind, work: Callable[[], object]) -> object:
+    def visit_safely(
+        self, scan: PageScan, kind: VisitKind, work: Callable[..., object], *args: Any
+    ) -> object:
         self.progress(f"{scan.url}: {kind.replace('_', ' ')}")
         try:
-            return work()
-        except Exception as exc:  # noqa: BLE001 -- any browser failure becomes part of the report
+            return work(*args)
+        except Exception as exc:
             visit = scan.visit(kind)
             if visit is None:
                 visit = Visit(kind)
@@ -454,7 +459,7 @@ class _Scanner:
             scan = PageScan(url)
             is_start = not self.run.pages and url == frontier.start
             ok = self.visit_safely(
-                scan, "before_choice", lambda: self.before_choice(scan, frontier, is_start)
+                scan, "before_choice", self.before_choice, scan, frontier, is_start
             )
             if ok is False:
                 continue
@@ -464,7 +469,7 @@ class _Scanner:
                 scan.error = scan.error or before.error
                 continue
             for kind in kinds:
-                self.visit_safely(scan, kind, lambda kind=kind: self.after_choice(scan, kind))  # type: ignore[misc]
+                self.visit_safely(scan, kind, self.after_choice, scan, kind)
 
 
 def _control(action: str, how: str, found: dict[str, Locator]) -> Control | None:
@@ -472,7 +477,7 @@ def _control(action: str, how: str, found: dict[str, Locator]) -> Control | None
         return None
     try:
         label = found[action].inner_text(timeout=1000).strip()
-    except Exception:  # noqa: BLE001 -- the label is cosmetic
+    except Exception:
         label = ""
     return Control(action, how, " ".join(label.split()))  # type: ignore[arg-type]
 
@@ -480,14 +485,14 @@ def _control(action: str, how: str, found: dict[str, Locator]) -> Control | None
 def _visible(locator: Locator) -> bool:
     try:
         return locator.count() > 0 and locator.is_visible()
-    except Exception:  # noqa: BLE001 -- a detached frame has no visible buttons
+    except Exception:
         return False
 
 
 def _candidates(frame: Frame) -> list[tuple[str, str]]:
     try:
         rows = frame.evaluate(_CANDIDATES, 400)
-    except Exception:  # noqa: BLE001 -- detached or cross-origin-crashed frames are skipped
+    except Exception:
         return []
     return [(str(ident), str(name)) for ident, name in rows]
 
@@ -569,7 +574,7 @@ def run_scan(
                 try:
                     response = api.get(url, max_redirects=3)
                     return response.status, response.text()[:5_000_000]
-                except Exception:  # noqa: BLE001 -- unreachable: the page visit reports it
+                except Exception:
                     return None
 
             try:

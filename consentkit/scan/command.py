@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Final
 
 from consentkit.errors import ConsentKitError, MissingExtraError
 from consentkit.policy import Policy
@@ -30,7 +30,9 @@ __all__ = ["add_scan_parser", "run_scan_command", "scan_exit_status"]
 _STDOUT: Final = "-"
 
 
-def add_scan_parser(commands: Any) -> argparse.ArgumentParser:
+def add_scan_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """Add the ``scan`` subcommand to the ``consentkit`` parser's subparsers."""
     scan = commands.add_parser(
         "scan",

@@ -63,7 +63,10 @@ CMP_SELECTORS: Final[tuple[CmpSelectors, ...]] = (
     CmpSelectors("onetrust", ("#onetrust-accept-btn-handler",), ("#onetrust-reject-all-handler",)),
     CmpSelectors(
         "cookiebot",
-        ("#CybotCookiebotDialogBodyLevelButtonLevelOptinAllowAll", "#CybotCookiebotDialogBodyButtonAccept"),
+        (
+            "#CybotCookiebotDialogBodyLevelButtonLevelOptinAllowAll",
+            "#CybotCookiebotDialogBodyButtonAccept",
+        ),
         ("#CybotCookiebotDialogBodyButtonDecline",),
     ),
     CmpSelectors("didomi", ("#didomi-notice-agree-button",), ("#didomi-notice-disagree-button",)),

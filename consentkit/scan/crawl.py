@@ -29,7 +29,7 @@ __all__ = [
     "sitemap_urls",
 ]
 
-USER_AGENT_TOKEN: Final = "consentkit-scan"
+USER_AGENT_TOKEN: Final = "consentkit-scan"  # noqa: S105 -- a robots.txt product token
 """The product token robots.txt rules are matched against."""
 
 _MAX_SITEMAP_URLS: Final = 10_000

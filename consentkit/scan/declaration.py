@@ -70,7 +70,9 @@ def _entry(cookie: CookieSummary) -> list[str]:
     if cookie.set_by_url:
         where += f" {cookie.set_by_url}"
     seen = ", ".join(cookie.visits)
-    lines.append(_CONTROL_CHARS.sub("?", f"# seen on {cookie.domain}{cookie.path} ({seen}); {where}"))
+    lines.append(
+        _CONTROL_CHARS.sub("?", f"# seen on {cookie.domain}{cookie.path} ({seen}); {where}")
+    )
     return lines
 
 

@@ -28,7 +28,12 @@ __all__ = [
 VisitKind: TypeAlias = Literal["before_choice", "accept_all", "reject_all", "withdraw"]
 """Which visit of a page: before any choice, after accepting, after rejecting, after withdrawing."""
 
-VISIT_KINDS: Final[tuple[VisitKind, ...]] = ("before_choice", "accept_all", "reject_all", "withdraw")
+VISIT_KINDS: Final[tuple[VisitKind, ...]] = (
+    "before_choice",
+    "accept_all",
+    "reject_all",
+    "withdraw",
+)
 
 VisitStatus: TypeAlias = Literal["ok", "not_verified", "error"]
 """``not_verified``: the consent control this visit needs was not found."""

@@ -228,7 +228,7 @@ def _hosts(analysis: Analysis) -> list[dict[str, Any]]:
                 "host": host,
                 "tracker": tracker.provider if tracker else None,
                 "tracker_category": tracker.category if tracker else None,
-                "visits": sorted(visits, key=lambda v: VISIT_KINDS.index(v)),  # type: ignore[arg-type]
+                "visits": sorted(visits, key=lambda v: VISIT_KINDS.index(v)),
             }
         )
     return rows
@@ -405,13 +405,17 @@ def _env() -> jinja2.Environment:
 
 def render_html(analysis: Analysis) -> str:
     """A standalone, autoescaped HTML report."""
-    return _env().get_template("scan_report.html").render(
-        run=analysis.run,
-        status=_STATUS_TEXT[analysis.status],
-        exit_code=analysis.exit_code,
-        started=_iso(analysis.run.started_at) or "",
-        groups=list(_grouped(analysis)),
-        cookies=cookie_summaries(analysis),
-        lifetime=_lifetime,
-        where=_where,
+    return (
+        _env()
+        .get_template("scan_report.html")
+        .render(
+            run=analysis.run,
+            status=_STATUS_TEXT[analysis.status],
+            exit_code=analysis.exit_code,
+            started=_iso(analysis.run.started_at) or "",
+            groups=list(_grouped(analysis)),
+            cookies=cookie_summaries(analysis),
+            lifetime=_lifetime,
+            where=_where,
+        )
     )

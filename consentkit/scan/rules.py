@@ -36,8 +36,8 @@ __all__ = [
     "EXIT_CODES",
     "Analysis",
     "Classifier",
-    "ItemVerdict",
     "Finding",
+    "ItemVerdict",
     "Severity",
     "Status",
     "analyse",
@@ -214,9 +214,7 @@ def analyse(run: ScanRun, classifier: Classifier) -> Analysis:
     out.extend(_lifetimes(run, classifier))
     for host in sorted(analysis.third_party_hosts):
         visits = ", ".join(sorted(analysis.third_party_hosts[host]))
-        out.append(
-            Finding("info", "third_party_host", f"{host} contacted ({visits})", name=host)
-        )
+        out.append(Finding("info", "third_party_host", f"{host} contacted ({visits})", name=host))
     order = {"violation": 0, "not_verified": 1, "warning": 2, "info": 3}
     out.sort(key=lambda f: order[f.severity])
     return analysis
@@ -351,8 +349,7 @@ def _undeclared(run: ScanRun, classifier: Classifier) -> list[Finding]:
             found[cookie.name] = Finding(
                 "warning",
                 "undeclared_cookie",
-                f"cookie {cookie.name} is not declared in the policy "
-                f"({verdict.category}{known})",
+                f"cookie {cookie.name} is not declared in the policy ({verdict.category}{known})",
                 page.url,
                 visit.kind,
                 "cookie",

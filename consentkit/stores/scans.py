@@ -16,6 +16,7 @@ report                the whole JSON report
 ====================  =================================================================
 """
 
+# ruff: noqa: S608  (SQL text is built only from module constants; values are bound)
 from __future__ import annotations
 
 import json
@@ -179,5 +180,8 @@ def last_scan_undeclared(url: str, *, site: str | None = None) -> list[dict[str,
         dict(c)
         for c in cookies
         if isinstance(c, Mapping)
-        and (c.get("declared") is False or (c.get("declared") is None and c.get("source") == "unknown"))
+        and (
+            c.get("declared") is False
+            or (c.get("declared") is None and c.get("source") == "unknown")
+        )
     ]
