@@ -36,7 +36,7 @@ __all__ = [
 
 SCHEMA_VERSION: Final = 1
 _CONTROL_CHARS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 _TITLES: Final = {
     "violation": "Violations",
     "not_verified": "Could not verify",
@@ -310,18 +310,52 @@ def _lifetime(days: float | None) -> str:
     return f"{days:.0f} d"
 
 
-def _where(finding: Finding) -> str:
-    parts = [urlsplit(finding.page).path or "/"] if finding.page else []
-    if finding.visit:
-        parts.append(finding.visit.replace("_", " "))
-    return f" [{', '.join(parts)}]" if parts else ""
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """Findings that say the same thing on several pages, shown once."""
+
+    finding: Finding
+    paths: tuple[str, ...]
+
+    @property
+    def severity(self) -> str:
+        return self.finding.severity
+
+    @property
+    def message(self) -> str:
+        return self.finding.message
+
+    @property
+    def where(self) -> str:
+        parts = []
+        if self.paths:
+            shown = ", ".join(self.paths[:5])
+            more = len(self.paths) - 5
+            parts.append(shown + (f" and {more} more" if more > 0 else ""))
+        if self.finding.visit:
+            parts.append(self.finding.visit.replace("_", " "))
+        return f" [{'; '.join(parts)}]" if parts else ""
 
 
-def _grouped(analysis: Analysis) -> Iterable[tuple[str, list[Finding]]]:
+def _lines(items: list[Finding]) -> list[_Line]:
+    merged: dict[tuple[str, str, str], list[str]] = {}
+    first: dict[tuple[str, str, str], Finding] = {}
+    for finding in items:
+        key = (finding.kind, finding.message, finding.visit)
+        first.setdefault(key, finding)
+        paths = merged.setdefault(key, [])
+        if finding.page:
+            path = urlsplit(finding.page).path or "/"
+            if path not in paths:
+                paths.append(path)
+    return [_Line(first[key], tuple(paths)) for key, paths in merged.items()]
+
+
+def _grouped(analysis: Analysis) -> Iterable[tuple[str, list[_Line]]]:
     for severity, title in _TITLES.items():
         items = analysis.of(severity)  # type: ignore[arg-type]
         if items:
-            yield title, items
+            yield title, _lines(items)
 
 
 def render_text(analysis: Analysis) -> str:
@@ -334,7 +368,7 @@ def render_text(analysis: Analysis) -> str:
     ]
     for title, items in _grouped(analysis):
         lines += ["", f"{title} ({len(items)}):"]
-        lines += [f"  - {_plain(f.message)}{_plain(_where(f))}" for f in items]
+        lines += [f"  - {_plain(line.message)}{_plain(line.where)}" for line in items]
     cookies = cookie_summaries(analysis)
     if cookies:
         lines += ["", f"Cookies ({len(cookies)}):"]
@@ -355,7 +389,8 @@ def render_text(analysis: Analysis) -> str:
 
 def _md(text: object) -> str:
     flat = " ".join(_plain(text).split())
-    return _MD_SPECIAL.sub(r"\\\1", flat).replace("<", "&lt;").replace(">", "&gt;")
+    flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", flat)
 
 
 def render_markdown(analysis: Analysis) -> str:
@@ -369,7 +404,7 @@ def render_markdown(analysis: Analysis) -> str:
     ]
     for title, items in _grouped(analysis):
         out += ["", f"## {title} ({len(items)})", ""]
-        out += [f"- {_md(f.message)}{_md(_where(f))}" for f in items]
+        out += [f"- {_md(line.message)}{_md(line.where)}" for line in items]
     cookies = cookie_summaries(analysis)
     if cookies:
         out += [
@@ -416,6 +451,5 @@ def render_html(analysis: Analysis) -> str:
             groups=list(_grouped(analysis)),
             cookies=cookie_summaries(analysis),
             lifetime=_lifetime,
-            where=_where,
         )
     )

@@ -30,7 +30,7 @@ from consentkit.trackers import Tracker, TrackerIndex
 
 from .controls import CONSENTKIT
 from .crawl import is_third_party
-from .model import ObservedCookie, PageScan, ScanRun, Visit, VisitKind
+from .model import VISIT_KINDS, ObservedCookie, PageScan, ScanRun, Visit, VisitKind
 
 __all__ = [
     "EXIT_CODES",
@@ -213,11 +213,15 @@ def analyse(run: ScanRun, classifier: Classifier) -> Analysis:
     out.extend(_undeclared(run, classifier))
     out.extend(_lifetimes(run, classifier))
     for host in sorted(analysis.third_party_hosts):
-        visits = ", ".join(sorted(analysis.third_party_hosts[host]))
+        visits = ", ".join(_in_visit_order(analysis.third_party_hosts[host]))
         out.append(Finding("info", "third_party_host", f"{host} contacted ({visits})", name=host))
     order = {"violation": 0, "not_verified": 1, "warning": 2, "info": 3}
     out.sort(key=lambda f: order[f.severity])
     return analysis
+
+
+def _in_visit_order(kinds: Iterable[str]) -> list[str]:
+    return sorted(kinds, key=lambda k: VISIT_KINDS.index(k) if k in VISIT_KINDS else 99)
 
 
 def _page_findings(
