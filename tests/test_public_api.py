@@ -65,3 +65,22 @@ def test_pure_modules_import_no_web_modules_of_the_package() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.level >= 1 and node.module:
                 assert node.module.split(".")[0] not in web, f"{name} imports .{node.module}"
+
+
+def test_scan_logic_imports_no_browser() -> None:
+    """Only the scanner's browser driver imports Playwright; its logic is unit-testable."""
+    scan = PACKAGE / "scan"
+    for path in sorted(scan.glob("*.py")):
+        imported = _imports(path)
+        if path.stem == "browser":
+            assert "playwright" in imported
+        else:
+            assert "playwright" not in imported, f"consentkit/scan/{path.name} imports playwright"
+    allowed = {"registry", "policy", "trackers", "categories", "cookies", "errors", "stores"}
+    for path in sorted(scan.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                parts = node.module.split(".")
+                if parts[0] == "consentkit" and len(parts) > 1 and parts[1] != "scan":
+                    assert parts[1] in allowed, f"scan/{path.name} imports {node.module}"

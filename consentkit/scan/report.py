@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from importlib import metadata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -17,8 +18,6 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import jinja2
-
-from consentkit import __version__
 
 from .crawl import is_third_party
 from .model import VISIT_KINDS, Control, ObservedCookie, Visit, VisitKind
@@ -234,6 +233,13 @@ def _hosts(analysis: Analysis) -> list[dict[str, Any]]:
     return rows
 
 
+def _version() -> str:
+    try:
+        return metadata.version("consentkit")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def to_json(analysis: Analysis) -> dict[str, Any]:
     """The report as JSON-ready data (``schema_version`` 1, see ``docs/scan.md``)."""
     run = analysis.run
@@ -241,7 +247,7 @@ def to_json(analysis: Analysis) -> dict[str, Any]:
     cookies = cookie_summaries(analysis)
     return {
         "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "consentkit scan", "version": __version__},
+        "tool": {"name": "consentkit scan", "version": _version()},
         "url": run.start_url,
         "started_at": _iso(run.started_at),
         "finished_at": _iso(run.finished_at),
