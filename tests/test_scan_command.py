@@ -47,7 +47,8 @@ def test_a_bad_policy_names_the_file(capsys: pytest.CaptureFixture[str], tmp_pat
     policy.write_text('unclassified = "necessary"\n', encoding="utf-8")
     status, _, err = run(capsys, "https://example.com/", "--policy", str(policy))
     assert status == 2
-    assert str(policy) in err and "unclassified" in err
+    assert str(policy) in err
+    assert "unclassified" in err
 
 
 def test_missing_playwright_names_the_extra(
@@ -92,7 +93,8 @@ def test_saving_to_a_bad_store_is_reported(
 ) -> None:
     status, _, err = run(capsys, "http://", "--store", "mysql://db/x")
     assert status == 2
-    assert "cannot save the scan" in err and "unsupported scheme" in err
+    assert "cannot save the scan" in err
+    assert "unsupported scheme" in err
 
 
 # -- the side table -----------------------------------------------------------------------
@@ -113,7 +115,11 @@ def test_scan_results_keep_the_newest_scan_per_site(store_url: str) -> None:
     site, other = "https://shop.example/", "https://other.example/"
     first = save_scan(
         store_url,
-        report(site, [{"name": "_fbp", "declared": False, "source": "knowledge_base"}], "2026-01-01T00:00:00Z"),
+        report(
+            site,
+            [{"name": "_fbp", "declared": False, "source": "knowledge_base"}],
+            "2026-01-01T00:00:00Z",
+        ),
     )
     cookies = [
         {"name": "sessionid", "declared": True, "source": "declared"},

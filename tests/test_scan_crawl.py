@@ -71,7 +71,7 @@ def test_normalise_name_folds_case_accents_and_quotes() -> None:
     ["ftp://example.com/", "javascript:alert(1)", "http://", "http://example.com:99999/", ""],
 )
 def test_bad_start_urls_are_refused_with_a_reason(url: str) -> None:
-    with pytest.raises(BadURLError, match="URL|host|port"):
+    with pytest.raises(BadURLError, match=r"URL|host|port"):
         check_start_url(url)
 
 
@@ -119,7 +119,9 @@ def test_frontier_ignores_robots_when_told() -> None:
     frontier = Frontier("https://example.com/", Robots("User-agent: *\nDisallow: /\n"))
     assert frontier.next() is None
     assert frontier.skipped == [("https://example.com/", "disallowed by robots.txt")]
-    told = Frontier("https://example.com/", Robots("User-agent: *\nDisallow: /\n"), ignore_robots=True)
+    told = Frontier(
+        "https://example.com/", Robots("User-agent: *\nDisallow: /\n"), ignore_robots=True
+    )
     assert told.next() == "https://example.com/"
 
 

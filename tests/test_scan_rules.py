@@ -37,13 +37,17 @@ NOW = 1_800_000_000.0
 DAY = 86400.0
 
 GOOD_LAYER = FirstLayer(
-    Control("accept", "name", "Accept all"), Control("reject", "name", "Reject all"), banner_shown=True
+    Control("accept", "name", "Accept all"),
+    Control("reject", "name", "Reject all"),
+    banner_shown=True,
 )
 
 
 def cookie(name: str, days: float | None = 30, **kw: Any) -> ObservedCookie:
     expires = None if days is None else NOW + days * DAY
-    return ObservedCookie(name=name, domain=kw.pop("domain", "shop.example"), path="/", expires=expires, **kw)
+    return ObservedCookie(
+        name=name, domain=kw.pop("domain", "shop.example"), path="/", expires=expires, **kw
+    )
 
 
 def visit(kind: Any, *cookies: ObservedCookie, **kw: Any) -> Visit:
@@ -155,7 +159,9 @@ def test_after_withdraw_and_gpc_violations_are_named() -> None:
 
 def test_the_consentkit_consent_cookie_is_necessary_and_not_undeclared() -> None:
     consent = cookie("consentkit", 182)
-    run = run_of(page(visit("before_choice"), visit("accept_all", consent), visit("reject_all", consent)))
+    run = run_of(
+        page(visit("before_choice"), visit("accept_all", consent), visit("reject_all", consent))
+    )
     analysis = judge(run, POLICY)
     assert analysis.status == "compliant"
     assert not [f for f in analysis.findings if f.kind == "undeclared_cookie"]
@@ -207,7 +213,9 @@ def test_lifetimes_over_13_months_and_over_the_declared_retention() -> None:
 
 
 def test_undeclared_cookies_need_a_policy_to_be_reported() -> None:
-    run = run_of(page(visit("before_choice"), visit("accept_all", cookie("_fbp")), visit("reject_all")))
+    run = run_of(
+        page(visit("before_choice"), visit("accept_all", cookie("_fbp")), visit("reject_all"))
+    )
     assert [f.name for f in judge(run, POLICY).of("warning")] == ["_fbp"]
     assert judge(run).of("warning") == []
 
@@ -259,7 +267,8 @@ def test_json_report_shape_is_stable() -> None:
         "exit_code", "site", "summary", "findings", "cookies", "third_party_hosts", "pages",
         "skipped", "errors",
     ]  # fmt: skip
-    assert report["status"] == "violations" and report["exit_code"] == 1
+    assert report["status"] == "violations"
+    assert report["exit_code"] == 1
     assert report["started_at"] == "2027-01-15T08:00:00Z"
     assert report["summary"]["undeclared_cookies"] == 2
     fbp = next(c for c in report["cookies"] if c["name"] == "_fbp")
@@ -345,7 +354,8 @@ def test_declaration_draft_loads_as_a_policy_and_marks_unknowns() -> None:
     policy = Policy.from_dict(data, source="draft")
     names = {r.name: r for r in policy.cookies}
     assert set(names) == {"_fbp", "mystery_id", "px"}  # the consent cookie is not declared
-    assert names["_fbp"].category == "targeting" and names["_fbp"].provider
+    assert names["_fbp"].category == "targeting"
+    assert names["_fbp"].provider
     assert names["mystery_id"].category == "targeting"
     assert names["mystery_id"].retention == "45 days"
     assert names["px"].domain == "ads.tracker.example"

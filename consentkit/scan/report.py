@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from importlib import metadata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from importlib import metadata
 from typing import Any, Final
 from urllib.parse import urlsplit
 
