@@ -154,11 +154,16 @@ class _Recorder:
     counting: bool = True
     requests: list[Request] = field(default_factory=list)
     responses: list[Any] = field(default_factory=list)
+    inflight: set[Request] = field(default_factory=set)
     writers: list[_Writer] = field(default_factory=list)
 
     def on_request(self, request: Request) -> None:
+        self.inflight.add(request)
         if self.counting and request.url.startswith(("http:", "https:")):
             self.requests.append(request)
+
+    def on_done(self, request: Request) -> None:
+        self.inflight.discard(request)
 
     def on_response(self, response: Any) -> None:
         self.responses.append(response)
@@ -200,6 +205,7 @@ class _Scanner:
         self.progress = progress
         self.delay = delay
         self._visits = 0
+        self._current = _Recorder()
 
     # -- contexts -------------------------------------------------------------------------
 
@@ -220,6 +226,9 @@ class _Scanner:
                 context.add_init_script(_GPC_HOOK)
             context.on("request", recorder.on_request)
             context.on("response", recorder.on_response)
+            context.on("requestfinished", recorder.on_done)
+            context.on("requestfailed", recorder.on_done)
+            self._current = recorder
             page = context.new_page()
             yield context, page, recorder
         finally:
@@ -232,9 +241,17 @@ class _Scanner:
         return None if response is None else response.status
 
     def settle(self, page: Page) -> None:
-        with suppress(Exception):  # a chatty page never idles; the pause below still runs
-            page.wait_for_load_state("networkidle", timeout=max(2000, 3 * self.options.settle_ms))
-        page.wait_for_timeout(self.options.settle_ms)
+        """Wait until no request has been in flight for the settle time (capped)."""
+        quiet = max(100, self.options.settle_ms) / 1000
+        now = time.monotonic()
+        give_up, quiet_since = now + max(2.0, 5 * quiet), now
+        while now < give_up:
+            page.wait_for_timeout(50)
+            now = time.monotonic()
+            if self._current.inflight:
+                quiet_since = now
+            elif now - quiet_since >= quiet:
+                return
 
     # -- controls -------------------------------------------------------------------------
 
