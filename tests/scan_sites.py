@@ -11,6 +11,7 @@ machine. The hosts used are not on Chromium's HSTS preload list, so plain http w
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Final
 
@@ -24,6 +25,7 @@ __all__ = [
     "TRACKER_HOSTS",
     "create_careless_app",
     "create_no_banner_app",
+    "create_slow_app",
     "create_tracker_app",
     "resolver_rules",
 ]
@@ -121,6 +123,16 @@ def create_careless_app(tracker_port: int, *, reject_button: bool = True) -> Sta
     return Starlette(
         routes=[Route("/", home), Route("/about", about), Route("/robots.txt", robots)]
     )
+
+
+def create_slow_app(seconds: float) -> Starlette:
+    """A site whose pages answer only after *seconds*."""
+
+    async def home(request: Request) -> Response:
+        await asyncio.sleep(seconds)
+        return HTMLResponse("<!doctype html><title>Slow</title><p>Finally.</p>")
+
+    return Starlette(routes=[Route("/", home)])
 
 
 def create_no_banner_app() -> Starlette:

@@ -35,7 +35,8 @@ __all__ = [
 
 SCHEMA_VERSION: Final = 1
 _CONTROL_CHARS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+# Inside a list item or table cell only these start inline markup (HTML is made entities).
+_MD_SPECIAL: Final = re.compile(r"([\\`*_\[\]|~])")
 _TITLES: Final = {
     "violation": "Violations",
     "not_verified": "Could not verify",
@@ -410,7 +411,7 @@ def render_markdown(analysis: Analysis) -> str:
     ]
     for title, items in _grouped(analysis):
         out += ["", f"## {title} ({len(items)})", ""]
-        out += [f"- {_md(line.message)}{_md(line.where)}" for line in items]
+        out += [f"- {_md(line.message)} {_md(line.where)}" for line in items]
     cookies = cookie_summaries(analysis)
     if cookies:
         out += [

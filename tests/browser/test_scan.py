@@ -26,6 +26,7 @@ from ..scan_sites import (
     CARELESS_POLICY,
     create_careless_app,
     create_no_banner_app,
+    create_slow_app,
     create_tracker_app,
     resolver_rules,
 )
@@ -197,3 +198,15 @@ def test_unreachable_host_gives_a_partial_report(tmp_path: Path) -> None:
     assert (status, report["status"]) == (2, "not_verified")
     assert report["pages"][0]["error"]
     assert "ERR_CONNECTION_REFUSED" in report["pages"][0]["error"]
+
+
+def test_a_page_that_times_out_gives_a_partial_report(
+    serve: Callable[[Any], str], tmp_path: Path
+) -> None:
+    site = serve(create_slow_app(3))
+    status, report = scan(f"{site}/", tmp_path, "--pages", "1", "--timeout", "1")
+    assert (status, report["status"]) == (2, "not_verified")
+    before = report["pages"][0]["visits"][0]
+    assert (before["kind"], before["status"]) == ("before_choice", "error")
+    assert "Timeout" in before["error"]
+    assert len(report["pages"][0]["visits"]) == 1  # no choice visits on a page that never loaded
