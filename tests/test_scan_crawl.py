@@ -8,9 +8,11 @@ from consentkit.cookies import registrable_domain
 from consentkit.scan.controls import MAX_NAME_LENGTH, match_button_name, normalise_name
 from consentkit.scan.crawl import (
     BadURLError,
+    Fetch,
     Frontier,
     Robots,
     check_start_url,
+    discover,
     is_third_party,
     normalise,
     sitemap_urls,
@@ -180,3 +182,58 @@ def test_third_party_is_another_registrable_domain() -> None:
     assert is_third_party("other.co.uk", start)
     assert not is_third_party("127.0.0.1", "http://127.0.0.1:8000/")
     assert is_third_party("www.googletagmanager.com", "http://127.0.0.1:8000/")
+
+
+def fake_fetch(site: dict[str, tuple[int, str]], asked: list[str]) -> Fetch:
+    def fetch(url: str) -> tuple[int, str] | None:
+        asked.append(url)
+        return site.get(url)
+
+    return fetch
+
+
+def test_discover_reads_robots_and_nested_sitemaps_on_the_origin_only() -> None:
+    site = {
+        "https://example.com/robots.txt": (
+            200,
+            "User-agent: *\nDisallow: /x\nSitemap: https://example.com/extra.xml\n"
+            "Sitemap: https://elsewhere.example/map.xml\n",
+        ),
+        "https://example.com/sitemap.xml": (
+            200,
+            "<sitemapindex><sitemap><loc>https://example.com/posts.xml</loc></sitemap>"
+            "</sitemapindex>",
+        ),
+        "https://example.com/extra.xml": (200, "<loc>https://example.com/extra</loc>"),
+        "https://example.com/posts.xml": (200, "<loc>https://example.com/post/1</loc>"),
+    }
+    asked: list[str] = []
+    robots, pages, problems = discover("https://example.com/start", fake_fetch(site, asked))
+    assert not robots.allows("https://example.com/x/1")
+    assert pages == ["https://example.com/extra", "https://example.com/post/1"]
+    assert problems == []
+    assert "https://elsewhere.example/map.xml" not in asked
+
+
+def test_discover_treats_a_failing_robots_txt_as_disallow_all() -> None:
+    site = {"https://example.com/robots.txt": (503, "busy")}
+    robots, pages, problems = discover("https://example.com/", fake_fetch(site, []))
+    assert not robots.allows("https://example.com/")
+    assert pages == []
+    assert "HTTP 503" in problems[0]
+    assert "--ignore-robots" in problems[0]
+
+
+def test_discover_without_robots_or_sitemap_allows_everything() -> None:
+    robots, pages, problems = discover("https://example.com/", fake_fetch({}, []))
+    assert robots.allows("https://example.com/anything")
+    assert (pages, problems) == ([], [])
+
+
+def test_discover_reads_at_most_three_sitemaps() -> None:
+    index = "".join(f"<loc>https://example.com/s{i}.xml</loc>" for i in range(10))
+    site = {"https://example.com/sitemap.xml": (200, index)}
+    site.update({f"https://example.com/s{i}.xml": (200, "") for i in range(10)})
+    asked: list[str] = []
+    discover("https://example.com/", fake_fetch(site, asked))
+    assert len([url for url in asked if url.endswith(".xml")]) == 3

@@ -29,7 +29,7 @@ from consentkit.cookies import SetCookie, parse_set_cookie
 from consentkit.errors import ConsentKitError, MissingExtraError
 
 from .controls import CMP_SELECTORS, CONSENTKIT, match_button_name
-from .crawl import Frontier, Robots, normalise, same_origin, sitemap_urls
+from .crawl import Frontier, discover
 from .model import (
     Control,
     FirstLayer,
@@ -60,7 +60,7 @@ CHROMIUM_FLAGS: Final = (
     "--no-first-run",
 )
 _MAX_LINKS: Final = 500
-_MAX_SITEMAPS: Final = 3
+_MAX_BODY: Final = 5_000_000
 _CLICK_TIMEOUT_MS: Final = 5000
 
 Progress = Callable[[str], None]
@@ -522,39 +522,6 @@ def _wait_for_cookie(context: BrowserContext, page: Page, name: str, timeout_ms:
         page.wait_for_timeout(50)
 
 
-def _robots_and_sitemaps(
-    start: str, fetch: Callable[[str], tuple[int, str] | None], run: ScanRun
-) -> tuple[Robots, list[str]]:
-    parts = urlsplit(start)
-    origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
-    robots = Robots(None)
-    got = fetch(origin + "/robots.txt")
-    if got is not None:
-        status, text = got
-        if 200 <= status < 300:
-            robots = Robots(text)
-        elif status >= 500:
-            robots = Robots("User-agent: *\nDisallow: /\n")
-            run.errors.append(
-                f"robots.txt answered HTTP {status}: treated as disallowing everything "
-                "(use --ignore-robots to scan anyway)"
-            )
-    queue = [origin + "/sitemap.xml", *robots.sitemaps]
-    pages: list[str] = []
-    fetched = 0
-    while queue and fetched < _MAX_SITEMAPS:
-        url = normalise(queue.pop(0), origin)
-        if url is None or not same_origin(url, start):
-            continue
-        fetched += 1
-        got = fetch(url)
-        if got is None or not 200 <= got[0] < 300:
-            continue
-        for loc in sitemap_urls(got[1]):
-            (queue if loc.lower().endswith(".xml") else pages).append(loc)
-    return robots, pages
-
-
 def run_scan(
     start_url: str,
     options: ScanOptions,
@@ -590,12 +557,16 @@ def run_scan(
             def fetch(url: str) -> tuple[int, str] | None:
                 try:
                     response = api.get(url, max_redirects=3)
-                    return response.status, response.text()[:5_000_000]
+                    size = response.headers.get("content-length", "0")
+                    if not size.isdigit() or int(size) > _MAX_BODY:
+                        return response.status, ""
+                    return response.status, response.body()[:_MAX_BODY].decode("utf-8", "replace")
                 except Exception:
                     return None
 
             try:
-                robots, sitemap_pages = _robots_and_sitemaps(start_url, fetch, run)
+                robots, sitemap_pages, problems = discover(start_url, fetch)
+                run.errors.extend(problems)
                 frontier = Frontier(start_url, robots, ignore_robots=options.ignore_robots)
                 if frontier.skipped:
                     run.errors.append(

@@ -11,8 +11,8 @@ from __future__ import annotations
 import html
 import re
 from collections import deque
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Callable, Iterable
+from typing import Final, TypeAlias
 from urllib.parse import urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
@@ -21,9 +21,11 @@ from consentkit.cookies import registrable_domain
 __all__ = [
     "USER_AGENT_TOKEN",
     "BadURLError",
+    "Fetch",
     "Frontier",
     "Robots",
     "check_start_url",
+    "discover",
     "is_third_party",
     "normalise",
     "sitemap_urls",
@@ -33,6 +35,7 @@ USER_AGENT_TOKEN: Final = "consentkit-scan"  # noqa: S105 -- a robots.txt produc
 """The product token robots.txt rules are matched against."""
 
 _MAX_SITEMAP_URLS: Final = 10_000
+_MAX_SITEMAPS: Final = 3
 _MAX_URL_LENGTH: Final = 2048
 _LOC: Final = re.compile(r"<loc>\s*([^<\s][^<]*?)\s*</loc>", re.IGNORECASE)
 _NOT_PAGES: Final = frozenset(
@@ -194,3 +197,40 @@ class Frontier:
     def next(self) -> str | None:
         """The next page to visit, or ``None`` when the queue is empty."""
         return self._queue.popleft() if self._queue else None
+
+
+Fetch: TypeAlias = Callable[[str], tuple[int, str] | None]
+"""GET a URL: ``(status, text)``, or ``None`` when the host cannot be reached."""
+
+
+def discover(start: str, fetch: Fetch) -> tuple[Robots, list[str], list[str]]:
+    """Read robots.txt and the sitemaps of the start page's origin.
+
+    Returns the robots rules, the page URLs the sitemaps list (nested sitemap indexes are
+    followed, at most three files, same origin only) and problems worth reporting. A
+    robots.txt answering 5xx means "disallow everything" (RFC 9309); 4xx or none, "allow".
+    """
+    parts = urlsplit(start)
+    origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+    robots, problems = Robots(None), list[str]()
+    got = fetch(origin + "/robots.txt")
+    if got is not None and 200 <= got[0] < 300:
+        robots = Robots(got[1])
+    elif got is not None and got[0] >= 500:
+        robots = Robots("User-agent: *\nDisallow: /\n")
+        problems.append(
+            f"robots.txt answered HTTP {got[0]}: treated as disallowing everything "
+            "(use --ignore-robots to scan anyway)"
+        )
+    queue, pages, fetched = [origin + "/sitemap.xml", *robots.sitemaps], list[str](), 0
+    while queue and fetched < _MAX_SITEMAPS:
+        url = normalise(queue.pop(0), origin)
+        if url is None or not same_origin(url, start):
+            continue
+        fetched += 1
+        got = fetch(url)
+        if got is None or not 200 <= got[0] < 300:
+            continue
+        for loc in sitemap_urls(got[1]):
+            (queue if urlsplit(loc).path.lower().endswith(".xml") else pages).append(loc)
+    return robots, pages, problems

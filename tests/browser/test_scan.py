@@ -19,9 +19,8 @@ import pytest
 
 from consentkit.policy import Policy
 from consentkit.stores.scans import last_scan_undeclared
-from demo_site.app import PROFILES, create_app, create_providers_app
+from demo_site.app import PROFILES
 
-from ..conftest import ADMIN_TOKEN, RECEIPT_KEY, SECRET
 from ..scan_sites import (
     CARELESS_POLICY,
     create_careless_app,
@@ -31,6 +30,7 @@ from ..scan_sites import (
     resolver_rules,
 )
 from .conftest import CHROMIUM, free_port
+from .test_profiles import start
 
 pytestmark = pytest.mark.browser
 
@@ -61,25 +61,11 @@ def named(report: dict[str, Any], kind: str) -> set[str]:
     return {f["name"] for f in report["findings"] if f["kind"] == kind}
 
 
-def demo(serve: Callable[[Any], str], profile: str, tmp_path: Path) -> str:
-    providers = serve(create_providers_app())
-    return serve(
-        create_app(
-            profile,
-            db_path=tmp_path / "consent.db",
-            secret=SECRET,
-            receipt_key=RECEIPT_KEY,
-            admin_token=ADMIN_TOKEN,
-            providers_url=providers,
-        )
-    )
-
-
 @pytest.mark.parametrize("profile", sorted(PROFILES))
 def test_demo_profiles_scan_clean(
     profile: str, serve: Callable[[Any], str], tmp_path: Path
 ) -> None:
-    site = demo(serve, profile, tmp_path)
+    site = start(serve, profile, tmp_path)
     extra = {"hosting": ["--withdraw"], "cloud": ["--gpc"]}.get(profile, [])
     policy = f"demo_site/profiles/{profile}.toml"
     status, report = scan(f"{site}/", tmp_path, "--pages", "1", "--policy", policy, *extra)
