@@ -24,6 +24,7 @@ __all__ = [
     "CARELESS_POLICY",
     "TRACKER_HOSTS",
     "create_careless_app",
+    "create_cmp_app",
     "create_no_banner_app",
     "create_slow_app",
     "create_tracker_app",
@@ -123,6 +124,41 @@ def create_careless_app(tracker_port: int, *, reject_button: bool = True) -> Sta
     return Starlette(
         routes=[Route("/", home), Route("/about", about), Route("/robots.txt", robots)]
     )
+
+
+_CMP_PAGE: Final = """<!doctype html><html lang=en><head><title>Tidy shop</title></head><body>
+<div id="onetrust-banner-sdk" role="dialog" aria-label="Cookies">
+  <p>Choose which cookies we may use.</p>
+  <button id="onetrust-accept-btn-handler">I'm fine with that</button>
+  <button id="onetrust-reject-all-handler">Only the necessary ones, please</button>
+</div>
+<h1>Tidy shop</h1>
+<script>
+function load() {
+  const s = document.createElement("script");
+  s.src = "http://www.googletagmanager.com:%(port)s/gtag/js?id=G-TIDY";
+  document.head.appendChild(s);
+}
+if (document.cookie.includes("OptanonConsent=all")) load();
+const choose = (value) => {
+  document.cookie = "OptanonConsent=" + value + "; max-age=31536000; path=/";
+  document.getElementById("onetrust-banner-sdk").remove();
+  if (value === "all") load();
+};
+document.getElementById("onetrust-accept-btn-handler").onclick = () => choose("all");
+document.getElementById("onetrust-reject-all-handler").onclick = () => choose("none");
+const banner = document.getElementById("onetrust-banner-sdk");
+if (document.cookie.includes("OptanonConsent=")) banner.remove();
+</script></body></html>"""
+
+
+def create_cmp_app(tracker_port: int) -> Starlette:
+    """A tidy site with consent-manager markup whose buttons no name list would match."""
+
+    async def home(request: Request) -> Response:
+        return HTMLResponse(_CMP_PAGE % {"port": tracker_port})
+
+    return Starlette(routes=[Route("/", home)])
 
 
 def create_slow_app(seconds: float) -> Starlette:

@@ -145,6 +145,12 @@ class _Writer:
     url: str
     cookie: SetCookie
     at: datetime
+    host: str
+    """The host of the response, or of the document whose script wrote the cookie."""
+
+    @property
+    def domain(self) -> str:
+        return self.cookie.domain or self.host
 
 
 @dataclass  # no slots: Playwright tags the bound methods it is given as handlers
@@ -171,7 +177,9 @@ class _Recorder:
     def on_script_cookie(self, source: Any, value: str, script: str) -> None:
         parsed = parse_set_cookie(value)
         if parsed is not None:
-            self.writers.append(_Writer("script", script, parsed, datetime.now(UTC)))
+            frame = source.get("frame") if isinstance(source, dict) else None
+            host = (urlsplit(frame.url).hostname or "") if frame is not None else ""
+            self.writers.append(_Writer("script", script, parsed, datetime.now(UTC), host))
 
     def read_response_cookies(self) -> None:
         for response in self.responses:
@@ -185,16 +193,22 @@ class _Recorder:
                 for line in header["value"].split("\n"):
                     parsed = parse_set_cookie(line)
                     if parsed is not None:
+                        host = urlsplit(response.url).hostname or ""
                         self.writers.append(
-                            _Writer("response", response.url, parsed, datetime.now(UTC))
+                            _Writer("response", response.url, parsed, datetime.now(UTC), host)
                         )
         self.responses.clear()
 
-    def writer_of(self, name: str) -> _Writer | None:
-        for writer in reversed(self.writers):
-            if writer.cookie.name == name and not writer.cookie.is_deletion(writer.at):
-                return writer
-        return None
+    def writer_of(self, name: str, domain: str) -> _Writer | None:
+        """The last writer of cookie *name*: one for the same domain if any, else by name."""
+        candidates = [
+            w
+            for w in reversed(self.writers)
+            if w.cookie.name == name and not w.cookie.is_deletion(w.at)
+        ]
+        same = [w for w in candidates if w.domain == domain]
+        chosen = same or candidates
+        return chosen[0] if chosen else None
 
 
 class _Scanner:
@@ -298,17 +312,22 @@ class _Scanner:
                             found[action] = locator
                             break
                 if found:
-                    how = f"cmp:{cmp.name}"
-                    return (
-                        FirstLayer(
-                            _control("accept", how, found),
-                            _control("reject", how, found),
-                            cmp=cmp.name,
-                            banner_shown=True,
-                        ),
-                        found,
-                    )
+                    return self._with_cmp(page, cmp.name, found)
         return self._by_name(page)
+
+    def _with_cmp(
+        self, page: Page, name: str, found: dict[str, Locator]
+    ) -> tuple[FirstLayer, dict[str, Locator]]:
+        how = f"cmp:{name}"
+        accept, reject = _control("accept", how, found), _control("reject", how, found)
+        if accept is None or reject is None:
+            # A consent manager styled its other button its own way: find it by name.
+            by_name, named = self._by_name(page)
+            if accept is None and by_name.accept is not None:
+                accept, found["accept"] = by_name.accept, named["accept"]
+            if reject is None and by_name.reject is not None:
+                reject, found["reject"] = by_name.reject, named["reject"]
+        return FirstLayer(accept, reject, cmp=name, banner_shown=True), found
 
     def _by_name(self, page: Page) -> tuple[FirstLayer, dict[str, Locator]]:
         found: dict[str, Locator] = {}
@@ -371,7 +390,7 @@ class _Scanner:
         for cookie in context.cookies():
             name, domain = cookie.get("name", ""), cookie.get("domain", "")
             expires = cookie.get("expires", -1)
-            writer = rec.writer_of(name)
+            writer = rec.writer_of(name, domain.lstrip("."))
             lifetime = None
             if writer is not None:
                 expiry = writer.cookie.expiry(writer.at)

@@ -24,6 +24,7 @@ from demo_site.app import PROFILES
 from ..scan_sites import (
     CARELESS_POLICY,
     create_careless_app,
+    create_cmp_app,
     create_no_banner_app,
     create_slow_app,
     create_tracker_app,
@@ -166,6 +167,22 @@ def test_accept_without_reject_is_named(serve: Callable[[Any], str], tmp_path: P
     assert report["site"]["reject_as_easy_as_accept"] is False
     reject = report["pages"][0]["visits"][2]
     assert (reject["kind"], reject["status"]) == ("reject_all", "not_verified")
+
+
+def test_consent_manager_markup_is_found_and_a_tidy_site_passes(
+    serve: Callable[[Any], str], tmp_path: Path
+) -> None:
+    trackers = serve(create_tracker_app())
+    site = serve(create_cmp_app(int(trackers.rsplit(":", 1)[1])))
+    status, report = scan(f"{site}/", tmp_path, "--pages", "1", rules=resolver_rules())
+    assert kinds(report, "violation") == set(), report["findings"]
+    assert (status, report["status"]) == (0, "compliant")
+    assert report["site"]["cmp"] == "onetrust"
+    assert report["site"]["reject_control"]["how"] == "cmp:onetrust"
+    hosts = {h["host"]: h["visits"] for h in report["third_party_hosts"]}
+    assert hosts == {"www.googletagmanager.com": ["accept_all"]}
+    consent = {c["name"]: c for c in report["cookies"]}["OptanonConsent"]
+    assert (consent["required_category"], consent["set_by"]) == ("necessary", "script")
 
 
 def test_site_without_banner_is_could_not_verify(
