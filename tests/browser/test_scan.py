@@ -180,7 +180,11 @@ def test_consent_manager_markup_is_found_and_a_tidy_site_passes(
     assert report["site"]["cmp"] == "onetrust"
     assert report["site"]["reject_control"]["how"] == "cmp:onetrust"
     hosts = {h["host"]: h["visits"] for h in report["third_party_hosts"]}
-    assert hosts == {"www.googletagmanager.com": ["accept_all"]}
+    # The analytics stand-in also fires the DoubleClick pixel: after accepting only.
+    assert hosts == {
+        "www.googletagmanager.com": ["accept_all"],
+        "ad.doubleclick.net": ["accept_all"],
+    }
     consent = {c["name"]: c for c in report["cookies"]}["OptanonConsent"]
     assert (consent["required_category"], consent["set_by"]) == ("necessary", "script")
 
