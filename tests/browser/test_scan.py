@@ -93,6 +93,7 @@ def test_demo_profiles_scan_clean(
         assert script_set["set_by_url"].endswith("/analytics.js")
     if profile == "cloud":
         assert report["options"]["gpc"] is True
+        assert all(v["navigator_gpc"] is True for v in report["pages"][0]["visits"])
 
 
 def test_careless_site_fails_with_every_violation_named(
