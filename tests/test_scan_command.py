@@ -155,3 +155,21 @@ def test_a_corrupt_saved_report_is_a_store_error(tmp_path: Path) -> None:
 def test_store_urls_are_checked() -> None:
     with pytest.raises(ConfigError, match="host part"):
         save_scan("sqlite://host/x.db", {})
+
+
+def test_a_crashing_visit_becomes_an_error_in_the_report() -> None:
+    from consentkit.scan.browser import _Scanner
+    from consentkit.scan.model import PageScan, ScanRun
+
+    messages: list[str] = []
+    scanner = _Scanner(None, ScanRun("https://a.example/"), messages.append, 0.0)  # type: ignore[arg-type]
+    page = PageScan("https://a.example/")
+
+    def crash(*_args: object) -> None:
+        raise RuntimeError("Target crashed\n=== logs ===\nnoise")
+
+    assert scanner.visit_safely(page, "reject_all", crash, page, "reject_all") is None
+    assert [(v.kind, v.status, v.error) for v in page.visits] == [
+        ("reject_all", "error", "Target crashed")
+    ]
+    assert messages == ["https://a.example/: reject all"]
