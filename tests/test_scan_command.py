@@ -172,4 +172,4 @@ def test_a_crashing_visit_becomes_an_error_in_the_report() -> None:
     assert [(v.kind, v.status, v.error) for v in page.visits] == [
         ("reject_all", "error", "Target crashed")
     ]
-    assert messages == ["https://a.example/: reject all"]
+    assert messages == ["[page 1/10] https://a.example/: reject all"]

@@ -270,6 +270,14 @@ class _Scanner:
     # -- controls -------------------------------------------------------------------------
 
     def first_layer(self, page: Page) -> tuple[FirstLayer, dict[str, Locator]]:
+        """The first-layer controls; looked for twice, since many banners appear late."""
+        layer, found = self._first_layer(page)
+        if not found and not layer.consentkit:
+            page.wait_for_timeout(max(500, 2 * self.options.settle_ms))
+            layer, found = self._first_layer(page)
+        return layer, found
+
+    def _first_layer(self, page: Page) -> tuple[FirstLayer, dict[str, Locator]]:
         root = page.locator(CONSENTKIT.root)
         if root.count():
             banner = page.locator(CONSENTKIT.banner)
@@ -458,8 +466,7 @@ class _Scanner:
                 return
             visit.control = control
             if kind == "withdraw":
-                layer, _ = self.first_layer(page)
-                if not layer.consentkit:
+                if not page.locator(CONSENTKIT.root).count():
                     visit.status = "not_verified"
                     visit.error = "withdrawal controls are known for consentkit sites only"
                     return
@@ -472,7 +479,9 @@ class _Scanner:
     def visit_safely(
         self, scan: PageScan, kind: VisitKind, work: Callable[..., object], *args: Any
     ) -> object:
-        self.progress(f"{scan.url}: {kind.replace('_', ' ')}")
+        number = len(self.run.pages) + (0 if scan in self.run.pages else 1)
+        of = self.options.pages
+        self.progress(f"[page {number}/{of}] {scan.url}: {kind.replace('_', ' ')}")
         try:
             return work(*args)
         except Exception as exc:

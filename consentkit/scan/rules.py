@@ -371,31 +371,28 @@ def _lifetimes(run: ScanRun, classifier: Classifier) -> list[Finding]:
             continue
         verdict = classifier.item(cookie.name, cookie.domain)
         declared = retention_days(verdict.retention) if verdict.retention else None
-        if days > MAX_LIFETIME_DAYS + _SLACK_DAYS and (cookie.name, "13") not in found:
-            found[(cookie.name, "13")] = Finding(
-                "warning",
-                "lifetime_over_13_months",
-                f"cookie {cookie.name} lives {days:.0f} days (more than 13 months)",
-                page.url,
-                visit.kind,
-                "cookie",
-                cookie.name,
-                verdict.category,
+        checks: list[tuple[str, float, str]] = [
+            ("lifetime_over_13_months", MAX_LIFETIME_DAYS, "more than 13 months")
+        ]
+        if declared is not None:
+            said = "declared" if verdict.declared else "known"
+            checks.append(
+                (
+                    "lifetime_over_declared",
+                    declared,
+                    f'its {said} retention is "{verdict.retention}"',
+                )
             )
-        if (
-            declared is not None
-            and days > declared + _SLACK_DAYS
-            and (cookie.name, "declared") not in found
-        ):
-            found[(cookie.name, "declared")] = Finding(
-                "warning",
-                "lifetime_over_declared",
-                f"cookie {cookie.name} lives {days:.0f} days; its "
-                f'{"declared" if verdict.declared else "known"} retention is "{verdict.retention}"',
-                page.url,
-                visit.kind,
-                "cookie",
-                cookie.name,
-                verdict.category,
-            )
+        for kind, limit, why in checks:
+            if days > limit + _SLACK_DAYS and (cookie.name, kind) not in found:
+                found[(cookie.name, kind)] = Finding(
+                    "warning",
+                    kind,
+                    f"cookie {cookie.name} lives {days:.0f} days ({why})",
+                    page.url,
+                    visit.kind,
+                    "cookie",
+                    cookie.name,
+                    verdict.category,
+                )
     return list(found.values())
