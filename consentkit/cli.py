@@ -1,4 +1,4 @@
-"""The ``consentkit`` command: migrate, verify, export, purge, show and stats.
+"""The ``consentkit`` command: migrate, verify, export, purge, show, stats and scan.
 
 The store URL comes from ``--store`` or ``CONSENTKIT_STORE``; receipt keys from repeated
 ``--receipt-key`` or ``CONSENTKIT_RECEIPT_KEYS`` (comma-separated, newest first).
@@ -19,6 +19,7 @@ from typing import IO, Any, Final
 
 from .errors import ConsentKitError
 from .receipts import anchor_to_dict, format_timestamp, to_dict
+from .scan.command import add_scan_parser, run_scan_command
 from .stores import ReceiptStore, Stats, open_store, verify_store
 from .stores.export import MEDIA_TYPES, export_stream
 
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="consent rates per category and action")
     _add_period(stats)
     stats.add_argument("--json", action="store_true", help="machine-readable output")
+    add_scan_parser(commands)
     return parser
 
 
@@ -117,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "scan":
+        return run_scan_command(args)
     if not args.store:
         parser.error("no store: pass --store URL or set CONSENTKIT_STORE")
     keys = _keys(args)

@@ -45,6 +45,7 @@ __all__ = [
     "parse_cookie_header",
     "parse_cookie_pairs",
     "parse_set_cookie",
+    "registrable_domain",
     "render_set_cookie",
     "request_paths",
 ]
@@ -500,6 +501,26 @@ def _canonical_host(request_host: str) -> tuple[str, bool]:
 
 def _is_public_suffix(domain: str) -> bool:
     return "." not in domain or domain in _MULTI_LABEL_SUFFIXES
+
+
+def registrable_domain(host: str) -> str:
+    """The site a host belongs to: its public suffix plus one label (``shop.example.co.uk``
+    gives ``example.co.uk``), with the same built-in suffix list as cookie expiry.
+
+    IP addresses, single-label names and bare suffixes are their own site.
+    """
+    host = host.strip().rstrip(".").lower()
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return host
+    labels = host.split(".")
+    for start in range(len(labels) - 1, 0, -1):
+        if not _is_public_suffix(".".join(labels[start:])):
+            return ".".join(labels[start:])
+    return host
 
 
 def _domain_candidates(

@@ -45,6 +45,8 @@ CORE = frozenset(
 )
 """Pure modules: standard library, itsdangerous, and (lazily, for GeoIP) maxminddb."""
 ENTRY = frozenset({"cli", "__init__", "__main__"})
+ENTRY_PACKAGES = frozenset({"scan"})
+"""Packages of the entry-point layer (the scanner drives a browser and may import anything)."""
 
 ALLOWED: dict[str, frozenset[str]] = {
     "core": frozenset({"core"}),
@@ -81,6 +83,8 @@ def layer(module: str) -> str:
     if not parts or (len(parts) == 1 and parts[0] in ENTRY):
         return "entry"
     head = parts[0]
+    if head in ENTRY_PACKAGES:
+        return "entry"
     if head == "rewriter":
         return "rewriter"
     if head == "stores":
