@@ -8,7 +8,8 @@ middleware sees.
 
 Precedence, first match wins:
 
-1. declared rules, then knowledge-base rules (a declared rule always beats the knowledge base);
+1. declared rules, then the site's own knowledge-base files in order, then the bundled
+   knowledge base (a declared rule always beats any knowledge base);
 2. within each group: an exact name, then prefix and glob rules by the length of their literal
    prefix (the part of a glob before its first wildcard; longest first, ties in declaration
    order), then regular expressions in declaration order;
@@ -35,6 +36,7 @@ from consentkit.categories import CATEGORIES, UNCLASSIFIED, Category, Classified
 from consentkit.errors import ConfigError
 
 __all__ = [
+    "FAMILIES",
     "MATCH_KINDS",
     "Classification",
     "CookieRule",
@@ -60,7 +62,24 @@ _RULE_KEYS: Final = (
     "purpose",
     "retention",
 )
-_PLATFORM_KEYS: Final = ("name", "vendor", "category", "website", "cookies")
+# Keys only knowledge-base entries carry (bundled or site files), not a policy's [[cookies]].
+_KB_RULE_KEYS: Final = (*_RULE_KEYS, "source", "necessary_because", "generic")
+_PLATFORM_KEYS: Final = ("name", "vendor", "category", "family", "website", "source", "cookies")
+FAMILIES: Final[tuple[str, ...]] = (
+    "cms",
+    "framework",
+    "analytics",
+    "advertising",
+    "marketing",
+    "testing",
+    "security",
+    "infrastructure",
+    "payments",
+    "media",
+    "consent",
+    "site",
+)
+"""Kinds of platform a knowledge-base ``family`` names (what the vendor mainly does)."""
 _KB_RESOURCE: Final = "cookies.toml"
 _CACHE_SIZE: Final = 4096
 _NAME_PREFIXES: Final = ("__host-", "__secure-")
@@ -108,6 +127,9 @@ class CookieRule:
     purpose: str = ""
     retention: str = ""
     source: Source = "declared"
+    source_url: str = ""
+    necessary_because: str = ""
+    generic: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.domain, str):
@@ -249,11 +271,35 @@ def _text_problem(rule: CookieRule) -> _Problem | None:
     for field in ("provider", "purpose", "retention"):
         if not isinstance(getattr(rule, field), str):
             return _Problem(field, f"{field} must be a string", f'write {field} = "..."')
+    if rule.source_url and not _is_https_url(rule.source_url):
+        return _Problem(
+            "source",
+            f"{rule.source_url!r} is not an https URL",
+            'cite the vendor documentation as "https://..."',
+        )
+    if not isinstance(rule.necessary_because, str) or not isinstance(rule.generic, bool):
+        return _Problem(
+            "necessary_because", "necessary_because must be a string", 'write "..."'
+        )
+    if rule.necessary_because and rule.category != "necessary":
+        return _Problem(
+            "necessary_because",
+            f"{rule.name!r} explains why it is necessary but is {rule.category!r}",
+            'remove necessary_because or set category = "necessary"',
+        )
     if rule.source not in ("declared", "knowledge_base"):
         return _Problem(
             "source", f"unknown rule source {rule.source!r}", 'use "declared" or "knowledge_base"'
         )
     return None
+
+
+def _is_https_url(value: object) -> bool:
+    return (
+        isinstance(value, str)
+        and re.fullmatch(r"https://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::\d+)?(?:[/?#]\S*)?", value)
+        is not None
+    )
 
 
 def _suggest(value: str, choices: Sequence[str], synonyms: Mapping[str, str] | None = None) -> str:
@@ -404,15 +450,19 @@ class Registry:
         *,
         use_knowledge_base: bool = True,
         knowledge_base: Sequence[CookieRule] | None = None,
+        site_knowledge_bases: Sequence[Sequence[CookieRule]] = (),
     ) -> None:
         self._declared = tuple(declared)
+        # Site-local knowledge-base files: each one a precedence group between the declared
+        # rules and the bundled base, in the order given.
+        self._site = tuple(tuple(group) for group in site_knowledge_bases)
         if not use_knowledge_base:
             self._kb: tuple[CookieRule, ...] = ()
         elif knowledge_base is None:
             self._kb = _builtin_knowledge_base()
         else:
             self._kb = tuple(knowledge_base)
-        for rule in (*self._declared, *self._kb):
+        for rule in (*self._declared, *(r for group in self._site for r in group), *self._kb):
             if not isinstance(rule, CookieRule):
                 raise ConfigError(
                     f"expected CookieRule, got {type(rule).__name__}",
@@ -422,6 +472,7 @@ class Registry:
                 )
         self._groups: tuple[tuple[_Index, Source], ...] = (
             (_Index(self._declared), "declared"),
+            *((_Index(group), "knowledge_base") for group in self._site),
             (_Index(self._kb), "knowledge_base"),
         )
         self._by_category: dict[str, tuple[CookieRule, ...]] = {
@@ -443,8 +494,8 @@ class Registry:
         return self._cached(name, key_domain)
 
     def rules(self) -> tuple[CookieRule, ...]:
-        """All rules in precedence-group order: declared first, then the knowledge base."""
-        return self._declared + self._kb
+        """All rules in precedence-group order: declared, site knowledge bases, bundled base."""
+        return self._declared + tuple(r for group in self._site for r in group) + self._kb
 
     def rules_for(self, category: Category) -> tuple[CookieRule, ...]:
         """The rules (declared first) that put cookies in *category*."""
@@ -519,6 +570,7 @@ def _rule_from_table(
     key: str,
     source: Source,
     defaults: Mapping[str, str] | None = None,
+    allowed: Sequence[str] = _RULE_KEYS,
 ) -> CookieRule:
     if not isinstance(table, Mapping):
         raise ConfigError(
@@ -527,8 +579,16 @@ def _rule_from_table(
             key=key,
             fix='write the entry as a table: { name = "...", category = "..." }',
         )
-    _reject_unknown_keys(table, _RULE_KEYS, source_name=source_name, key=key)
+    _reject_unknown_keys(table, allowed, source_name=source_name, key=key)
     values: dict[str, object] = {**(defaults or {}), **table}
+    generic = values.pop("generic", False)
+    if not isinstance(generic, bool):
+        raise ConfigError(
+            f"generic must be true or false, got {generic!r}",
+            source=source_name,
+            key=f"{key}.generic",
+            fix="write generic = true for a name many sites use for their own cookie",
+        )
     for required in ("name", "category"):
         if required not in values:
             raise ConfigError(
@@ -557,6 +617,9 @@ def _rule_from_table(
             purpose=strings.get("purpose", ""),
             retention=strings.get("retention", ""),
             source=source,
+            source_url=strings.get("source", ""),
+            necessary_because=strings.get("necessary_because", ""),
+            generic=generic,
         )
     except ConfigError as exc:
         raise ConfigError(
@@ -594,7 +657,9 @@ def load_knowledge_base(
 
     The document holds ``[[platform]]`` tables (``name``, ``vendor``, ``category``,
     ``website``) each with a ``cookies`` list; a cookie's ``provider`` defaults to the
-    platform name and its ``category`` to the platform's.
+    platform name, its ``category`` and ``source`` (documentation URL) to the platform's.
+    Entries may also say ``necessary_because`` (why a vendor's cookie is strictly necessary)
+    and ``generic = true`` (a name many sites use for a cookie of their own).
     """
     _reject_unknown_keys(document, ("platform",), source_name=source_name, key="(top level)")
     rules: list[CookieRule] = []
@@ -607,8 +672,17 @@ def load_knowledge_base(
             )
         _reject_unknown_keys(platform, _PLATFORM_KEYS, source_name=source_name, key=where)
         defaults = {"provider": str(platform.get("name", ""))}
-        if "category" in platform:
-            defaults["category"] = str(platform["category"])
+        for inherited in ("category", "source"):
+            if inherited in platform:
+                defaults[inherited] = str(platform[inherited])
+        family = platform.get("family")
+        if family is not None and family not in FAMILIES:
+            raise ConfigError(
+                f"unknown family {family!r}",
+                source=source_name,
+                key=f"{where}.family",
+                fix=_suggest(str(family), FAMILIES) or "use one of " + ", ".join(FAMILIES),
+            )
         cookies = _as_list(
             platform.get("cookies", []), source_name=source_name, key=f"{where}.cookies"
         )
@@ -620,6 +694,7 @@ def load_knowledge_base(
                     key=f"{where}.cookies[{j}]",
                     source="knowledge_base",
                     defaults=defaults,
+                    allowed=_KB_RULE_KEYS,
                 )
             )
     return tuple(rules)
