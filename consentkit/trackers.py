@@ -44,6 +44,8 @@ class Tracker:
     domains: tuple[str, ...]
     paths: tuple[str, ...] = ()
     inline: tuple[str, ...] = ()
+    source: str = ""
+    """The vendor documentation the entry is based on (an https URL), or ""."""
 
 
 def url_host_path(url: str) -> tuple[str, str] | None:
@@ -300,7 +302,18 @@ def _tracker_from(entry: object, source: str, index: int) -> Tracker:
             raise ConfigError(
                 f"bad inline pattern {marker!r}: {exc}", source=source, key=f"{where}.inline"
             ) from exc
-    return Tracker(str(name), str(category), kinds, domains, paths, inline)
+    source_url = entry.get("source", "")
+    if not isinstance(source_url, str) or (
+        source_url and re.fullmatch(r"https://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?:[/?#]\S*)?", source_url)
+        is None
+    ):
+        raise ConfigError(
+            f"{source_url!r} is not an https URL",
+            source=source,
+            key=f"{where}.source",
+            fix='cite the vendor documentation as "https://..."',
+        )
+    return Tracker(str(name), str(category), kinds, domains, paths, inline, source_url)
 
 
 @lru_cache(maxsize=1)
