@@ -117,6 +117,7 @@ def _inline_pattern(marker: str) -> str:
     return marker[1:-1] if _is_regex(marker) else re.escape(marker)
 
 
+_PROVIDER_KEYS: Final = ("name", "category", "source", "kind", "domains", "paths", "inline")
 _MISS: Final = object()
 _CACHE_ITEMS: Final = 256
 _CACHE_SCRIPT_BYTES: Final = 8192
@@ -246,6 +247,14 @@ class TrackerIndex:
     @classmethod
     def from_mapping(cls, data: Mapping[str, object], *, source: str = "trackers") -> TrackerIndex:
         """Build an index from parsed TOML data: ``{"provider": [{...}, ...]}``."""
+        for key in data:
+            if key != "provider":
+                raise ConfigError(
+                    f"unknown top-level key {key!r}",
+                    source=source,
+                    key=str(key),
+                    fix="write each provider as a [[provider]] table",
+                )
         providers = data.get("provider", [])
         if not isinstance(providers, list):
             raise ConfigError("must be an array of tables", source=source, key="provider")
@@ -271,6 +280,14 @@ def _tracker_from(entry: object, source: str, index: int) -> Tracker:
     where = f"provider[{index}]"
     if not isinstance(entry, dict):
         raise ConfigError("must be a table", source=source, key=where)
+    for key in entry:
+        if key not in _PROVIDER_KEYS:
+            raise ConfigError(
+                f"unknown key {key!r}",
+                source=source,
+                key=f"{where}.{key}",
+                fix="use only " + ", ".join(_PROVIDER_KEYS),
+            )
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ConfigError("needs a non-empty name", source=source, key=f"{where}.name")
