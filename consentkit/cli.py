@@ -1,5 +1,8 @@
 """The ``consentkit`` command: migrate, verify, export, purge, show and stats.
 
+``consentkit kb import|stats`` (in :mod:`consentkit.kbcli`) works on the cookie knowledge base
+and needs no store.
+
 The store URL comes from ``--store`` or ``CONSENTKIT_STORE``; receipt keys from repeated
 ``--receipt-key`` or ``CONSENTKIT_RECEIPT_KEYS`` (comma-separated, newest first).
 Exit status: 0 success, 1 verification failure or nothing found, 2 usage or store error.
@@ -19,6 +22,7 @@ from typing import IO, Any, Final
 
 from .errors import ConsentKitError
 from .export import export_stream
+from .kbcli import add_kb_parser, run_kb
 from .receipts import anchor_to_dict, format_timestamp, to_dict
 from .stores import ReceiptStore, Stats, open_store, verify_store
 
@@ -98,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="consent rates per category and action")
     _add_period(stats)
     stats.add_argument("--json", action="store_true", help="machine-readable output")
+    add_kb_parser(commands)
     return parser
 
 
@@ -117,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "kb":
+        return run_kb(args)
     if not args.store:
         parser.error("no store: pass --store URL or set CONSENTKIT_STORE")
     keys = _keys(args)

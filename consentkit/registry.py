@@ -278,9 +278,7 @@ def _text_problem(rule: CookieRule) -> _Problem | None:
             'cite the vendor documentation as "https://..."',
         )
     if not isinstance(rule.necessary_because, str) or not isinstance(rule.generic, bool):
-        return _Problem(
-            "necessary_because", "necessary_because must be a string", 'write "..."'
-        )
+        return _Problem("necessary_because", "necessary_because must be a string", 'write "..."')
     if rule.necessary_because and rule.category != "necessary":
         return _Problem(
             "necessary_because",
