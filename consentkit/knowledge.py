@@ -196,6 +196,7 @@ class _Platform:
     vendor: str = ""
     source: str = ""
     cookies: list[dict[str, str]] = field(default_factory=list)
+    rules: list[CookieRule] = field(default_factory=list)
 
 
 _DOMAIN: Final = re.compile(r"^\.?([a-z0-9-]+(?:\.[a-z0-9-]+)+)$")
@@ -245,7 +246,6 @@ def import_open_cookie_database(
     known_keys = {(rule.name, rule.match) for rule in known}
     seen: dict[tuple[str, str, str | None], int] = {}
     platforms: dict[str, _Platform] = {}
-    rules: list[CookieRule] = []
     line = reader.line_num + 1
     while True:
         start = line
@@ -296,9 +296,11 @@ def import_open_cookie_database(
         if not platform.source and entry.get("source"):
             platform.source = entry["source"]
         platform.cookies.append(entry)
-        rules.append(rule)
+        platform.rules.append(rule)
+    # The file groups cookies by platform; list the rules in the same order.
+    rules = tuple(rule for platform in platforms.values() for rule in platform.rules)
     return ImportResult(
-        _render(platforms.values(), source_name), tuple(rules), tuple(errors), tuple(skipped)
+        _render(platforms.values(), source_name), rules, tuple(errors), tuple(skipped)
     )
 
 

@@ -188,7 +188,7 @@ class Policy:
 
     def _site_knowledge_bases(self) -> tuple[tuple[CookieRule, ...], ...]:
         files = self.knowledge_base_files
-        if isinstance(files, str | Path) or not all(isinstance(f, str | Path) for f in files):
+        if not isinstance(files, list | tuple) or not all(isinstance(f, str | Path) for f in files):
             raise ConfigError(
                 f"must be a list of file paths, got {files!r}",
                 source=self.source,

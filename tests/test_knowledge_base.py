@@ -525,7 +525,8 @@ def test_every_generic_default_is_documented() -> None:
 def test_generic_defaults_stay_sensible(name: str, category: str) -> None:
     result = REGISTRY.classify(name, "shop.example")
     assert result.category == category
-    assert result.rule is not None and result.rule.generic
+    assert result.rule is not None
+    assert result.rule.generic
 
 
 @pytest.mark.parametrize("name", ["token", "uid", "id", "user", "auth", "sid"])

@@ -12,6 +12,7 @@ PURE_MODULES = [
     "categories",
     "policy",
     "registry",
+    "knowledge",
     "decision",
     "cookies",
     "rewriter",
