@@ -532,3 +532,15 @@ def test_generic_defaults_stay_sensible(name: str, category: str) -> None:
 @pytest.mark.parametrize("name", ["token", "uid", "id", "user", "auth", "sid"])
 def test_names_too_generic_to_guess_stay_unclassified_on_a_site(name: str) -> None:
     assert REGISTRY.classify(name, "shop.example").category == "unclassified"
+
+
+@pytest.mark.parametrize(
+    "name", ["sid", "id", "uid", "token", "auth", "user", "idx", "did", "ch", "act", "flags", "d"]
+)
+def test_vendor_rules_never_let_a_common_name_through_when_the_domain_is_unknown(
+    name: str,
+) -> None:
+    # A name from a request Cookie header has no domain; a vendor's domain-limited rule then
+    # still matches by name, so it must not make a site's own cookie of that name necessary
+    # or functional (the strict unclassified default would be lost).
+    assert REGISTRY.classify(name).category in ("unclassified", "performance", "targeting")
