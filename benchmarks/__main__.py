@@ -145,7 +145,7 @@ def machine_info() -> dict[str, Any]:
 def _knowledge_base_counts() -> str:
     """The ``consentkit kb stats`` summary line: what cookie classification ran against."""
     from consentkit.knowledge import knowledge_base_stats
-    from consentkit.registry import knowledge_base
+    from consentkit.rules import knowledge_base
     from consentkit.trackers import default_index
 
     trackers = [(t.category, len(t.domains)) for t in default_index().trackers]

@@ -151,7 +151,7 @@ class Contender:
 
     def files(self) -> list[Path]:
         if self.package is None:
-            from consentkit.banner import static_dir
+            from consentkit.web.templates import static_dir
 
             return [static_dir() / a for a in self.assets]
         return [NODE_MODULES / self.package / a for a in self.assets]

@@ -15,18 +15,18 @@ Typical use::
 
 from __future__ import annotations
 
-from .banner import Banner, BannerContext
 from .categories import CATEGORIES, Category
 from .decision import ConsentCodec, Decision, StoredConsent
 from .errors import ChainError, ConfigError, ConsentKitError, MissingExtraError, StoreError
 from .jurisdiction import JurisdictionResolver
-from .middleware import ConsentMiddleware, Settings
 from .policy import CategoryText, Policy
 from .receipts import Receipt, ReceiptDraft
-from .registry import Classification, CookieRule, Registry
+from .registry import Classification, Registry
 from .rewriter import HTMLRewriter, RewritePlan
+from .rules import CookieRule
 from .stores import ReceiptStore, open_store
 from .trackers import TrackerIndex
+from .web import Banner, BannerContext, ConsentMiddleware, Settings
 
 __all__ = [
     "CATEGORIES",

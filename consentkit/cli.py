@@ -21,10 +21,10 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Final
 
 from .errors import ConsentKitError
-from .export import export_stream
 from .kbcli import add_kb_parser, run_kb
 from .receipts import anchor_to_dict, format_timestamp, to_dict
 from .stores import ReceiptStore, Stats, open_store, verify_store
+from .stores.export import MEDIA_TYPES, export_stream
 
 __all__ = ["build_parser", "main", "parse_age", "parse_instant"]
 
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("verify", help="check the whole receipt chain")
 
     export = commands.add_parser("export", help="stream receipts as CSV, NDJSON or JSON")
-    export.add_argument("--format", choices=("csv", "ndjson", "json"), default="ndjson")
+    export.add_argument("--format", choices=tuple(MEDIA_TYPES), default="ndjson")
     _add_period(export)
     export.add_argument("--action", action="append", dest="actions", metavar="ACTION")
     export.add_argument("--out", metavar="FILE", help="write here instead of standard output")

@@ -17,21 +17,17 @@ from typing import Any, Final, Literal, TypeAlias
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from .categories import CATEGORIES, OPTIONAL_CATEGORIES, Category, is_category
+from .categories import CATEGORIES, OPTIONAL_CATEGORIES, Category, Model, is_category
 from .policy import Policy
 
 __all__ = [
     "ConsentCodec",
     "Decision",
-    "Model",
     "Reason",
     "StoredConsent",
     "decide",
     "new_consent_id",
 ]
-
-Model: TypeAlias = Literal["opt_in", "opt_out", "notice"]
-"""How a region treats a visitor who has not chosen yet."""
 
 Reason: TypeAlias = Literal[
     "no_decision",

@@ -26,13 +26,12 @@ class EnforcementResult:
     headers: RawHeaders
     kept: list[str] = field(default_factory=list)
     dropped: list[tuple[str, Category]] = field(default_factory=list)
-    expired: list[str] = field(default_factory=list)
     unclassified: list[str] = field(default_factory=list)
 
     @property
     def consent_dependent(self) -> bool:
         """Whether consent changed (or could have changed) the headers."""
-        return bool(self.kept or self.dropped or self.expired)
+        return bool(self.kept or self.dropped)
 
 
 def enforce_set_cookies(

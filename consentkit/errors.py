@@ -1,4 +1,4 @@
-"""Exceptions raised by consentkit.
+"""Exceptions raised by consentkit, and the one "did you mean" hint their fixes use.
 
 ::
 
@@ -11,6 +11,11 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Mapping
+
+from .categories import fold_name
+
 
 class ConsentKitError(Exception):
     """Base class of every error consentkit raises on purpose."""
@@ -19,20 +24,22 @@ class ConsentKitError(Exception):
 class ConfigError(ConsentKitError, ValueError):
     """A configuration value is invalid.
 
-    The message names the source (file or ``Policy(...)``), the key and the fix.
+    The fields stay apart (``problem``, ``source``, ``key``, ``fix``) so a caller that adds
+    context re-raises with other fields instead of parsing the message; ``str()`` joins
+    them as ``source: key: problem (fix: fix)``.
     """
 
-    def __init__(self, message: str, *, source: str = "Policy(...)", key: str = "", fix: str = ""):
+    def __init__(self, problem: str, *, source: str = "Policy(...)", key: str = "", fix: str = ""):
+        super().__init__(problem)
+        self.problem = problem
         self.source = source
         self.key = key
         self.fix = fix
-        parts = [f"{source}: "]
-        if key:
-            parts.append(f"{key}: ")
-        parts.append(message)
-        if fix:
-            parts.append(f" (fix: {fix})")
-        super().__init__("".join(parts))
+
+    def __str__(self) -> str:
+        key = f"{self.key}: " if self.key else ""
+        fix = f" (fix: {self.fix})" if self.fix else ""
+        return f"{self.source}: {key}{self.problem}{fix}"
 
 
 class StoreError(ConsentKitError):
@@ -55,3 +62,31 @@ class MissingExtraError(ConsentKitError, ImportError):
         super().__init__(
             f"{feature} needs the '{package}' package: pip install 'consentkit[{extra}]'"
         )
+
+
+def did_you_mean(
+    value: str,
+    choices: Iterable[str],
+    *,
+    synonyms: Mapping[str, str] | None = None,
+    or_list: str = "",
+) -> str:
+    """A hint naming the choice *value* was probably meant to be.
+
+    *value* is compared ignoring case, surrounding space and ``-``/``_``/space differences,
+    then by similarity; *synonyms* (keyed in that folded form) name choices by another word.
+    When nothing is close the hint is ``""``, or with *or_list* (e.g. ``"known: "``) that
+    label followed by every choice, sorted.
+    """
+    names = list(dict.fromkeys(choices))
+    folded = fold_name(value)
+    by_fold = {fold_name(name): name for name in names}
+    match = (synonyms or {}).get(folded) or by_fold.get(folded)
+    if match is None:
+        close = difflib.get_close_matches(value, names, n=1)
+        if not close:
+            close = [by_fold[f] for f in difflib.get_close_matches(folded, list(by_fold), n=1)]
+        match = close[0] if close else None
+    if match:
+        return f'did you mean "{match}"?'
+    return f"{or_list}{', '.join(sorted(names))}" if or_list else ""

@@ -14,7 +14,7 @@ from pathlib import Path
 from .errors import ConfigError
 from .knowledge import import_open_cookie_database, knowledge_base_stats
 from .policy import Policy
-from .registry import knowledge_base
+from .rules import knowledge_base
 from .trackers import default_index
 
 __all__ = ["add_kb_parser", "run_kb"]

@@ -37,7 +37,7 @@ from typing import Final
 
 from .categories import CATEGORIES, Category
 from .errors import ConfigError
-from .registry import CookieRule, load_knowledge_base
+from .rules import CookieRule, load_knowledge_base
 
 __all__ = [
     "OCD_CATEGORIES",

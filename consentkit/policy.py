@@ -7,7 +7,6 @@ to the middleware. It validates itself on construction and raises one
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,10 +15,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from .categories import CATEGORIES, Category, is_category
-from .errors import ConfigError
-from .jurisdiction import RegionTable, parse_regions
+from .errors import ConfigError, did_you_mean
 from .knowledge import load_knowledge_base_file
-from .registry import Classification, CookieRule, Registry, load_rules
+from .regions import RegionTable, parse_regions
+from .registry import Classification, Registry
+from .rules import CookieRule, load_rules
 
 __all__ = ["MAX_LIFETIME_DAYS", "CategoryText", "Policy"]
 
@@ -72,11 +72,6 @@ class CategoryText:
 
     label: str
     description: str
-
-
-def _did_you_mean(key: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(key, sorted(known), n=1)
-    return f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(sorted(known))}"
 
 
 @dataclass(frozen=True)
@@ -232,7 +227,7 @@ class Policy:
                     "unknown key",
                     source=source,
                     key=key,
-                    fix=_did_you_mean(key, _TOP_LEVEL_KEYS),
+                    fix=did_you_mean(key, _TOP_LEVEL_KEYS, or_list="known keys: "),
                 )
         raw_cookies = data.get("cookies", [])
         if not isinstance(raw_cookies, list):

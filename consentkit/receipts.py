@@ -14,9 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac as _hmac
-import ipaddress
 import json
-import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -39,12 +37,9 @@ __all__ = [
     "from_dict",
     "key_fingerprint",
     "parse_timestamp",
-    "reduce_user_agent",
     "seal",
     "seal_anchor",
     "to_dict",
-    "to_kantara",
-    "truncate_ip",
     "unchecked_receipt",
     "verify_chain",
 ]
@@ -52,7 +47,6 @@ __all__ = [
 GENESIS_HASH: Final = "0" * 64
 """The ``prev_hash`` of the first receipt of a chain."""
 
-IPMode: TypeAlias = Literal["truncate", "omit", "full"]
 BreakKind: TypeAlias = Literal["seq", "prev_hash", "hash", "hmac", "key", "anchor", "head"]
 
 _MAX_UA = 1024
@@ -493,135 +487,3 @@ def verify_chain(
         checked += 1
         expected_seq, expected_prev = receipt.seq + 1, receipt.hash
     return VerifyResult(checked, expected_seq - 1, expected_prev)
-
-
-# --- minimisation helpers -------------------------------------------------------------
-
-_BOT = re.compile(
-    r"bot\b|bot/|crawl|spider|slurp|mediapartners|headless|lighthouse|facebookexternalhit"
-    r"|preview|scrap|python-requests|curl/|wget/|httpclient|okhttp",
-    re.IGNORECASE,
-)
-# Order matters: Chromium-based browsers also say "Chrome" and "Safari".
-_BROWSERS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
-    ("Samsung Internet", re.compile(r"SamsungBrowser/(\d{1,5})(?!\d)")),
-    ("Edge", re.compile(r"(?:Edg|EdgA|EdgiOS|Edge)/(\d{1,5})(?!\d)")),
-    ("Opera", re.compile(r"(?:OPR|OPT|OPX)/(\d{1,5})(?!\d)")),
-    ("Opera", re.compile(r"Opera[/ ].*?Version/(\d{1,5})(?!\d)")),
-    ("Firefox", re.compile(r"(?:Firefox|FxiOS)/(\d{1,5})(?!\d)")),
-    ("Chrome", re.compile(r"(?:Chrome|CriOS)/(\d{1,5})(?!\d)")),
-    ("Safari", re.compile(r"Version/(\d{1,5})(?!\d)[.\d]* (?:Mobile/\S+ )?Safari/")),
-)
-
-
-def reduce_user_agent(ua: str) -> str:
-    """Reduce a User-Agent to browser family and major version (``"Firefox 128"``).
-
-    Crawlers and HTTP libraries give ``"bot"``; anything unrecognised gives ``"other"``.
-    """
-    if not isinstance(ua, str) or not ua.strip():
-        return "other"
-    text = ua[:_MAX_UA]
-    if _BOT.search(text):
-        return "bot"
-    for family, pattern in _BROWSERS:
-        match = pattern.search(text)
-        if match:
-            return f"{family} {int(match.group(1))}"
-    return "other"
-
-
-def truncate_ip(ip: str, mode: IPMode) -> str | None:
-    """Minimise an IP address: IPv4 to its /24, IPv6 to its /48, or omit it.
-
-    ``mode="full"`` keeps the (normalised) address. Invalid input gives ``None``.
-    """
-    if mode not in ("truncate", "omit", "full"):
-        raise ValueError(f"unknown IP mode {mode!r}: use 'truncate', 'omit' or 'full'")
-    if mode == "omit" or not isinstance(ip, str):
-        return None
-    text = ip.strip().removeprefix("[").removesuffix("]").split("%", 1)[0]
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if mode == "full":
-        return str(address)
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
-
-
-# --- Kantara Consent Receipt ----------------------------------------------------------
-
-_KANTARA_PURPOSE: Final[Mapping[str, str]] = {
-    "necessary": "Core Function",
-    "performance": "Improved Performance",
-    "functionality": "Personalized Experience",
-    "targeting": "Marketing Third Parties",
-}
-_KANTARA_CONSENT_TYPE: Final[Mapping[str, str]] = {
-    "opt_in": "EXPLICIT",
-    "opt_out": "IMPLIED",
-    "notice": "IMPLIED",
-}
-
-
-def to_kantara(receipt: Receipt, *, controller: Mapping[str, Any]) -> dict[str, Any]:
-    """Render *receipt* in the shape of a Kantara Consent Receipt v1.1.
-
-    *controller* gives ``name`` and optionally ``contact``, ``address``, ``email``,
-    ``phone``, ``url``, ``on_behalf`` and ``policy_url``. Granted categories become the
-    purposes of one "cookies" service; refused categories and the chain fields go in a
-    ``consentkit`` extension object, since Kantara has no field for a refusal.
-    """
-    consent_type = _KANTARA_CONSENT_TYPE.get(receipt.consent_model, "EXPLICIT")
-    termination = f"Until {format_timestamp(receipt.expires_at)} or withdrawal"
-    purposes = [
-        {
-            "purpose": category,
-            "purposeCategory": [_KANTARA_PURPOSE.get(category, "Other")],
-            "consentType": consent_type,
-            "piiCategory": ["Online identifiers (cookies)"],
-            "primaryPurpose": category == "necessary",
-            "termination": termination,
-            "thirdPartyDisclosure": category == "targeting",
-        }
-        for category in receipt.granted
-    ]
-    pii_controller: dict[str, Any] = {
-        "piiController": str(controller.get("name", "")),
-        "onBehalf": bool(controller.get("on_behalf", False)),
-        "contact": str(controller.get("contact", "")),
-        "address": str(controller.get("address", "")),
-        "email": str(controller.get("email", "")),
-        "phone": str(controller.get("phone", "")),
-    }
-    if controller.get("url"):
-        pii_controller["piiControllerUrl"] = str(controller["url"])
-    return {
-        "version": "KI-CR-v1.1.0",
-        "jurisdiction": receipt.jurisdiction,
-        "consentTimestamp": int(receipt.timestamp.timestamp()),
-        "collectionMethod": receipt.collection,
-        "consentReceiptID": receipt.receipt_id,
-        "language": receipt.language,
-        "piiPrincipalId": receipt.consent_id,
-        "piiControllers": [pii_controller],
-        "policyUrl": str(controller.get("policy_url", "")),
-        "services": [{"service": "cookies", "purposes": purposes}],
-        "sensitive": False,
-        "spiCat": [],
-        "consentkit": {
-            "action": receipt.action,
-            "refused": list(receipt.refused),
-            "policyRevision": receipt.policy_revision,
-            "shownHash": receipt.shown_hash,
-            "consentModel": receipt.consent_model,
-            "expiresAt": format_timestamp(receipt.expires_at),
-            "seq": receipt.seq,
-            "hash": receipt.hash,
-            "keyId": receipt.key_id,
-        },
-    }

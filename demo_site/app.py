@@ -25,10 +25,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from consentkit import ConsentMiddleware
 from consentkit.errors import ConfigError
-from consentkit.jurisdiction import JurisdictionResolver, parse_regions
-from consentkit.middleware import ConsentMiddleware
+from consentkit.jurisdiction import JurisdictionResolver
 from consentkit.policy import Policy
+from consentkit.regions import parse_regions
 
 from .providers import create_providers_app
 

@@ -20,7 +20,6 @@ from .pg_server import PgServer, PostgresUnavailable, shared_server, skip_reques
 SECRET = "test-secret-key-0123456789abcdef"
 RECEIPT_KEY = "test-receipt-key-fedcba9876543210"
 ADMIN_TOKEN = "test-admin-token-0123456789"
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def site_policy(**overrides: Any) -> Policy:

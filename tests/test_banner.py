@@ -14,12 +14,12 @@ import html5lib  # type: ignore[import-untyped]
 import jinja2
 import pytest
 
-from consentkit.banner import Banner, BannerContext, consent_mode_state, static_dir
-from consentkit.categories import CATEGORIES, OPTIONAL_CATEGORIES, Category
-from consentkit.decision import Decision, Model, StoredConsent, decide
+from consentkit.categories import CATEGORIES, OPTIONAL_CATEGORIES, Category, Model
+from consentkit.decision import Decision, StoredConsent, decide
 from consentkit.errors import ConfigError
 from consentkit.policy import CategoryText, Policy
-from consentkit.registry import CookieRule
+from consentkit.rules import CookieRule
+from consentkit.web.banner import Banner, BannerContext, consent_mode_state, static_dir
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HOSTILE = "<script>alert(1)</script>"

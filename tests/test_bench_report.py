@@ -183,7 +183,7 @@ def test_machine_info_has_every_header_field() -> None:
 
 def test_header_records_the_knowledge_base_counts() -> None:
     from benchmarks.__main__ import _knowledge_base_counts
-    from consentkit.registry import knowledge_base
+    from consentkit.rules import knowledge_base
 
     counts = _knowledge_base_counts()
     assert counts.startswith(f"{len(knowledge_base()):,} cookie names and patterns")

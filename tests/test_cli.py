@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consentkit.cli import main, parse_age
-from consentkit.export import CSV_COLUMNS, csv_safe, export_stream, receipt_json
 from consentkit.receipts import GENESIS_HASH, Receipt, seal, to_dict, unchecked_receipt
 from consentkit.stores import open_store
+from consentkit.stores.export import CSV_COLUMNS, csv_safe, export_stream, receipt_json
 
 from .receipt_factory import KEYS, T0, draft
 

@@ -15,10 +15,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from consentkit.dashboard import DEFAULT_DAYS, MAX_DAYS, parse_days, render_dashboard
+from consentkit import ConsentMiddleware
 from consentkit.jurisdiction import JurisdictionResolver
-from consentkit.middleware import ConsentMiddleware
 from consentkit.stores.sqlite import SQLiteReceiptStore
+from consentkit.web.dashboard import DEFAULT_DAYS, MAX_DAYS, parse_days, render_dashboard
 
 from .conftest import ADMIN_TOKEN, RECEIPT_KEY, make_app
 

@@ -22,6 +22,7 @@ from demo_site.app import PROFILES, UNDECLARED_COOKIE, create_app, create_provid
 from demo_site.providers import PROVIDER_COOKIES
 
 from .conftest import ADMIN_TOKEN, RECEIPT_KEY, SECRET
+from .helpers import set_cookie_names
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [
@@ -61,18 +62,6 @@ def client(profile: str, tmp_path: Path) -> Iterator[TestClient]:
         yield client
 
 
-def set_cookie_names(response: Any) -> set[str]:
-    """Names of cookies a response sets (not those it expires)."""
-    names = set()
-    for line in response.headers.get_list("set-cookie"):
-        name, _, rest = line.partition("=")
-        lowered = rest.lower()
-        if "max-age=0" in lowered or "expires=thu, 01 jan 1970" in lowered:
-            continue
-        names.add(name.strip())
-    return names
-
-
 def test_every_page_renders(client: TestClient) -> None:
     for path in PAGES:
         response = client.get(path)
@@ -103,7 +92,7 @@ def test_accepting_lets_the_server_cookies_through(profile: str, client: TestCli
     spec = PROFILES[profile]
     response = client.post("/_consent", data={"action": "accept_all"}, follow_redirects=False)
     assert response.status_code == 303
-    names = set_cookie_names(client.get("/"))
+    names = set(set_cookie_names(client.get("/")))
     assert {name for name, _ in spec.server_cookies} <= names
     # An undeclared cookie needs the policy's "unclassified" category (targeting), granted here.
     assert UNDECLARED_COOKIE in names
@@ -115,7 +104,7 @@ def test_rejecting_keeps_and_expires(profile: str, client: TestClient) -> None:
     response = client.post("/_consent", data={"action": "reject_all"}, follow_redirects=False)
     assert response.status_code == 303
     policy = load_policy(profile)
-    names = set_cookie_names(client.get("/"))
+    names = set(set_cookie_names(client.get("/")))
     assert all(policy.required_category(n) == "necessary" for n in names - {"consentkit"})
 
 

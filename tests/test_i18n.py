@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consentkit.banner import BUNDLED_LANGUAGES, Banner
 from consentkit.policy import Policy
+from consentkit.web.banner import BUNDLED_LANGUAGES, Banner
 
 EU_LANGUAGES = (
     "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr",

@@ -14,7 +14,8 @@ import pytest
 from consentkit.categories import CATEGORIES
 from consentkit.errors import ConfigError
 from consentkit.knowledge import parse_retention
-from consentkit.registry import FAMILIES, CookieRule, Registry, knowledge_base, load_knowledge_base
+from consentkit.registry import Registry
+from consentkit.rules import FAMILIES, CookieRule, knowledge_base, load_knowledge_base
 
 KB = knowledge_base()
 REGISTRY = Registry()

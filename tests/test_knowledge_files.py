@@ -18,7 +18,7 @@ from consentkit.knowledge import (
     load_knowledge_base_file,
     parse_retention,
 )
-from consentkit.registry import CookieRule, knowledge_base
+from consentkit.rules import CookieRule, knowledge_base
 from consentkit.trackers import default_index
 
 HEADER = ",".join(OCD_COLUMNS)

@@ -23,13 +23,14 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from consentkit import ConsentMiddleware, CookieRule, Policy
+from consentkit import ConsentMiddleware, Policy
+from consentkit.consent_mode import consent_mode_defaults
 from consentkit.decision import ConsentCodec, StoredConsent
-from consentkit.jurisdiction import consent_mode_defaults
 from consentkit.receipts import Receipt
 from consentkit.stores import open_store
 
 from .conftest import RECEIPT_KEY, SECRET
+from .helpers import MATOMO_RULE, SHOP_RULES, set_cookie_names, shop_policy
 
 ORDER = ("necessary", "performance", "functionality", "targeting")
 OPTIONAL = ORDER[1:]
@@ -41,14 +42,8 @@ REFUSAL_DAYS = 30
 
 COOKIE_OF = {"necessary": "sessionid", "performance": "_ga", "functionality": "lang"}
 COOKIE_OF["targeting"] = "_fbp"
-RULES = (
-    CookieRule("sessionid", "necessary", provider="Shop", purpose="Login"),
-    CookieRule("_ga", "performance", provider="Google Analytics", purpose="Visits"),
-    CookieRule("lang", "functionality", provider="Shop", purpose="Language"),
-    CookieRule("_fbp", "targeting", provider="Meta", purpose="Ads"),
-)
 # Declared after the stored choices were made: the "categories_changed" state.
-LATE_RULE = CookieRule("_pk_id", "performance", provider="Matomo", purpose="Visits")
+LATE_RULE = MATOMO_RULE
 NOTICE_REGIONS = {"APAC": {"countries": ["SG"], "model": "notice"}}
 
 PAGE = """<!doctype html><html lang="en"><head><title>Shop</title></head><body>
@@ -59,13 +54,12 @@ PAGE = """<!doctype html><html lang="en"><head><title>Shop</title></head><body>
 
 
 def make_policy(*, revision: str = REVISION, late_rule: bool = True, **extra: Any) -> Policy:
-    return Policy(
+    return shop_policy(
+        *((LATE_RULE,) if late_rule else ()),
         revision=revision,
-        cookies=(*RULES, LATE_RULE) if late_rule else RULES,
         consent_lifetime_days=CONSENT_DAYS,
         refusal_lifetime_days=REFUSAL_DAYS,
         regions=NOTICE_REGIONS,
-        knowledge_base=False,
         **extra,
     )
 
@@ -217,11 +211,6 @@ def ordered(categories: frozenset[str] | set[str]) -> list[str]:
 # -- reading responses ----------------------------------------------------------------------
 
 
-def set_cookie_names(response: Any) -> set[str]:
-    lines: list[str] = response.headers.get_list("set-cookie")
-    return {line.split("=", 1)[0].strip() for line in lines}
-
-
 def first_layer_html(text: str) -> str:
     start = text.find("data-ck-banner")
     return text[start : text.find("</section>", start)] if start >= 0 else ""
@@ -314,7 +303,7 @@ def test_lifecycle_matrix(tmp_path: Path, model: str, signal_key: str, state_key
     response = client.get("/", headers=headers)
     client.cookies.clear()
     assert response.status_code == 200
-    app_cookies = set_cookie_names(response) - {"consentkit"}
+    app_cookies = set(set_cookie_names(response, deletions=True)) - {"consentkit"}
     assert app_cookies == {COOKIE_OF[c] for c in want.granted | {"necessary"}}
     text = response.text
     layer = first_layer_html(text)
@@ -396,7 +385,7 @@ def test_forged_location_headers_are_ignored_without_trusted_headers(
     tmp_path: Path, regions: dict[str, Any], default_region: str, model: str, region: str
 ) -> None:
     policy = Policy(
-        revision=REVISION, cookies=RULES, regions=regions, default_region=default_region
+        revision=REVISION, cookies=SHOP_RULES, regions=regions, default_region=default_region
     )
     client, _ = make_client(tmp_path, policy, trusted_headers=())
     status = client.get("/_consent", headers=FORGED).json()["decision"]
@@ -404,7 +393,7 @@ def test_forged_location_headers_are_ignored_without_trusted_headers(
     response = client.get("/", headers=FORGED)
     assert "Do Not Sell" not in response.text
     # Before a choice, only the notice model lets a targeting cookie through.
-    assert ("_fbp" in set_cookie_names(response)) is (model == "notice")
+    assert ("_fbp" in set_cookie_names(response, deletions=True)) is (model == "notice")
 
 
 def test_the_same_headers_count_once_trusted(tmp_path: Path) -> None:
@@ -533,7 +522,7 @@ def test_crawlers_get_no_banner_and_no_optional_tag(
 def test_crawlers_get_no_optional_cookie(tmp_path: Path, model: str, user_agent: str) -> None:
     # Even where the model grants everything before a choice.
     response, _ = crawler_page(tmp_path, model, user_agent)
-    assert set_cookie_names(response) == {"sessionid"}
+    assert set(set_cookie_names(response, deletions=True)) == {"sessionid"}
 
 
 @pytest.mark.parametrize("model", list(PLACES))

@@ -16,28 +16,9 @@ from consentkit import ConfigError, ConsentCodec, ConsentMiddleware, Policy
 from consentkit.cookies import parse_set_cookie
 
 from .conftest import SECRET, make_app, site_policy
+from .helpers import deleted_cookie_names, set_cookie_names
 
 JSON = {"Accept": "application/json"}
-
-
-def set_cookie_names(response: Response | object) -> list[str]:
-    names = []
-    for line in response.headers.get_list("set-cookie"):  # type: ignore[attr-defined]
-        parsed = parse_set_cookie(line)
-        assert parsed is not None, line
-        if parsed.max_age != 0:
-            names.append(parsed.name)
-    return names
-
-
-def expired_names(response: object) -> set[str]:
-    names = set()
-    for line in response.headers.get_list("set-cookie"):  # type: ignore[attr-defined]
-        parsed = parse_set_cookie(line)
-        assert parsed is not None
-        if parsed.max_age == 0:
-            names.add(parsed.name)
-    return names
 
 
 def choose(client: TestClient, action: str, categories: list[str] | None = None) -> dict:
@@ -71,8 +52,8 @@ def test_reject_all_keeps_only_necessary_and_expires_refused_ones(client: TestCl
     client.cookies.set("lang", "fr")
     response = client.get("/")
     assert set_cookie_names(response) == ["sessionid"]
-    assert {"_ga", "_fbp", "lang"} <= expired_names(response)
-    assert "sessionid" not in expired_names(response)
+    assert {"_ga", "_fbp", "lang"} <= deleted_cookie_names(response)
+    assert "sessionid" not in deleted_cookie_names(response)
 
 
 def test_save_grants_exactly_the_chosen_categories(client: TestClient) -> None:
@@ -87,7 +68,7 @@ def test_withdraw_expires_what_was_granted(client: TestClient) -> None:
     client.get("/")
     withdrawal = client.post("/_consent", json={"action": "withdraw"})
     assert withdrawal.json()["decision"]["granted"] == ["necessary"]
-    assert {"_ga", "_fbp", "lang"} <= expired_names(withdrawal)
+    assert {"_ga", "_fbp", "lang"} <= deleted_cookie_names(withdrawal)
     assert not {"_ga", "_fbp", "lang"} & set(client.cookies.keys())
     assert set_cookie_names(client.get("/")) == ["sessionid"]
 
@@ -96,7 +77,7 @@ def test_decision_response_expires_refused_cookies_at_once(client: TestClient) -
     choose(client, "accept_all")
     client.get("/")
     response = client.post("/_consent", json={"action": "reject_all"})
-    assert {"_ga", "_fbp", "lang"} <= expired_names(response)
+    assert {"_ga", "_fbp", "lang"} <= deleted_cookie_names(response)
     assert {"_ga", "_fbp", "lang"} <= set(response.json()["expire"])
 
 

@@ -25,7 +25,7 @@ from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from consentkit import ConsentMiddleware
-from consentkit.banner import Banner
+from consentkit.web.banner import Banner
 
 from .conftest import SECRET, make_app, site_policy
 

@@ -56,7 +56,7 @@ category = "functionality"
 @pytest.mark.parametrize(
     ("text", "key", "fix"),
     [
-        ("revison = '1'", "revison", "did you mean 'revision'"),
+        ("revison = '1'", "revison", 'did you mean "revision"'),
         ("consent_lifetime_days = 400", "consent_lifetime_days", "at most 395"),
         ("consent_lifetime_days = 0", "consent_lifetime_days", "between 1 and 395"),
         ("consent_lifetime_days = '30'", "consent_lifetime_days", "between 1 and 395"),

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from consentkit.privacy import reduce_user_agent, truncate_ip
 from consentkit.receipts import (
     GENESIS_HASH,
     Receipt,
@@ -19,14 +20,12 @@ from consentkit.receipts import (
     draft_from_dict,
     from_dict,
     key_fingerprint,
-    reduce_user_agent,
     seal,
     seal_anchor,
     to_dict,
-    to_kantara,
-    truncate_ip,
     verify_chain,
 )
+from consentkit.stores.export import to_kantara
 
 from .receipt_factory import KEYS, T0, draft
 

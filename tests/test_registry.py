@@ -11,14 +11,8 @@ from hypothesis import strategies as st
 
 from consentkit.categories import CATEGORIES, Category
 from consentkit.errors import ConfigError
-from consentkit.registry import (
-    Classification,
-    CookieRule,
-    MatchKind,
-    Registry,
-    knowledge_base,
-    load_rules,
-)
+from consentkit.registry import Classification, Registry
+from consentkit.rules import CookieRule, MatchKind, knowledge_base, load_rules
 
 
 def rule(

@@ -14,7 +14,9 @@ import pytest
 
 from consentkit.rewriter import HTMLRewriter, RewritePlan, rewrite, scan_start_tags
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "html5lib-tests"
+from .helpers import SHARED_DATA, require_shared_data
+
+DATA = SHARED_DATA / "html5lib-tests"
 GRANT_ALL = RewritePlan(granted=frozenset({"performance", "functionality", "targeting"}))
 BLOCK_ALL = RewritePlan(head_html="<x-h>", body_end_html="<x-b>")
 # a start tag of one of these switches the tokenizer through the tree builder, which the
@@ -38,10 +40,9 @@ STATEFUL = frozenset(
 
 
 def _need(folder: str) -> Path:
-    """The vector folder, or a clean skip when the shared data is not there."""
+    """The vector folder; a test fails naming it when it is missing (see helpers)."""
     path = DATA / folder
-    if not path.is_dir():
-        pytest.skip(f"html5lib-tests/{folder} not available")
+    require_shared_data(path)
     return path
 
 

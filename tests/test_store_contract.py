@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from consentkit.errors import ConfigError, StoreError
-from consentkit.export import export_stream
 from consentkit.receipts import GENESIS_HASH, ReceiptDraft, key_fingerprint, to_dict
 from consentkit.stores import ReceiptStore, open_store, verify_store
+from consentkit.stores.export import export_stream
 from consentkit.stores.sqlite import SQLiteReceiptStore
 
 from .receipt_factory import KEYS, T0, draft

@@ -29,15 +29,15 @@ from benchmarks.apps import (
     app_set_cookies,
     body,
 )
-from consentkit.banner import Banner, BannerContext
+from consentkit import ConsentMiddleware
 from consentkit.categories import CATEGORIES, Category
 from consentkit.cookies import parse_cookie_header
 from consentkit.decision import ConsentCodec, StoredConsent, decide
-from consentkit.middleware import ConsentMiddleware
 from consentkit.policy import Policy
-from consentkit.registry import CookieRule
 from consentkit.rewriter import Blocked, default_placeholder
+from consentkit.rules import CookieRule
 from consentkit.trackers import Tracker, default_index
+from consentkit.web.banner import Banner, BannerContext
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -120,7 +120,7 @@ def bare_app() -> Starlette:
 
 
 def consentkit_app() -> ConsentMiddleware:
-    """The same site behind :class:`~consentkit.middleware.ConsentMiddleware` (no store)."""
+    """The same site behind :class:`~consentkit.ConsentMiddleware` (no store)."""
     return ConsentMiddleware(bare_app(), policy=policy(), secret_key=SECRET)
 
 

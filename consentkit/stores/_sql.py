@@ -1,4 +1,7 @@
-"""Row mapping and query pieces shared by the SQL stores (private)."""
+"""What the SQL stores share (private): row mapping, query pieces, and one read and one write
+path (:class:`SQLReadMixin`, :class:`SQLStore`) that each backend parameterises with
+its dialect: the placeholder, how a transaction starts, how the chain head is locked.
+"""
 
 # ruff: noqa: S608  (SQL text is built only from module constants; values are bound)
 
@@ -6,13 +9,24 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, TypeVar
 
-from ..errors import ConfigError
-from ..receipts import RECEIPT_FIELDS, Receipt, unchecked_receipt
+from ..errors import ChainError, ConfigError, StoreError
+from ..receipts import (
+    RECEIPT_FIELDS,
+    ChainAnchor,
+    Receipt,
+    ReceiptDraft,
+    seal,
+    seal_anchor,
+    unchecked_receipt,
+    verify_chain,
+)
 from .base import ChainHead, Stats
+
+_T = TypeVar("_T")
 
 RECEIPTS: Final = "consentkit_receipts"
 HEAD: Final = "consentkit_chain_head"
@@ -214,7 +228,7 @@ def csv_line_sql(
     every value once: *cells* selects the raw cells ``c0, c1, ...`` from the receipts
     table; *joined* passes them on with ``j``, all cells joined by a unit separator;
     *record* is the CSV record. A record whose cells need no formula escaping (like
-    :func:`consentkit.export.csv_safe`) and no quoting is ``j`` with commas: a handful
+    :func:`consentkit.stores.export.csv_safe`) and no quoting is ``j`` with commas: a handful
     of string searches. Only the rare other records are built cell by cell.
     *position* is ``instr`` or ``strpos``.
     """
@@ -326,6 +340,33 @@ class SQLReadMixin:
     def _time_param(self, value: datetime) -> Any:
         raise NotImplementedError
 
+    def count(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actions: Sequence[str] | None = None,
+    ) -> int:
+        """How many receipts match the filters."""
+        conditions, params = filters(
+            self.PARAM, self._time_param, since=since, until=until, actions=actions
+        )
+        rows = self._query(
+            "count receipts", f"SELECT COUNT(*) FROM {RECEIPTS}{where(conditions)}", params
+        )
+        return int(rows[0][0])
+
+    def anchor(self) -> ChainAnchor | None:
+        """The newest purge anchor."""
+        rows = self._query(
+            "read the purge anchor",
+            f"SELECT seq, hash, created_at, key_id, hmac FROM {ANCHORS} ORDER BY seq DESC LIMIT 1",
+        )
+        if not rows:
+            return None
+        seq, hash_, created_at, key_id, hmac = rows[0]
+        return ChainAnchor(int(seq), str(hash_), _as_datetime(created_at), key_id, hmac)
+
     def latest(self, consent_id: str) -> Receipt | None:
         """The newest receipt of one visitor."""
         rows = self._query(
@@ -376,3 +417,147 @@ class SQLReadMixin:
             languages=grouped("language"),
             per_day=grouped(self.DAY),
         )
+
+
+class SQLStore(SQLReadMixin):
+    """The reads plus ``migrate()``, ``append()`` and ``purge()``: one path for every SQL store.
+
+    A store sets the class attributes and provides ``_transaction`` (run work in one
+    transaction that holds the chain against other writers), ``_query``, ``_time_param``,
+    ``_encode_list`` and ``_iter_upto``; ``_keys`` holds its receipt keys.
+    """
+
+    MIGRATIONS: ClassVar[tuple[tuple[int, tuple[str, ...]], ...]]
+    """``(version, statements)`` in version order."""
+    LOCK_HEAD: ClassVar[str]
+    """Appended to the chain-head SELECT inside a write (`` FOR UPDATE`` or nothing)."""
+    _keys: tuple[str | bytes, ...]
+
+    def _transaction(self, doing: str, work: Callable[[Any], _T]) -> _T:
+        raise NotImplementedError
+
+    def _encode_list(self, values: tuple[str, ...]) -> Any:
+        raise NotImplementedError
+
+    def _iter_upto(self, last_seq: int) -> Iterator[Receipt]:
+        raise NotImplementedError
+
+    def _lock_migrations(self, conn: Any) -> None:
+        """Make concurrent migrations wait for each other (a no-op where writes serialise)."""
+
+    def _signing_keys(self, doing: str) -> tuple[str | bytes, ...]:
+        if not self._keys:
+            raise ConfigError(
+                f"is needed to {doing}",
+                source="receipt store",
+                key="receipt_keys",
+                fix="pass receipt_keys (newest first)",
+            )
+        return self._keys
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema (``consentkit_schema`` holds the version)."""
+        latest = self.MIGRATIONS[-1][0]
+        mark = self.PARAM
+
+        def work(conn: Any) -> None:
+            self._lock_migrations(conn)
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA} (version INTEGER NOT NULL)")
+            row = conn.execute(f"SELECT MAX(version) FROM {SCHEMA}").fetchone()
+            current = int(row[0] or 0) if row else 0
+            if current > latest:
+                raise StoreError(
+                    f"{self!r}: schema version {current} is newer than this consentkit "
+                    f"({latest}); upgrade consentkit"
+                )
+            for version, statements in self.MIGRATIONS:
+                if version > current:
+                    for statement in statements:
+                        conn.execute(statement)
+            if current < latest:
+                conn.execute(f"DELETE FROM {SCHEMA}")
+                conn.execute(f"INSERT INTO {SCHEMA} (version) VALUES ({mark})", (latest,))
+
+        self._transaction("migrate the schema", work)
+
+    def append(self, draft: ReceiptDraft) -> Receipt:
+        """Seal *draft* as the next receipt; committed (durable) when this returns."""
+        keys = self._signing_keys("append receipts")
+        mark = self.PARAM
+        insert = (
+            f"INSERT INTO {RECEIPTS} ({SELECT_COLUMNS}) VALUES ({placeholders(len(COLUMNS), mark)})"
+        )
+
+        def work(conn: Any) -> Receipt:
+            head = f"SELECT seq, hash FROM {HEAD} WHERE id = 1{self.LOCK_HEAD}"
+            row = conn.execute(head).fetchone()
+            if row is None:
+                raise StoreError(f"{self!r}: chain head missing; run migrate")
+            receipt = seal(draft, seq=int(row[0]) + 1, prev_hash=str(row[1]), keys=keys)
+            params = receipt_params(
+                receipt, encode_list=self._encode_list, encode_time=self._time_param
+            )
+            conn.execute(insert, params)
+            conn.execute(
+                f"UPDATE {HEAD} SET seq = {mark}, hash = {mark} WHERE id = 1",
+                (receipt.seq, receipt.hash),
+            )
+            return receipt
+
+        return self._transaction("append a receipt", work)
+
+    def purge(self, older_than: datetime) -> int:
+        """Delete the chain prefix recorded before *older_than*, leaving a signed anchor."""
+        keys = self._signing_keys("purge receipts")
+        cutoff = self._purge_cutoff(self._time_param(purge_cutoff_time(older_than)))
+        if cutoff is None:
+            return 0
+        # Verify outside the write transaction: appends must not wait for a long walk.
+        result = verify_chain(self._iter_upto(cutoff), keys=keys, start=self.anchor())
+        if result.error is not None:
+            raise ChainError(
+                f"refusing to purge a broken chain: {result.error}", result.error.receipt_id
+            )
+        mark = self.PARAM
+
+        def work(conn: Any) -> int:
+            conn.execute(f"SELECT seq FROM {HEAD} WHERE id = 1{self.LOCK_HEAD}")
+            row = conn.execute(
+                f"SELECT hash FROM {RECEIPTS} WHERE seq = {mark}", (cutoff,)
+            ).fetchone()
+            if row is None or row[0] != result.last_hash or result.last_seq != cutoff:
+                raise StoreError(f"{self!r}: the chain changed during purge; try again")
+            anchor = seal_anchor(cutoff, result.last_hash, created_at=datetime.now(UTC), keys=keys)
+            deleted = conn.execute(
+                f"DELETE FROM {RECEIPTS} WHERE seq <= {mark}", (cutoff,)
+            ).rowcount
+            conn.execute(
+                f"INSERT INTO {ANCHORS} (seq, hash, created_at, key_id, hmac, purged) "
+                f"VALUES ({placeholders(6, mark)})",
+                (
+                    anchor.seq,
+                    anchor.hash,
+                    self._time_param(anchor.created_at),
+                    anchor.key_id,
+                    anchor.hmac,
+                    deleted,
+                ),
+            )
+            return int(deleted)
+
+        return self._transaction("purge receipts", work)
+
+    def _purge_cutoff(self, before: Any) -> int | None:
+        """The last seq of the prefix recorded before *before* (``None``: nothing to purge)."""
+        rows = self._query(
+            "find the purge cutoff",
+            f"SELECT (SELECT MIN(seq) FROM {RECEIPTS}), "
+            f'(SELECT MIN(seq) FROM {RECEIPTS} WHERE "timestamp" >= {self.PARAM}), '
+            f"(SELECT MAX(seq) FROM {RECEIPTS})",
+            (before,),
+        )
+        first, first_kept, last = rows[0]
+        if first is None:
+            return None
+        cutoff = int(last) if first_kept is None else int(first_kept) - 1
+        return cutoff if cutoff >= int(first) else None

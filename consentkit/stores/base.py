@@ -58,8 +58,13 @@ class ReceiptStore(Protocol):
     def schema_version(self) -> int:
         """The schema version the database holds (0: no consentkit schema)."""
 
-    def append(self, draft: ReceiptDraft) -> Receipt:
-        """Seal *draft* as the next receipt of the chain; durable when this returns."""
+    def append(self, draft: ReceiptDraft) -> Receipt | None:
+        """Seal *draft* as the next receipt of the chain; durable when this returns.
+
+        ``None`` means the draft is durable but not sealed yet: a spooling store
+        (:class:`~consentkit.stores.spool.SpooledStore`) kept it on local disk and seals
+        it when the database is back. The SQL stores always return the receipt.
+        """
 
     def latest(self, consent_id: str) -> Receipt | None:
         """The newest receipt of one visitor, or ``None``."""

@@ -12,18 +12,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, Literal, TypeVar
 
-from ..errors import ChainError, ConfigError, MissingExtraError, StoreError
+from ..errors import MissingExtraError, StoreError
 from ..receipts import (
     GENESIS_HASH,
-    ChainAnchor,
     Receipt,
-    ReceiptDraft,
-    seal,
-    seal_anchor,
-    verify_chain,
 )
 from . import _sql
 from ._sql import ANCHORS, HEAD, RECEIPTS, SCHEMA, SELECT_COLUMNS
@@ -101,15 +96,7 @@ _CSV_CELLS, _CSV_JOINED, _CSV_RECORD = _sql.csv_line_sql(
 )
 
 
-def _as_list(values: tuple[str, ...]) -> list[str]:
-    return list(values)
-
-
-def _as_time(value: datetime) -> datetime:
-    return value
-
-
-class PostgresReceiptStore(_sql.SQLReadMixin):
+class PostgresReceiptStore(_sql.SQLStore):
     """A :class:`~consentkit.stores.base.ReceiptStore` in a PostgreSQL database.
 
     *conninfo* is a ``postgresql://`` URL or libpq string. *pool_size* bounds the
@@ -118,6 +105,8 @@ class PostgresReceiptStore(_sql.SQLReadMixin):
     """
 
     PARAM = "%s"
+    MIGRATIONS = MIGRATIONS
+    LOCK_HEAD = " FOR UPDATE"  # appenders from every process queue on the one head row
     EXPLODE = (
         f"SELECT c, COUNT(*) FROM {RECEIPTS} CROSS JOIN LATERAL unnest({{column}}) AS c"
         "{where} GROUP BY c"
@@ -125,7 +114,10 @@ class PostgresReceiptStore(_sql.SQLReadMixin):
     DAY = """to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD')"""
 
     def _time_param(self, value: datetime) -> datetime:
-        return _as_time(value)
+        return value
+
+    def _encode_list(self, values: tuple[str, ...]) -> list[str]:
+        return list(values)
 
     def __init__(
         self,
@@ -181,47 +173,17 @@ class PostgresReceiptStore(_sql.SQLReadMixin):
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL receipt store: could not {doing}: {exc}") from exc
 
-    def _run(self, doing: str, work: Callable[[psycopg.Connection[Any]], _T]) -> _T:
+    def _transaction(self, doing: str, work: Callable[[psycopg.Connection[Any]], _T]) -> _T:
         with self._errors(doing), self._connection() as conn:
             return work(conn)
 
     def _query(self, doing: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return self._run(doing, lambda conn: conn.execute(sql, params).fetchall())
+        return self._transaction(doing, lambda conn: conn.execute(sql, params).fetchall())
 
-    def _signing_keys(self, doing: str) -> tuple[str | bytes, ...]:
-        if not self._keys:
-            raise ConfigError(
-                f"is needed to {doing}",
-                source="receipt store",
-                key="receipt_keys",
-                fix="pass receipt_keys (newest first)",
-            )
-        return self._keys
+    def _lock_migrations(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
 
     # --- schema -------------------------------------------------------------------
-
-    def migrate(self) -> None:
-        """Create or upgrade the schema; concurrent callers wait on an advisory lock."""
-
-        def work(conn: psycopg.Connection[Any]) -> None:
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA} (version INTEGER NOT NULL)")
-            row = conn.execute(f"SELECT MAX(version) FROM {SCHEMA}").fetchone()
-            current = int(row[0] or 0) if row else 0
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"PostgreSQL receipt store: schema version {current} is newer than this "
-                    f"consentkit ({SCHEMA_VERSION}); upgrade consentkit"
-                )
-            for version, statements in MIGRATIONS:
-                if version > current:
-                    for statement in statements:
-                        conn.execute(statement)
-            if current < SCHEMA_VERSION:
-                conn.execute(f"DELETE FROM {SCHEMA}")
-                conn.execute(f"INSERT INTO {SCHEMA} (version) VALUES (%s)", (SCHEMA_VERSION,))
-
-        self._run("migrate the schema", work)
 
     def schema_version(self) -> int:
         """The schema version recorded in the database (0 before :meth:`migrate`)."""
@@ -230,71 +192,6 @@ class PostgresReceiptStore(_sql.SQLReadMixin):
             return 0
         rows = self._query(doing, f"SELECT COALESCE(MAX(version), 0) FROM {SCHEMA}")
         return int(rows[0][0])
-
-    # --- writing ------------------------------------------------------------------
-
-    def append(self, draft: ReceiptDraft) -> Receipt:
-        """Seal *draft* as the next receipt; committed (durable) when this returns."""
-        keys = self._signing_keys("append receipts")
-
-        def work(conn: psycopg.Connection[Any]) -> Receipt:
-            row = conn.execute(f"SELECT seq, hash FROM {HEAD} WHERE id = 1 FOR UPDATE").fetchone()
-            if row is None:
-                raise StoreError("PostgreSQL receipt store: chain head missing; run migrate")
-            receipt = seal(draft, seq=int(row[0]) + 1, prev_hash=str(row[1]), keys=keys)
-            params = _sql.receipt_params(receipt, encode_list=_as_list, encode_time=_as_time)
-            conn.execute(
-                f"INSERT INTO {RECEIPTS} ({SELECT_COLUMNS}) "
-                f"VALUES ({_sql.placeholders(len(params), '%s')})",
-                params,
-            )
-            conn.execute(
-                f"UPDATE {HEAD} SET seq = %s, hash = %s WHERE id = 1", (receipt.seq, receipt.hash)
-            )
-            return receipt
-
-        return self._run("append a receipt", work)
-
-    def purge(self, older_than: datetime) -> int:
-        """Delete the chain prefix recorded before *older_than*, leaving a signed anchor."""
-        keys = self._signing_keys("purge receipts")
-        cutoff_time = _sql.purge_cutoff_time(older_than)
-        rows = self._query(
-            "find the purge cutoff",
-            f"SELECT (SELECT MIN(seq) FROM {RECEIPTS}), "
-            f'(SELECT MIN(seq) FROM {RECEIPTS} WHERE "timestamp" >= %s), '
-            f"(SELECT MAX(seq) FROM {RECEIPTS})",
-            (cutoff_time,),
-        )
-        first, first_kept, last = rows[0]
-        if first is None:
-            return 0
-        cutoff = int(last) if first_kept is None else int(first_kept) - 1
-        if cutoff < int(first):
-            return 0
-        result = verify_chain(
-            self._named_cursor("WHERE seq <= %s", [cutoff], 1000), keys=keys, start=self.anchor()
-        )
-        if result.error is not None:
-            raise ChainError(
-                f"refusing to purge a broken chain: {result.error}", result.error.receipt_id
-            )
-
-        def work(conn: psycopg.Connection[Any]) -> int:
-            conn.execute(f"SELECT seq FROM {HEAD} WHERE id = 1 FOR UPDATE")
-            row = conn.execute(f"SELECT hash FROM {RECEIPTS} WHERE seq = %s", (cutoff,)).fetchone()
-            if row is None or row[0] != result.last_hash or result.last_seq != cutoff:
-                raise StoreError("PostgreSQL receipt store: the chain changed during purge")
-            anchor = seal_anchor(cutoff, result.last_hash, created_at=datetime.now(UTC), keys=keys)
-            deleted = conn.execute(f"DELETE FROM {RECEIPTS} WHERE seq <= %s", (cutoff,)).rowcount
-            conn.execute(
-                f"INSERT INTO {ANCHORS} (seq, hash, created_at, key_id, hmac, purged) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
-                (anchor.seq, anchor.hash, anchor.created_at, anchor.key_id, anchor.hmac, deleted),
-            )
-            return int(deleted)
-
-        return self._run("purge receipts", work)
 
     # --- reading ------------------------------------------------------------------
 
@@ -307,8 +204,13 @@ class PostgresReceiptStore(_sql.SQLReadMixin):
         batch_size: int = 1000,
     ) -> Iterator[Receipt]:
         """Receipts in seq order through a server-side cursor, *batch_size* rows a fetch."""
-        conditions, params = _sql.filters("%s", _as_time, since=since, until=until, actions=actions)
+        conditions, params = _sql.filters(
+            "%s", self._time_param, since=since, until=until, actions=actions
+        )
         return self._named_cursor(_sql.where(conditions), params, _sql.check_batch_size(batch_size))
+
+    def _iter_upto(self, last_seq: int) -> Iterator[Receipt]:
+        return self._named_cursor("WHERE seq <= %s", [last_seq], 1000)
 
     def _named_cursor(self, where: str, params: list[Any], batch_size: int) -> Iterator[Receipt]:
         sql = f"SELECT {SELECT_COLUMNS} FROM {RECEIPTS} {where} ORDER BY seq"
@@ -337,7 +239,9 @@ class PostgresReceiptStore(_sql.SQLReadMixin):
         ``"json"`` gives batches of JSON texts (one object per receipt); ``"csv"`` gives
         batches of whole CSV records (formula-escaped, quoted, no line end).
         """
-        conditions, params = _sql.filters("%s", _as_time, since=since, until=until, actions=actions)
+        conditions, params = _sql.filters(
+            "%s", self._time_param, since=since, until=until, actions=actions
+        )
         size = _sql.check_batch_size(batch_size)
         if fmt == "json":
             sql = f"SELECT {_JSON_OBJECT} FROM {RECEIPTS}{_sql.where(conditions)} ORDER BY seq"
@@ -357,31 +261,6 @@ class PostgresReceiptStore(_sql.SQLReadMixin):
             cur.execute(sql, params)
             while rows := cur.fetchmany(size):
                 yield [row[0] for row in rows]
-
-    def count(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        actions: Sequence[str] | None = None,
-    ) -> int:
-        """How many receipts match the filters."""
-        conditions, params = _sql.filters("%s", _as_time, since=since, until=until, actions=actions)
-        rows = self._query(
-            "count receipts", f"SELECT COUNT(*) FROM {RECEIPTS}{_sql.where(conditions)}", params
-        )
-        return int(rows[0][0])
-
-    def anchor(self) -> ChainAnchor | None:
-        """The newest purge anchor."""
-        rows = self._query(
-            "read the purge anchor",
-            f"SELECT seq, hash, created_at, key_id, hmac FROM {ANCHORS} ORDER BY seq DESC LIMIT 1",
-        )
-        if not rows:
-            return None
-        seq, hash_, created_at, key_id, hmac = rows[0]
-        return ChainAnchor(int(seq), str(hash_), created_at.astimezone(UTC), key_id, hmac)
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, StoreError
 from ..receipts import ChainAnchor, Receipt, ReceiptDraft, draft_from_dict, to_dict
@@ -291,6 +291,11 @@ class SpooledStore:
     def close(self) -> None:
         """Close the inner store; spooled drafts stay on disk for the next start."""
         self.inner.close()
+
+
+if TYPE_CHECKING:
+    # mypy proves the wrapper is a store itself, so signatures never need a union.
+    _IS_A_STORE: type[ReceiptStore] = SpooledStore
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -14,22 +14,16 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
 from urllib.parse import quote
 
-from ..errors import ChainError, ConfigError, StoreError
+from ..errors import ConfigError, StoreError
 from ..receipts import (
     GENESIS_HASH,
-    ChainAnchor,
     Receipt,
-    ReceiptDraft,
     format_timestamp,
-    parse_timestamp,
-    seal,
-    seal_anchor,
-    verify_chain,
 )
 from . import _sql
 from ._sql import ANCHORS, HEAD, RECEIPTS, SCHEMA, SELECT_COLUMNS
@@ -101,11 +95,7 @@ _CSV_PRINTF = (
 _CSV_ONE_ROW = f"SELECT {', '.join(_CSV_EXPRS)} FROM {RECEIPTS} WHERE seq = ?"
 
 
-def _encode_list(values: tuple[str, ...]) -> str:
-    return json.dumps(list(values), ensure_ascii=False)
-
-
-class SQLiteReceiptStore(_sql.SQLReadMixin):
+class SQLiteReceiptStore(_sql.SQLStore):
     """A :class:`~consentkit.stores.base.ReceiptStore` in one SQLite file.
 
     *receipt_keys* (newest first; the first signs) may be empty for a read-only use such as
@@ -114,6 +104,8 @@ class SQLiteReceiptStore(_sql.SQLReadMixin):
     """
 
     PARAM = "?"
+    MIGRATIONS = MIGRATIONS
+    LOCK_HEAD = ""  # BEGIN IMMEDIATE already holds the write lock
     EXPLODE = (
         f"SELECT j.value, COUNT(*) FROM {RECEIPTS} AS r, json_each(r.{{column}}) AS j"
         "{where} GROUP BY j.value"
@@ -122,6 +114,9 @@ class SQLiteReceiptStore(_sql.SQLReadMixin):
 
     def _time_param(self, value: datetime) -> str:
         return format_timestamp(value)
+
+    def _encode_list(self, values: tuple[str, ...]) -> str:
+        return json.dumps(list(values), ensure_ascii=False)
 
     def __init__(
         self,
@@ -191,7 +186,7 @@ class SQLiteReceiptStore(_sql.SQLReadMixin):
         except sqlite3.Error as exc:
             raise StoreError(f"{self!r}: could not {doing}: {exc}") from exc
 
-    def _write(self, doing: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
+    def _transaction(self, doing: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run *work* inside ``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on error)."""
         with self._errors(doing):
             conn = self._conn()
@@ -209,39 +204,7 @@ class SQLiteReceiptStore(_sql.SQLReadMixin):
         with self._errors(doing):
             return self._conn().execute(sql, params).fetchall()
 
-    def _signing_keys(self, doing: str) -> tuple[str | bytes, ...]:
-        if not self._keys:
-            raise ConfigError(
-                f"is needed to {doing}",
-                source="receipt store",
-                key="receipt_keys",
-                fix="pass receipt_keys (newest first)",
-            )
-        return self._keys
-
     # --- schema -------------------------------------------------------------------
-
-    def migrate(self) -> None:
-        """Create or upgrade the schema (``consentkit_schema`` holds the version)."""
-
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA} (version INTEGER NOT NULL)")
-            row = conn.execute(f"SELECT MAX(version) FROM {SCHEMA}").fetchone()
-            current = int(row[0] or 0)
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self!r}: schema version {current} is newer than this consentkit "
-                    f"({SCHEMA_VERSION}); upgrade consentkit"
-                )
-            for version, statements in MIGRATIONS:
-                if version > current:
-                    for statement in statements:
-                        conn.execute(statement)
-            if current < SCHEMA_VERSION:
-                conn.execute(f"DELETE FROM {SCHEMA}")
-                conn.execute(f"INSERT INTO {SCHEMA} (version) VALUES (?)", (SCHEMA_VERSION,))
-
-        self._write("migrate the schema", work)
 
     def schema_version(self) -> int:
         """The schema version recorded in the file (0 before :meth:`migrate`)."""
@@ -251,83 +214,6 @@ class SQLiteReceiptStore(_sql.SQLReadMixin):
             return 0
         rows = self._query(doing, f"SELECT MAX(version) FROM {SCHEMA}")
         return int(rows[0][0] or 0)
-
-    # --- writing ------------------------------------------------------------------
-
-    def append(self, draft: ReceiptDraft) -> Receipt:
-        """Seal *draft* as the next receipt and commit it durably."""
-        keys = self._signing_keys("append receipts")
-
-        def work(conn: sqlite3.Connection) -> Receipt:
-            seq, prev = conn.execute(f"SELECT seq, hash FROM {HEAD} WHERE id = 1").fetchone()
-            receipt = seal(draft, seq=int(seq) + 1, prev_hash=str(prev), keys=keys)
-            params = _sql.receipt_params(
-                receipt, encode_list=_encode_list, encode_time=format_timestamp
-            )
-            conn.execute(
-                f"INSERT INTO {RECEIPTS} ({SELECT_COLUMNS}) "
-                f"VALUES ({_sql.placeholders(len(params), '?')})",
-                params,
-            )
-            conn.execute(
-                f"UPDATE {HEAD} SET seq = ?, hash = ? WHERE id = 1", (receipt.seq, receipt.hash)
-            )
-            return receipt
-
-        return self._write("append a receipt", work)
-
-    def purge(self, older_than: datetime) -> int:
-        """Delete the chain prefix recorded before *older_than*, leaving a signed anchor."""
-        keys = self._signing_keys("purge receipts")
-        cutoff_time = _sql.purge_cutoff_time(older_than)
-        cutoff = self._purge_cutoff(format_timestamp(cutoff_time))
-        if cutoff is None:
-            return 0
-        # Verify outside the write lock: appends must not wait for a long walk.
-        start = self.anchor()
-        result = verify_chain(self._iter_upto(cutoff), keys=keys, start=start)
-        if result.error is not None:
-            raise ChainError(
-                f"refusing to purge a broken chain: {result.error}", result.error.receipt_id
-            )
-        if result.last_seq != cutoff:
-            raise StoreError(f"{self!r}: the chain changed during purge; try again")
-
-        def work(conn: sqlite3.Connection) -> int:
-            row = conn.execute(f"SELECT hash FROM {RECEIPTS} WHERE seq = ?", (cutoff,)).fetchone()
-            if row is None or row[0] != result.last_hash:
-                raise StoreError(f"{self!r}: the chain changed during purge; try again")
-            anchor = seal_anchor(cutoff, result.last_hash, created_at=datetime.now(UTC), keys=keys)
-            deleted = conn.execute(f"DELETE FROM {RECEIPTS} WHERE seq <= ?", (cutoff,)).rowcount
-            conn.execute(
-                f"INSERT INTO {ANCHORS} (seq, hash, created_at, key_id, hmac, purged) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    anchor.seq,
-                    anchor.hash,
-                    format_timestamp(anchor.created_at),
-                    anchor.key_id,
-                    anchor.hmac,
-                    deleted,
-                ),
-            )
-            return int(deleted)
-
-        return self._write("purge receipts", work)
-
-    def _purge_cutoff(self, before: str) -> int | None:
-        rows = self._query(
-            "find the purge cutoff",
-            f"SELECT (SELECT MIN(seq) FROM {RECEIPTS}), "
-            f"(SELECT MIN(seq) FROM {RECEIPTS} WHERE timestamp >= ?), "
-            f"(SELECT MAX(seq) FROM {RECEIPTS})",
-            (before,),
-        )
-        first, first_kept, last = rows[0]
-        if first is None:
-            return None
-        cutoff = int(last) if first_kept is None else int(first_kept) - 1
-        return cutoff if cutoff >= int(first) else None
 
     # --- reading ------------------------------------------------------------------
 
@@ -425,33 +311,6 @@ class SQLiteReceiptStore(_sql.SQLReadMixin):
     def _csv_record(self, seq: int) -> str:
         rows = self._query("export receipts", _CSV_ONE_ROW, [seq])
         return _sql.csv_record(rows[0])
-
-    def count(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        actions: Sequence[str] | None = None,
-    ) -> int:
-        """How many receipts match the filters."""
-        conditions, params = _sql.filters(
-            "?", format_timestamp, since=since, until=until, actions=actions
-        )
-        rows = self._query(
-            "count receipts", f"SELECT COUNT(*) FROM {RECEIPTS}{_sql.where(conditions)}", params
-        )
-        return int(rows[0][0])
-
-    def anchor(self) -> ChainAnchor | None:
-        """The newest purge anchor."""
-        rows = self._query(
-            "read the purge anchor",
-            f"SELECT seq, hash, created_at, key_id, hmac FROM {ANCHORS} ORDER BY seq DESC LIMIT 1",
-        )
-        if not rows:
-            return None
-        seq, hash_, created_at, key_id, hmac = rows[0]
-        return ChainAnchor(int(seq), str(hash_), parse_timestamp(created_at), key_id, hmac)
 
     def close(self) -> None:
         """Close every connection this store opened."""

@@ -22,12 +22,13 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from consentkit import ConsentMiddleware, CookieRule, Policy
+from consentkit import ConsentMiddleware, Policy
 from consentkit.categories import CATEGORIES
 from consentkit.decision import ConsentCodec, StoredConsent
 from consentkit.receipts import Receipt
 from consentkit.stores import open_store
 
+from ..helpers import GOOGLE_ADS_RULE, MATOMO_RULE, shop_policy
 from .conftest import Offsite
 
 pytestmark = pytest.mark.browser
@@ -73,18 +74,7 @@ GIF = (
 
 
 def site_policy() -> Policy:
-    return Policy(
-        revision=REVISION,
-        knowledge_base=False,
-        cookies=(
-            CookieRule("sessionid", "necessary", provider="Shop", purpose="Login"),
-            CookieRule("lang", "functionality", provider="Shop", purpose="Language"),
-            CookieRule("_ga", "performance", provider="Google Analytics", purpose="Visits"),
-            CookieRule("_pk_id", "performance", provider="Matomo", purpose="Visits"),
-            CookieRule("_fbp", "targeting", provider="Meta", purpose="Ads"),
-            CookieRule("_gcl_au", "targeting", provider="Google Ads", purpose="Ads"),
-        ),
-    )
+    return shop_policy(MATOMO_RULE, GOOGLE_ADS_RULE, revision=REVISION)
 
 
 class Site:

@@ -9,32 +9,33 @@ here ever raises into the server.
 from __future__ import annotations
 
 import base64
-import hmac
+import hashlib
 import json
-import logging
 import mimetypes
-from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from datetime import UTC, date, datetime
+from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 import anyio
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from .categories import CATEGORIES, OPTIONAL_CATEGORIES, Category, is_category
-from .cookies import render_set_cookie
-from .decision import Decision, StoredConsent, decide, new_consent_id
-from .enforcement import cookies_to_expire, expiry_headers
-from .jurisdiction import gpc_json
-from .receipts import ReceiptDraft, reduce_user_agent, to_kantara, truncate_ip
-
-if TYPE_CHECKING:
-    from .middleware import ConsentMiddleware, RequestInfo
+from ..categories import CATEGORIES, OPTIONAL_CATEGORIES, Category, is_category
+from ..decision import Decision, StoredConsent, decide, new_consent_id
+from ..enforcement import cookies_to_expire, expiry_headers
+from ..jurisdiction import gpc_json
+from ..policy import Policy
+from ..stores.export import to_kantara
+from .admin import Admin
+from .banner import Banner
+from .paths import safe_path
+from .recorder import Recorder
+from .request import RequestInfo
+from .responses import BadRequest, error, query_value
+from .settings import Settings
+from .templates import static_dir
 
 __all__ = ["ConsentEndpoints"]
-
-logger = logging.getLogger("consentkit")
 
 ACTIONS: Final = frozenset({"accept_all", "reject_all", "save", "withdraw"})
 _FORM = "application/x-www-form-urlencoded"
@@ -42,23 +43,32 @@ _JSON = "application/json"
 _GPC_LAST_UPDATE: Final = date(2026, 11, 1)
 
 
-class BadRequest(Exception):
-    def __init__(self, status: int, message: str):
-        self.status = status
-        self.message = message
-        super().__init__(message)
-
-
-def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
 class ConsentEndpoints:
-    """Dispatches requests under the prefix."""
+    """Dispatches requests under the prefix.
 
-    def __init__(self, mw: ConsentMiddleware) -> None:
-        self.mw = mw
-        self.prefix = mw.settings.prefix
+    Args:
+        settings: the prefix, allowed origins, body limit and receipt controller.
+        policy: the site's policy (revision, fingerprints, declared cookies).
+        recorder: signs the consent cookie and stores receipts.
+        banner: renders the preferences and cookie pages; ``None`` disables them.
+        admin: answers ``{prefix}/admin``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        policy: Policy,
+        recorder: Recorder,
+        banner: Banner | None,
+        admin: Admin,
+    ) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.recorder = recorder
+        self.banner = banner
+        self.admin = admin
+        self.prefix = settings.prefix
+        self.own_cookies = frozenset({settings.cookie_name})
 
     async def __call__(
         self,
@@ -73,7 +83,7 @@ class ConsentEndpoints:
         try:
             response = await self._dispatch(sub, method, scope, receive, request, decision)
         except BadRequest as exc:
-            response = _error(exc.status, exc.message)
+            response = error(exc.status, exc.message)
         await response(scope, receive, send)
 
     async def _dispatch(
@@ -90,9 +100,9 @@ class ConsentEndpoints:
                 return await self.record(receive, request, decision)
             if method in ("GET", "HEAD"):
                 return self.status(decision)
-            return _error(405, "use GET or POST", {"Allow": "GET, HEAD, POST"})
+            return error(405, "use GET or POST", {"Allow": "GET, HEAD, POST"})
         if method not in ("GET", "HEAD"):
-            return _error(405, "use GET", {"Allow": "GET, HEAD"})
+            return error(405, "use GET", {"Allow": "GET, HEAD"})
         if sub in ("/preferences", "/cookies"):
             return self.page(sub, request, decision)
         if sub == "/receipt":
@@ -101,7 +111,7 @@ class ConsentEndpoints:
             return self.static(sub[len("/static/") :], request)
         if sub == "/admin" or sub.startswith("/admin/"):
             return await self.admin(sub, request)
-        return _error(404, "no such consent endpoint")
+        return error(404, "no such consent endpoint")
 
     # -- decisions ----------------------------------------------------------------------
 
@@ -120,11 +130,11 @@ class ConsentEndpoints:
         if origin is None:
             return
         own = f"{request.scheme}://{request.host}".lower()
-        if origin.strip().lower() != own and origin.strip() not in self.mw.settings.allowed_origins:
+        if origin.strip().lower() != own and origin.strip() not in self.settings.allowed_origins:
             raise BadRequest(403, "cross-origin consent requests are refused")
 
     async def _read_body(self, receive: Receive, request: RequestInfo) -> bytes:
-        limit = self.mw.settings.max_body_size
+        limit = self.settings.max_body_size
         declared = request.header("content-length")
         if declared is not None:
             if not declared.strip().isdigit():
@@ -183,7 +193,7 @@ class ConsentEndpoints:
         if not isinstance(action, str) or action not in ACTIONS:
             raise BadRequest(400, f"action must be one of {', '.join(sorted(ACTIONS))}")
         granted = self._granted_for(action, fields.get("categories"))
-        mw = self.mw
+        policy = self.policy
         now = datetime.now(UTC)
         consent_id = decision.consent_id or new_consent_id()
         refused = frozenset(c for c in OPTIONAL_CATEGORIES if c not in granted)
@@ -191,15 +201,15 @@ class ConsentEndpoints:
             consent_id=consent_id,
             granted=granted,
             refused=refused,
-            revision=mw.policy.revision,
+            revision=policy.revision,
             decided_at=now,
-            fingerprints={c: mw.policy.fingerprint(c) for c in CATEGORIES},
+            fingerprints={c: policy.fingerprint(c) for c in CATEGORIES},
             action=action,
             gpc_recorded=decision.gpc,
         )
         new = decide(
             stored,
-            mw.policy,
+            policy,
             now=now,
             model=decision.model,
             region=decision.region,
@@ -210,13 +220,16 @@ class ConsentEndpoints:
             if is_json and fields.get("via") == "banner"
             else ("api" if is_json else "html_form")
         )
-        _, receipt_id = await self.store_receipt(
-            request, new, action, collection, fields.get("return_to"), now
-        )
+        receipt_id = None
+        if self.recorder.store is not None:
+            draft = self.recorder.build_draft(
+                request, new, action, collection, fields.get("return_to"), now
+            )
+            _, receipt_id = await self.recorder.store_receipt(draft)
         stale = cookies_to_expire(
-            request.cookies, decision=new, policy=mw.policy, own_cookies=mw.own_cookies
+            request.cookies, decision=new, policy=policy, own_cookies=self.own_cookies
         )
-        return_to = _safe_return(fields.get("return_to"), request)
+        return_to = safe_path(fields.get("return_to"))
         if wants_json:
             response: Response = JSONResponse(
                 {
@@ -231,7 +244,7 @@ class ConsentEndpoints:
         self._set_consent_cookie(response, request, stored)
         for key, value in expiry_headers(
             stale,
-            policy=mw.policy,
+            policy=policy,
             host=request.hostname,
             path=urlsplit(return_to).path or "/",
             secure=request.scheme == "https",
@@ -262,7 +275,7 @@ class ConsentEndpoints:
         """Exact cookie names of refused categories, for the page script to delete."""
         names: list[str] = []
         for category in refused:
-            for rule in self.mw.policy.cookies_for(category):
+            for rule in self.policy.cookies_for(category):
                 if rule.match == "exact" and rule.name not in already and rule.name not in names:
                     names.append(rule.name)
         return names
@@ -270,101 +283,19 @@ class ConsentEndpoints:
     def _set_consent_cookie(
         self, response: Response, request: RequestInfo, stored: StoredConsent
     ) -> None:
-        response.raw_headers.append((b"set-cookie", self.consent_cookie(request, stored)))
-
-    def consent_cookie(self, request: RequestInfo, stored: StoredConsent) -> bytes:
-        """The ``Set-Cookie`` value carrying *stored*, signed."""
-        settings = self.mw.settings
-        lifetime = self.mw.policy.lifetime_days(stored.granted)
-        secure = settings.cookie_secure
-        if secure is None:
-            secure = request.scheme == "https"
-        value = render_set_cookie(
-            settings.cookie_name,
-            self.mw.codec.dumps(stored),
-            max_age=lifetime * 86400,
-            path="/",
-            domain=settings.cookie_domain,
-            secure=secure,
-            http_only=True,
-            same_site="lax",
-        )
-        return value.encode("latin-1")
-
-    async def store_receipt(
-        self,
-        request: RequestInfo,
-        decision: Decision,
-        action: str,
-        collection: str,
-        page: object,
-        now: datetime,
-    ) -> tuple[bool, str | None]:
-        """Append the receipt of *decision*; ``(stored or spooled, receipt id)``.
-
-        Never raises: a visitor's choice is honoured even when it cannot be recorded
-        (the failure is logged loudly; a spooled store keeps the draft on disk).
-        """
-        store = self.mw.store
-        if store is None:
-            return False, None
-        draft = self.build_draft(request, decision, action, collection, page, now)
-        try:
-            receipt = await anyio.to_thread.run_sync(store.append, draft)
-        except Exception:
-            logger.exception("could not record consent receipt for action %s", action)
-            return False, None
-        return True, receipt.receipt_id if receipt is not None else None
-
-    def build_draft(
-        self,
-        request: RequestInfo,
-        decision: Decision,
-        action: str,
-        collection: str,
-        page: object,
-        now: datetime,
-    ) -> ReceiptDraft:
-        mw = self.mw
-        language = "en"
-        shown = ""
-        if mw.banner is not None:
-            language = mw.banner.negotiate(request.header("accept-language"))
-            shown = mw.banner.shown_hash(language)
-        lifetime = mw.policy.lifetime_days(decision.granted)
-        page_path = urlsplit(_safe_return(page, request)).path
-        return ReceiptDraft(
-            consent_id=decision.consent_id or "",
-            action=action,
-            granted=tuple(c for c in CATEGORIES if decision.allows(c)),
-            refused=tuple(c for c in OPTIONAL_CATEGORIES if not decision.allows(c)),
-            policy_revision=mw.policy.revision,
-            shown_hash=shown,
-            language=language,
-            jurisdiction=decision.region,
-            consent_model=decision.model,
-            collection=collection,
-            page=page_path,
-            user_agent=reduce_user_agent(request.header("user-agent") or ""),
-            ip=truncate_ip(request.client_ip or "", mw.settings.ip_mode),
-            timestamp=now,
-            expires_at=now + timedelta(days=lifetime),
-        )
+        cookie = self.recorder.consent_cookie(request, stored)
+        response.raw_headers.append((b"set-cookie", cookie))
 
     # -- pages and files ----------------------------------------------------------------
 
     def page(self, sub: str, request: RequestInfo, decision: Decision) -> Response:
-        banner = self.mw.banner
+        banner = self.banner
         if banner is None:
-            return _error(404, "the banner is disabled")
-        return_to = _safe_return(_query_value(request.query, "return_to"), request)
-        ctx = self.mw.banner_context(request, decision, None)
-        ctx = type(ctx)(
-            decision=ctx.decision,
-            language=ctx.language,
-            return_to=return_to,
-            nonce=None,
-            gpc_honoured=ctx.gpc_honoured,
+            return error(404, "the banner is disabled")
+        ctx = banner.context(
+            decision,
+            accept_language=request.header("accept-language"),
+            return_to=safe_path(query_value(request.query, "return_to")),
         )
         html = banner.preferences_page(ctx) if sub == "/preferences" else banner.cookies_page(ctx)
         return Response(
@@ -374,29 +305,23 @@ class ConsentEndpoints:
         )
 
     async def receipt(self, decision: Decision) -> Response:
-        store = self.mw.store
+        store = self.recorder.store
         if store is None or not decision.consent_id:
-            return _error(404, "no receipt recorded for this browser")
+            return error(404, "no receipt recorded for this browser")
         latest = await anyio.to_thread.run_sync(store.latest, decision.consent_id)
         if latest is None:
-            return _error(404, "no receipt recorded for this browser")
-        body = to_kantara(latest, controller={"piiController": self.mw.settings.controller})
+            return error(404, "no receipt recorded for this browser")
+        body = to_kantara(latest, controller={"piiController": self.settings.controller})
         return JSONResponse(body, headers={"Cache-Control": "private, no-store"})
 
     def static(self, name: str, request: RequestInfo) -> Response:
-        from .banner import static_dir
-
         if not name or "/" in name or "\\" in name or name.startswith("."):
-            return _error(404, "no such file")
+            return error(404, "no such file")
         path = static_dir() / name
         if not path.is_file():
-            return _error(404, "no such file")
+            return error(404, "no such file")
         data = path.read_bytes()
-        etag = (
-            '"'
-            + base64.urlsafe_b64encode(__import__("hashlib").sha256(data).digest()[:12]).decode()
-            + '"'
-        )
+        etag = '"' + base64.urlsafe_b64encode(hashlib.sha256(data).digest()[:12]).decode() + '"'
         headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
         if request.header("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
@@ -412,95 +337,3 @@ class ConsentEndpoints:
             headers={"Cache-Control": "public, max-age=86400"},
         )
         await response(scope, receive, send)
-
-    # -- admin --------------------------------------------------------------------------
-
-    def _authorised(self, request: RequestInfo) -> bool:
-        token = self.mw.settings.admin_token
-        if not token:
-            return False
-        header = request.header("authorization") or ""
-        scheme, _, credentials = header.partition(" ")
-        offered = ""
-        if scheme.lower() == "bearer":
-            offered = credentials.strip()
-        elif scheme.lower() == "basic":
-            try:
-                decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-            except (ValueError, UnicodeDecodeError):
-                return False
-            offered = decoded.partition(":")[2]
-        return hmac.compare_digest(offered.encode("utf-8"), token.encode("utf-8"))
-
-    async def admin(self, sub: str, request: RequestInfo) -> Response:
-        if not self._authorised(request):
-            return _error(
-                401,
-                "admin credentials required",
-                {"WWW-Authenticate": 'Basic realm="consentkit admin", charset="UTF-8"'},
-            )
-        store = self.mw.store
-        if store is None:
-            return _error(404, "no receipt store is configured")
-        if sub == "/admin/export":
-            return self._export(request)
-        if sub == "/admin":
-            from .dashboard import render_dashboard
-
-            html = await anyio.to_thread.run_sync(
-                lambda: render_dashboard(self.mw, _query_value(request.query, "days"))
-            )
-            return Response(
-                html, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"}
-            )
-        return _error(404, "no such admin endpoint")
-
-    def _export(self, request: RequestInfo) -> Response:
-        from .export import export_stream
-
-        fmt = _query_value(request.query, "format") or "ndjson"
-        if fmt not in ("csv", "ndjson", "json"):
-            return _error(400, "format must be csv, ndjson or json")
-        filters: dict[str, Any] = {}
-        for key in ("since", "until"):
-            value = _query_value(request.query, key)
-            if value:
-                try:
-                    parsed = datetime.fromisoformat(value)
-                except ValueError:
-                    return _error(400, f"{key} must be an ISO 8601 date or time")
-                filters[key] = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        actions = [v for k, v in parse_qsl(request.query) if k == "action"]
-        if actions:
-            filters["actions"] = actions
-        media = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}.get(
-            fmt, "application/json"
-        )
-        assert self.mw.store is not None
-        return StreamingResponse(
-            export_stream(self.mw.store, fmt, **filters),
-            media_type=media,
-            headers={
-                "Content-Disposition": f'attachment; filename="consent-receipts.{fmt}"',
-                "Cache-Control": "no-store",
-            },
-        )
-
-
-def _query_value(query: str, key: str) -> str | None:
-    try:
-        for k, v in parse_qsl(query, keep_blank_values=True):
-            if k == key:
-                return v
-    except ValueError:
-        return None
-    return None
-
-
-def _safe_return(value: object, request: RequestInfo) -> str:
-    """A same-origin path to send the visitor back to; never another site."""
-    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//"):
-        return "/"
-    if "\\" in value or any(ord(ch) < 0x20 for ch in value):
-        return "/"
-    return value

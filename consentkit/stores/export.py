@@ -1,7 +1,9 @@
-"""Stream receipts out of a store as CSV, NDJSON or a JSON array, in constant memory.
+"""Receipts out of a store: CSV, NDJSON or a JSON array streamed in constant memory, and
+one receipt as a Kantara Consent Receipt.
 
 :func:`export_stream` yields byte chunks, so the CLI writes them to a file and an HTTP
-endpoint can stream the very same bytes.
+endpoint can stream the very same bytes; :data:`MEDIA_TYPES` gives each format's
+``Content-Type``.
 """
 
 from __future__ import annotations
@@ -9,24 +11,33 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, Literal, Protocol, TypeAlias
 
-from .receipts import RECEIPT_FIELDS, Receipt
+from ..receipts import RECEIPT_FIELDS, Receipt, format_timestamp
 
-__all__ = ["CSV_COLUMNS", "ExportFormat", "csv_safe", "export_stream", "receipt_json"]
+__all__ = [
+    "CSV_COLUMNS",
+    "MEDIA_TYPES",
+    "ExportFormat",
+    "csv_safe",
+    "export_stream",
+    "receipt_json",
+    "to_kantara",
+]
 
 ExportFormat: TypeAlias = Literal["csv", "ndjson", "json"]
 
 CSV_COLUMNS: Final[tuple[str, ...]] = RECEIPT_FIELDS
 """Column order of the CSV export (the receipt fields, in model order)."""
 
-MEDIA_TYPES: Final[dict[str, str]] = {
+MEDIA_TYPES: Final[Mapping[str, str]] = {
     "csv": "text/csv; charset=utf-8",
     "ndjson": "application/x-ndjson",
     "json": "application/json",
 }
+"""The ``Content-Type`` of each export format."""
 
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 _encode: Callable[[str], str] = json.encoder.encode_basestring
@@ -134,7 +145,7 @@ def export_stream(
     with the number of receipts written so far after each chunk.
     """
     if fmt not in MEDIA_TYPES:
-        raise ValueError(f"unknown export format {fmt!r}: use csv, ndjson or json")
+        raise ValueError(f"unknown export format {fmt!r}: use {', '.join(MEDIA_TYPES)}")
     batches: Iterator[list[Any]]
     if hasattr(store, "iter_export_batches"):
         # SQL stores render rows themselves: several times faster than building receipts.
@@ -221,3 +232,77 @@ def _csv(
     yield buffer.getvalue().encode("utf-8")
     if progress is not None:
         progress(count)
+
+
+# --- Kantara Consent Receipt ----------------------------------------------------------
+
+_KANTARA_PURPOSE: Final[Mapping[str, str]] = {
+    "necessary": "Core Function",
+    "performance": "Improved Performance",
+    "functionality": "Personalized Experience",
+    "targeting": "Marketing Third Parties",
+}
+_KANTARA_CONSENT_TYPE: Final[Mapping[str, str]] = {
+    "opt_in": "EXPLICIT",
+    "opt_out": "IMPLIED",
+    "notice": "IMPLIED",
+}
+
+
+def to_kantara(receipt: Receipt, *, controller: Mapping[str, Any]) -> dict[str, Any]:
+    """Render *receipt* in the shape of a Kantara Consent Receipt v1.1.
+
+    *controller* gives ``name`` and optionally ``contact``, ``address``, ``email``,
+    ``phone``, ``url``, ``on_behalf`` and ``policy_url``. Granted categories become the
+    purposes of one "cookies" service; refused categories and the chain fields go in a
+    ``consentkit`` extension object, since Kantara has no field for a refusal.
+    """
+    consent_type = _KANTARA_CONSENT_TYPE.get(receipt.consent_model, "EXPLICIT")
+    termination = f"Until {format_timestamp(receipt.expires_at)} or withdrawal"
+    purposes = [
+        {
+            "purpose": category,
+            "purposeCategory": [_KANTARA_PURPOSE.get(category, "Other")],
+            "consentType": consent_type,
+            "piiCategory": ["Online identifiers (cookies)"],
+            "primaryPurpose": category == "necessary",
+            "termination": termination,
+            "thirdPartyDisclosure": category == "targeting",
+        }
+        for category in receipt.granted
+    ]
+    pii_controller: dict[str, Any] = {
+        "piiController": str(controller.get("name", "")),
+        "onBehalf": bool(controller.get("on_behalf", False)),
+        "contact": str(controller.get("contact", "")),
+        "address": str(controller.get("address", "")),
+        "email": str(controller.get("email", "")),
+        "phone": str(controller.get("phone", "")),
+    }
+    if controller.get("url"):
+        pii_controller["piiControllerUrl"] = str(controller["url"])
+    return {
+        "version": "KI-CR-v1.1.0",
+        "jurisdiction": receipt.jurisdiction,
+        "consentTimestamp": int(receipt.timestamp.timestamp()),
+        "collectionMethod": receipt.collection,
+        "consentReceiptID": receipt.receipt_id,
+        "language": receipt.language,
+        "piiPrincipalId": receipt.consent_id,
+        "piiControllers": [pii_controller],
+        "policyUrl": str(controller.get("policy_url", "")),
+        "services": [{"service": "cookies", "purposes": purposes}],
+        "sensitive": False,
+        "spiCat": [],
+        "consentkit": {
+            "action": receipt.action,
+            "refused": list(receipt.refused),
+            "policyRevision": receipt.policy_revision,
+            "shownHash": receipt.shown_hash,
+            "consentModel": receipt.consent_model,
+            "expiresAt": format_timestamp(receipt.expires_at),
+            "seq": receipt.seq,
+            "hash": receipt.hash,
+            "keyId": receipt.key_id,
+        },
+    }

@@ -15,17 +15,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Any, Final, Protocol
 
 import jinja2
 
-from .categories import OPTIONAL_CATEGORIES
-from .errors import StoreError
-
-if TYPE_CHECKING:
-    from .receipts import Receipt
-    from .stores.base import ReceiptStore, Stats
-    from .stores.spool import SpooledStore
+from ..categories import OPTIONAL_CATEGORIES
+from ..errors import StoreError
+from ..receipts import Receipt
+from ..stores.base import ReceiptStore, Stats
+from ..stores.spool import SpooledStore
+from .templates import environment
 
 __all__ = ["DEFAULT_DAYS", "MAX_DAYS", "parse_days", "render_dashboard"]
 
@@ -72,7 +71,7 @@ class _Policy(Protocol):
 
 
 class DashboardSource(Protocol):
-    """What the dashboard reads from the middleware."""
+    """What the dashboard reads: the store, the unclassified report, settings, policy."""
 
     @property
     def store(self) -> ReceiptStore | SpooledStore | None: ...
@@ -206,13 +205,7 @@ def render_dashboard(mw: DashboardSource, days: str | None, *, now: datetime | N
 
 @cache
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("consentkit", "templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
+    return environment()
 
 
 def _store_context(

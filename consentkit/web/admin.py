@@ -1,0 +1,121 @@
+"""The admin endpoints under ``{prefix}/admin``: the dashboard and the receipt export.
+
+Both need the admin token (``Authorization: Bearer <token>`` or Basic auth with the
+token as password); without a configured token they do not exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import anyio
+from starlette.responses import Response, StreamingResponse
+
+from ..policy import Policy
+from ..stores import ReceiptStore
+from ..stores.export import export_stream
+from ..stores.spool import SpooledStore
+from .dashboard import render_dashboard
+from .recorder import Recorder
+from .request import RequestInfo
+from .responses import error, query_value
+from .settings import Settings
+from .unclassified import UnclassifiedReport
+
+__all__ = ["Admin"]
+
+
+class Admin:
+    """Answers ``{prefix}/admin`` and ``{prefix}/admin/export``.
+
+    It is the dashboard's :class:`~consentkit.web.dashboard.DashboardSource`: the
+    store (through the recorder, which may have closed it), the unclassified-cookie
+    report, the settings and the policy.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        policy: Policy,
+        recorder: Recorder,
+        unclassified: UnclassifiedReport,
+    ) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.unclassified = unclassified
+        self._recorder = recorder
+
+    @property
+    def store(self) -> ReceiptStore | SpooledStore | None:
+        return self._recorder.store
+
+    def _authorised(self, request: RequestInfo) -> bool:
+        token = self.settings.admin_token
+        if not token:
+            return False
+        header = request.header("authorization") or ""
+        scheme, _, credentials = header.partition(" ")
+        offered = ""
+        if scheme.lower() == "bearer":
+            offered = credentials.strip()
+        elif scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+            except (ValueError, UnicodeDecodeError):
+                return False
+            offered = decoded.partition(":")[2]
+        return hmac.compare_digest(offered.encode("utf-8"), token.encode("utf-8"))
+
+    async def __call__(self, sub: str, request: RequestInfo) -> Response:
+        if not self._authorised(request):
+            return error(
+                401,
+                "admin credentials required",
+                {"WWW-Authenticate": 'Basic realm="consentkit admin", charset="UTF-8"'},
+            )
+        store = self.store
+        if store is None:
+            return error(404, "no receipt store is configured")
+        if sub == "/admin/export":
+            return _export(store, request)
+        if sub == "/admin":
+            html = await anyio.to_thread.run_sync(
+                lambda: render_dashboard(self, query_value(request.query, "days"))
+            )
+            return Response(
+                html, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"}
+            )
+        return error(404, "no such admin endpoint")
+
+
+def _export(store: ReceiptStore | SpooledStore, request: RequestInfo) -> Response:
+    fmt = query_value(request.query, "format") or "ndjson"
+    if fmt not in ("csv", "ndjson", "json"):
+        return error(400, "format must be csv, ndjson or json")
+    filters: dict[str, Any] = {}
+    for key in ("since", "until"):
+        value = query_value(request.query, key)
+        if value:
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                return error(400, f"{key} must be an ISO 8601 date or time")
+            filters[key] = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    actions = [v for k, v in parse_qsl(request.query) if k == "action"]
+    if actions:
+        filters["actions"] = actions
+    media = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}.get(
+        fmt, "application/json"
+    )
+    return StreamingResponse(
+        export_stream(store, fmt, **filters),
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="consent-receipts.{fmt}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,460 @@
+"""The consent banner and preferences centre, rendered on the server with Jinja2.
+
+Everything works without JavaScript: every choice is a plain HTML form posting to the
+consent endpoint, which answers with a 303 back to the page. ``static/consentkit.js``
+only enhances those forms (no reload, blocked items run in place, a modal dialog).
+
+Templates are looked up in the site's loader first, then in the package's
+``templates`` folder, so a site can override ``banner.html``, ``head.html``,
+``preferences.html``, ``preferences_page.html``, ``cookies_page.html`` or
+``placeholder.html`` by name. Autoescaping is always on.
+
+Texts and language negotiation live in :mod:`.i18n`, theme validation in :mod:`.theme`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, Final, Literal
+from urllib.parse import quote, urlsplit
+
+import jinja2
+from markupsafe import Markup
+
+from ..categories import CATEGORIES, OPTIONAL_CATEGORIES, Category
+from ..decision import Decision
+from ..errors import ConfigError
+from ..policy import Policy
+from ..rules import CookieRule
+from ..urls import check_prefix
+from .i18n import BUNDLED_LANGUAGES, RTL_LANGUAGES, Texts, fill
+from .paths import safe_path, safe_url
+from .templates import environment, static_dir
+from .theme import theme_css
+
+__all__ = [
+    "BUNDLED_LANGUAGES",
+    "CONSENT_MODE_SIGNALS",
+    "Banner",
+    "BannerContext",
+    "consent_mode_state",
+    "static_dir",
+]
+
+CONSENT_MODE_SIGNALS: Final[Mapping[Category, tuple[str, ...]]] = MappingProxyType(
+    {
+        "necessary": ("security_storage",),
+        "performance": ("analytics_storage",),
+        "functionality": ("functionality_storage", "personalization_storage"),
+        "targeting": ("ad_storage", "ad_user_data", "ad_personalization"),
+    }
+)
+"""Google Consent Mode v2 signals driven by each category."""
+
+_CACHE_SIZE: Final = 512
+# The preferences centre travels with every HTML page: it lists the first cookies of
+# each category (declared ones come first) and links to the full declaration.
+_LISTED_PER_CATEGORY: Final = 10
+
+
+@dataclass(frozen=True)
+class BannerContext:
+    """What one rendering depends on besides the banner's own configuration.
+
+    Args:
+        decision: the consent that applies to the request.
+        language: a language the banner offers (see :meth:`Banner.negotiate`).
+        return_to: path (and query) of the current page; forms send the visitor back there.
+        nonce: the CSP nonce of the response, put on every script and style tag.
+        gpc_honoured: show that the browser's Global Privacy Control signal was honoured.
+    """
+
+    decision: Decision
+    language: str
+    return_to: str
+    nonce: str | None = None
+    gpc_honoured: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _CookieRow:
+    name: str
+    provider: str
+    purpose: str
+    retention: str
+
+
+@dataclass(frozen=True, slots=True)
+class _CategoryView:
+    key: Category
+    label: str
+    description: str
+    cookies: tuple[_CookieRow, ...]
+    total: int
+    checked: bool
+    locked: bool
+
+
+def consent_mode_state(granted: Iterable[str]) -> dict[str, str]:
+    """Google Consent Mode v2 signals for a set of granted categories."""
+    allowed = set(granted) | {"necessary"}
+    state: dict[str, str] = {}
+    for category in CATEGORIES:
+        for signal in CONSENT_MODE_SIGNALS[category]:
+            state[signal] = "granted" if category in allowed else "denied"
+    return dict(sorted(state.items()))
+
+
+class Banner:
+    """Renders the banner, the preferences centre and the cookie declaration.
+
+    Args:
+        policy: the site's cookie policy (categories, declared cookies, texts).
+        prefix: where the consent endpoints live; forms and assets point there.
+        languages: the languages offered (default: all 24 bundled). A language that is
+            not bundled must be given in full through *texts*.
+        default_language: used when negotiation finds nothing better.
+        loader: a Jinja2 loader searched before the package templates.
+        theme: CSS custom properties: ``bg``, ``fg``, ``accent``, ``accent_fg``,
+            ``radius``, ``font``. Colour pairs below 4.5:1 contrast are refused.
+        position: ``"bar"`` (full width at the bottom) or ``"box"`` (a corner card).
+        texts: per-language overrides of strings, e.g. ``{"en": {"title": "Cookies"}}``.
+
+    The first layer does not take focus on page load: moving focus unasked would
+    make screen-reader users lose their place. The script instead moves the
+    first layer to the start of ``<body>`` so it is the first thing Tab reaches.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        prefix: str = "/_consent",
+        languages: Sequence[str] | None = None,
+        default_language: str = "en",
+        loader: jinja2.BaseLoader | None = None,
+        theme: Mapping[str, str] | None = None,
+        position: Literal["bar", "box"] = "bar",
+        texts: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        src = "Banner(...)"
+        check_prefix(prefix, source=src)
+        if position not in ("bar", "box"):
+            raise ConfigError(
+                f"unknown position {position!r}",
+                source=src,
+                key="position",
+                fix='use "bar" or "box"',
+            )
+        self.policy = policy
+        self.prefix = prefix
+        self.position = position
+        self._theme_css = theme_css(theme)
+        self._texts = Texts(policy, languages, texts or {}, default_language, src)
+        self.languages: tuple[str, ...] = self._texts.languages
+        self.default_language = self._texts.default_language
+        self._env = environment(loader)
+        head_code = (static_dir() / "ck-head.js").read_text(encoding="utf-8")
+        if "</" in head_code:  # pragma: no cover - guards the inline copy below
+            raise ConfigError("ck-head.js must not contain '</'", source="static/ck-head.js")
+        self._head_code = Markup(head_code)  # noqa: S704 - our own file, checked above
+        self._hashes: dict[str, str] = {}
+        self._declaration = _Declaration(policy)
+        self._body_cached = lru_cache(maxsize=_CACHE_SIZE)(self._render_body)
+        self._head_cached = lru_cache(maxsize=_CACHE_SIZE)(self._render_head)
+        self._placeholder_cached = lru_cache(maxsize=_CACHE_SIZE)(self._render_placeholder)
+
+    def __repr__(self) -> str:
+        return f"Banner(prefix={self.prefix!r}, languages={len(self.languages)})"
+
+    # -- texts -----------------------------------------------------------------------------
+
+    def texts(self, language: str) -> Mapping[str, str]:
+        """The strings shown in *language* (the default language for unknown ones)."""
+        return self._texts.get(language)
+
+    def _language(self, language: str) -> str:
+        return self._texts.language(language)
+
+    def negotiate(self, accept_language: str | None) -> str:
+        """Pick the offered language that best matches an ``Accept-Language`` header.
+
+        See :meth:`.i18n.Texts.negotiate`. Never raises.
+        """
+        return self._texts.negotiate(accept_language)
+
+    def context(
+        self,
+        decision: Decision,
+        *,
+        accept_language: str | None,
+        return_to: str,
+        nonce: str | None = None,
+    ) -> BannerContext:
+        """The rendering context for a request: its language, page and CSP nonce."""
+        return BannerContext(
+            decision=decision,
+            language=self.negotiate(accept_language),
+            return_to=return_to,
+            nonce=nonce,
+            gpc_honoured=decision.gpc and "targeting" not in decision.granted,
+        )
+
+    # -- what the visitor is shown ------------------------------------------------------------
+
+    def shown_hash(self, language: str) -> str:
+        """SHA-256 (hex) of the exact texts and cookie list shown in *language*.
+
+        Receipts record it, so a receipt proves what the visitor saw.
+        """
+        lang = self._language(language)
+        cached = self._hashes.get(lang)
+        if cached is None:
+            rows = self._declaration.rows
+            shown = {
+                "language": lang,
+                "texts": dict(sorted(self.texts(lang).items())),
+                "site_name": self.policy.site_name,
+                "privacy_url": safe_url(self.policy.privacy_url),
+                "cookies": {
+                    c: [[r.name, r.provider, r.purpose, r.retention] for r in rows(c)]
+                    for c in CATEGORIES
+                },
+            }
+            blob = json.dumps(shown, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            cached = hashlib.sha256(blob.encode("utf-8")).hexdigest()
+            self._hashes[lang] = cached
+        return cached
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def _common(self, language: str, nonce: str | None, return_to: str) -> dict[str, Any]:
+        lang = self._language(language)
+        safe_return = safe_path(return_to)
+        return {
+            "t": self.texts(lang),
+            "lang": lang,
+            "dir": "rtl" if lang.split("-", 1)[0] in RTL_LANGUAGES else "ltr",
+            "prefix": self.prefix,
+            "nonce": nonce,
+            "return_to": safe_return,
+            "return_query": quote(safe_return, safe="/"),
+            "position": self.position,
+            "theme_css": Markup(self._theme_css),  # noqa: S704 - validated in theme.theme_css
+            "site_name": self.policy.site_name,
+            "privacy_url": safe_url(self.policy.privacy_url),
+        }
+
+    def body_html(self, ctx: BannerContext) -> str:
+        """HTML injected right after ``<body>`` (in the first paint, the first Tab stop).
+
+        The first layer (only while the visitor has something to
+        answer), the preferences dialog (hidden until opened), the "Cookie settings"
+        control and the enhancement script.
+        """
+        return self._body_cached(_render_key(ctx))
+
+    def _render_body(self, key: tuple[Any, ...]) -> str:
+        (lang, decided, granted, refused, pending, model, region, gpc, reason, revision,
+         nonce, return_to, gpc_honoured) = key  # fmt: skip
+        granted_set = frozenset(granted) | {"necessary"}
+        public = {
+            "decided": decided,
+            "granted": [c for c in CATEGORIES if c in granted_set],
+            "refused": [c for c in CATEGORIES if c in refused],
+            "pending": [c for c in CATEGORIES if c in pending],
+            "model": model,
+            "region": region,
+            "gpc": gpc,
+            "reason": reason,
+            "revision": revision,
+        }
+        context = self._common(lang, nonce, return_to)
+        texts = context["t"]
+        announce = {
+            k: texts[k]
+            for k in (
+                "announce_accepted",
+                "announce_rejected",
+                "announce_saved",
+                "announce_withdrawn",
+            )
+        }
+        optional_granted = [c for c in OPTIONAL_CATEGORIES if c in granted_set]
+        context.update(
+            decision_json=json.dumps(public, separators=(",", ":")),
+            announce_json=json.dumps(announce, ensure_ascii=False, separators=(",", ":")),
+            show_first_layer=bool(pending) and model != "notice",
+            model=model,
+            decided=decided,
+            gpc_honoured=gpc_honoured,
+            categories=self._declaration.categories(texts, granted_set, _LISTED_PER_CATEGORY),
+            do_not_sell=[c for c in optional_granted if c != "targeting"],
+        )
+        return self._env.get_template("banner.html").render(context)
+
+    def head_html(self, ctx: BannerContext) -> str:
+        """The stylesheet and Google Consent Mode v2 defaults, placed first in ``<head>``.
+
+        The stylesheet comes first so the banner is styled in the first paint.
+
+        Signals follow ``decision.granted``: before a choice under opt-in that is
+        everything denied but ``security_storage``.
+        """
+        granted = tuple(sorted(ctx.decision.granted))
+        return self._head_cached(granted, ctx.nonce)
+
+    def _render_head(self, granted: tuple[str, ...], nonce: str | None) -> str:
+        defaults: dict[str, Any] = {**consent_mode_state(granted), "wait_for_update": 500}
+        return self._env.get_template("head.html").render(
+            prefix=self.prefix,
+            nonce=nonce,
+            theme_css=Markup(self._theme_css),  # noqa: S704 - validated in theme.theme_css
+            defaults_json=json.dumps(defaults, separators=(",", ":")),
+            code=self._head_code,
+        )
+
+    def _page(self, template: str, ctx: BannerContext, limit: int | None) -> str:
+        context = self._common(ctx.language, ctx.nonce, ctx.return_to)
+        decision = ctx.decision
+        context.update(
+            decided=decision.decided,
+            model=decision.model,
+            gpc_honoured=ctx.gpc_honoured,
+            categories=self._declaration.categories(
+                context["t"], frozenset(decision.granted), limit
+            ),
+            revision=self.policy.revision,
+        )
+        return self._env.get_template(template).render(context)
+
+    def preferences_page(self, ctx: BannerContext) -> str:
+        """The full preferences page served at ``GET {prefix}/preferences`` (no JS needed)."""
+        return self._page("preferences_page.html", ctx, _LISTED_PER_CATEGORY)
+
+    def cookies_page(self, ctx: BannerContext) -> str:
+        """The cookie declaration at ``GET {prefix}/cookies``, in the visitor's language.
+
+        Per category: what it is for and every cookie with provider, purpose and retention.
+        """
+        return self._page("cookies_page.html", ctx, None)
+
+    def placeholder_html(
+        self,
+        *,
+        provider: str | None,
+        category: str,
+        src: str | None = None,
+        language: str,
+        granted: Iterable[str] = (),
+        return_to: str = "/",
+    ) -> str:
+        """An accessible stand-in shown before a blocked iframe.
+
+        Names the provider and the category; "Load" (shown by the script) loads
+        this one frame without recording consent; "Always allow <category>" is a form
+        posting ``save`` with the category added to *granted* (the categories the
+        visitor granted already, so adding one revokes nothing), which works without JS.
+        """
+        cat = _as_category(category, self.policy.unclassified)
+        keep = tuple(c for c in OPTIONAL_CATEGORIES if c in set(granted) | {cat})
+        return self._placeholder_cached(
+            str(provider or ""), cat, str(src or ""), self._language(language), keep, return_to
+        )
+
+    def _render_placeholder(
+        self,
+        provider: str,
+        category: Category,
+        src: str,
+        language: str,
+        keep: tuple[str, ...],
+        return_to: str,
+    ) -> str:
+        context = self._common(language, None, return_to)
+        texts = context["t"]
+        label = texts[f"{category}_label"]
+        try:
+            host = urlsplit(src).hostname or ""
+        except ValueError:
+            host = ""
+        context.update(
+            category=category,
+            host=host,
+            message=fill(
+                texts["placeholder"], provider=provider or host or src[:60] or "?", category=label
+            ),
+            always_allow=fill(texts["always_allow"], category=label),
+            keep=keep,
+        )
+        return self._env.get_template("placeholder.html").render(context)
+
+
+def _render_key(ctx: BannerContext) -> tuple[Any, ...]:
+    """Everything the injected banner depends on, hashable: the render cache's key."""
+    d = ctx.decision
+    return (
+        ctx.language,
+        d.decided,
+        tuple(sorted(d.granted)),
+        tuple(sorted(d.refused)),
+        tuple(sorted(d.pending)),
+        d.model,
+        d.region,
+        d.gpc,
+        d.reason,
+        d.revision,
+        ctx.nonce,
+        ctx.return_to,
+        ctx.gpc_honoured,
+    )
+
+
+class _Declaration:
+    """The policy's cookies per category as the banner lists them (rows built once)."""
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+        self._rows: dict[Category, tuple[_CookieRow, ...]] = {}
+
+    def rows(self, category: Category) -> tuple[_CookieRow, ...]:
+        rows = self._rows.get(category)
+        if rows is None:
+            rows = tuple(_cookie_row(rule) for rule in self._policy.cookies_for(category))
+            self._rows[category] = rows
+        return rows
+
+    def categories(
+        self, texts: Mapping[str, str], granted: frozenset[str], limit: int | None
+    ) -> list[_CategoryView]:
+        return [
+            _CategoryView(
+                key=category,
+                label=texts[f"{category}_label"],
+                description=texts[f"{category}_description"],
+                cookies=self.rows(category)[:limit],
+                total=len(self.rows(category)),
+                checked=category == "necessary" or category in granted,
+                locked=category == "necessary",
+            )
+            for category in CATEGORIES
+        ]
+
+
+def _as_category(value: object, fallback: Category) -> Category:
+    """*value* as a category key; anything else (e.g. ``unclassified``) is *fallback*."""
+    for category in CATEGORIES:
+        if value == category:
+            return category
+    return fallback
+
+
+def _cookie_row(rule: CookieRule) -> _CookieRow:
+    """Display values of a cookie rule; a prefix rule shows as ``name*``."""
+    name = rule.name + "*" if rule.match == "prefix" else rule.name
+    return _CookieRow(name, rule.provider, rule.purpose, rule.retention)

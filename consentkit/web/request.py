@@ -1,0 +1,111 @@
+"""``RequestInfo``: what the web layer needs from a request, read in one pass."""
+
+from __future__ import annotations
+
+from starlette.types import Scope
+
+from ..cookies import parse_cookie_header
+from .headers import header_value
+
+__all__ = ["RequestInfo"]
+
+
+class RequestInfo:
+    """What the middleware needs from a request: one pass over the headers, the rest lazy."""
+
+    __slots__ = (
+        "_cookie_header",
+        "_cookies",
+        "_host",
+        "consent_token",
+        "headers",
+        "method",
+        "path",
+        "scope",
+        "signals_sent",
+        "user_agent",
+    )
+
+    def __init__(self, scope: Scope, cookie_name: str) -> None:
+        self.scope = scope
+        headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
+        self.headers = headers
+        cookie_parts: list[bytes] = []
+        host = b""
+        user_agent = b""
+        signals_sent = False
+        for key, value in headers:
+            if key == b"cookie":
+                cookie_parts.append(value)
+            elif key == b"host":
+                host = value
+            elif key == b"user-agent":
+                user_agent = value
+            elif key == b"sec-gpc" or key == b"dnt":
+                signals_sent = True
+        self._host = host
+        self.user_agent = user_agent
+        self.signals_sent = signals_sent
+        self.path: str = scope.get("path", "/")
+        self.method: str = scope.get("method", "GET")
+        if cookie_parts:
+            self._cookie_header = b"; ".join(cookie_parts)
+            self._cookies: dict[str, str] | None = None
+            # The consent token is looked up only when the header mentions our cookie.
+            self.consent_token = (
+                self.cookies.get(cookie_name)
+                if cookie_name.encode() in self._cookie_header
+                else None
+            )
+        else:
+            self._cookie_header = b""
+            self._cookies = {}
+            self.consent_token = None
+
+    @property
+    def host(self) -> str:
+        if self._host:
+            return self._host.decode("latin-1")
+        server = self.scope.get("server")
+        return str(server[0]) if server else ""
+
+    @property
+    def query(self) -> str:
+        return (self.scope.get("query_string") or b"").decode("latin-1")
+
+    @property
+    def scheme(self) -> str:
+        return str(self.scope.get("scheme", "http"))
+
+    @property
+    def client_ip(self) -> str | None:
+        client = self.scope.get("client")
+        return str(client[0]) if client else None
+
+    @property
+    def has_cookies(self) -> bool:
+        """Whether the request carried a ``Cookie`` header at all."""
+        return bool(self._cookie_header)
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The request's cookies (parsed on first use; first occurrence of a name wins)."""
+        if self._cookies is None:
+            self._cookies = parse_cookie_header(self._cookie_header)
+        return self._cookies
+
+    def header(self, name: str) -> str | None:
+        """The first value of request header *name* (any spelling), else ``None``."""
+        return header_value(self.headers, name)
+
+    @property
+    def hostname(self) -> str:
+        """The host without the port (IPv6 literals keep their brackets)."""
+        host = self.host
+        if host.startswith("["):
+            return host.split("]")[0] + "]"
+        return host.rsplit(":", 1)[0] if ":" in host else host
+
+    @property
+    def return_to(self) -> str:
+        return self.path + ("?" + self.query if self.query else "")

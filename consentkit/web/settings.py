@@ -1,0 +1,55 @@
+"""``Settings``: the middleware's options as one frozen value, validated once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from ..errors import ConfigError
+from ..urls import check_prefix
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Middleware configuration, validated once."""
+
+    prefix: str = "/_consent"
+    cookie_name: str = "consentkit"
+    cookie_domain: str | None = None
+    cookie_secure: bool | None = None
+    rewrite_html: bool = True
+    inject_banner: bool = True
+    admin_token: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    max_body_size: int = 16 * 1024
+    ip_mode: Literal["truncate", "omit", "full"] = "truncate"
+    crawler_mode: Literal["block", "off"] = "block"
+    controller: str = ""
+
+    def __post_init__(self) -> None:
+        src = "ConsentMiddleware(...)"
+        check_prefix(self.prefix, source=src)
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.cookie_name):
+            raise ConfigError(
+                f"invalid cookie name {self.cookie_name!r}",
+                source=src,
+                key="cookie_name",
+                fix="use letters, digits, '_', '.' or '-'",
+            )
+        if self.ip_mode not in ("truncate", "omit", "full"):
+            raise ConfigError(
+                f"unknown ip_mode {self.ip_mode!r}",
+                source=src,
+                key="ip_mode",
+                fix='use "truncate", "omit" or "full"',
+            )
+        if self.admin_token is not None and len(self.admin_token) < 16:
+            raise ConfigError(
+                "admin token is too short",
+                source=src,
+                key="admin_token",
+                fix="use a random token of at least 16 characters",
+            )
