@@ -37,7 +37,7 @@ from typing import Final
 
 from .categories import CATEGORIES, Category
 from .errors import ConfigError
-from .rules import CookieRule, load_knowledge_base
+from .rules import CookieRule, is_https_url, load_knowledge_base
 
 __all__ = [
     "OCD_CATEGORIES",
@@ -203,7 +203,6 @@ _DOMAIN: Final = re.compile(r"^\.?([a-z0-9-]+(?:\.[a-z0-9-]+)+)$")
 _THIRD_PARTY: Final = re.compile(r"^\s*\.?([a-z0-9-]+(?:\.[a-z0-9-]+)+)\s*\(3rd party\)\s*$")
 _COUNT_SUFFIX: Final = re.compile(r"\s*\[x\d+\]\s*$", re.IGNORECASE)
 _PLACEHOLDER: Final = re.compile(r"<[^<>]*>|\{[^{}]*\}|\[[^\[\]]*\]")
-_HTTPS: Final = re.compile(r"^https://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?:[/?#]\S*)?$")
 
 
 def import_open_cookie_database(
@@ -333,7 +332,7 @@ def _entry_from_row(cells: Mapping[str, str]) -> dict[str, str]:
     if retention:
         entry["retention"] = retention
     portal = cells["User Privacy & GDPR Rights Portals"]
-    if _HTTPS.match(portal):
+    if is_https_url(portal):
         entry["source"] = portal
     return entry
 

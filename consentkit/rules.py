@@ -26,6 +26,7 @@ __all__ = [
     "MATCH_KINDS",
     "CookieRule",
     "MatchKind",
+    "is_https_url",
     "knowledge_base",
     "load_knowledge_base",
     "load_rules",
@@ -65,6 +66,13 @@ FAMILIES: Final[tuple[str, ...]] = (
 )
 """Kinds of platform a knowledge-base ``family`` names (what the vendor mainly does)."""
 _HTTPS_URL: Final = re.compile(r"https://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::\d+)?(?:[/?#]\S*)?")
+
+
+def is_https_url(value: object) -> bool:
+    """Whether *value* is an absolute ``https://`` URL with a host name (a cited source)."""
+    return isinstance(value, str) and _HTTPS_URL.fullmatch(value) is not None
+
+
 _KB_RESOURCE: Final = "cookies.toml"
 # Characters a browser never accepts in a cookie name, so a rule containing one can never match.
 _FORBIDDEN_NAME_CHARS: Final = frozenset("=;,") | frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
@@ -212,9 +220,7 @@ def _text_problem(rule: CookieRule) -> _Problem | None:
     for field in ("provider", "purpose", "retention"):
         if not isinstance(getattr(rule, field), str):
             return _Problem(field, f"{field} must be a string", f'write {field} = "..."')
-    if rule.source_url and not (
-        isinstance(rule.source_url, str) and _HTTPS_URL.fullmatch(rule.source_url)
-    ):
+    if rule.source_url and not is_https_url(rule.source_url):
         return _Problem(
             "source",
             f"{rule.source_url!r} is not an https URL",

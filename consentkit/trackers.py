@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from consentkit.errors import ConfigError
+from consentkit.rules import is_https_url
 
 __all__ = ["KINDS", "TRACKER_CATEGORIES", "Tracker", "TrackerIndex", "default_index"]
 
@@ -117,7 +118,6 @@ def _inline_pattern(marker: str) -> str:
     return marker[1:-1] if _is_regex(marker) else re.escape(marker)
 
 
-_HTTPS: Final = re.compile(r"https://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?:[/?#]\S*)?")
 _PROVIDER_KEYS: Final = ("name", "category", "source", "kind", "domains", "paths", "inline")
 _MISS: Final = object()
 _CACHE_ITEMS: Final = 256
@@ -321,7 +321,7 @@ def _tracker_from(entry: object, source: str, index: int) -> Tracker:
                 f"bad inline pattern {marker!r}: {exc}", source=source, key=f"{where}.inline"
             ) from exc
     source_url = entry.get("source", "")
-    if not isinstance(source_url, str) or (source_url and _HTTPS.fullmatch(source_url) is None):
+    if not isinstance(source_url, str) or (source_url and not is_https_url(source_url)):
         raise ConfigError(
             f"{source_url!r} is not an https URL",
             source=source,
