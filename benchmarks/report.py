@@ -53,8 +53,10 @@ MACHINE_FIELDS: Final = (
     ("memory_gb", "Memory (GB)"),
     ("os", "OS"),
     ("python", "Python"),
+    ("knowledge_base", "Knowledge base (`consentkit kb stats`)"),
 )
-"""Machine facts shown in the header of ``results.md``, in order."""
+"""Machine facts (and the size of the knowledge base classified against) shown in the header
+of ``results.md``, in order."""
 
 VERSION_FIELDS: Final = (
     "consentkit",

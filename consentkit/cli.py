@@ -1,5 +1,8 @@
 """The ``consentkit`` command: migrate, verify, export, purge, show, stats and scan.
 
+``consentkit kb import|stats`` (in :mod:`consentkit.kbcli`) works on the cookie knowledge base
+and needs no store.
+
 The store URL comes from ``--store`` or ``CONSENTKIT_STORE``; receipt keys from repeated
 ``--receipt-key`` or ``CONSENTKIT_RECEIPT_KEYS`` (comma-separated, newest first).
 Exit status: 0 success, 1 verification failure or nothing found, 2 usage or store error.
@@ -18,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Final
 
 from .errors import ConsentKitError
+from .kbcli import add_kb_parser, run_kb
 from .receipts import anchor_to_dict, format_timestamp, to_dict
 from .scan.command import add_scan_parser, run_scan_command
 from .stores import ReceiptStore, Stats, open_store, verify_store
@@ -100,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_period(stats)
     stats.add_argument("--json", action="store_true", help="machine-readable output")
     add_scan_parser(commands)
+    add_kb_parser(commands)
     return parser
 
 
@@ -121,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "scan":
         return run_scan_command(args)
+    if args.command == "kb":
+        return run_kb(args)
     if not args.store:
         parser.error("no store: pass --store URL or set CONSENTKIT_STORE")
     keys = _keys(args)

@@ -3,7 +3,7 @@
 Every ``import`` counts: at module level, inside functions (lazy imports) and under
 ``if TYPE_CHECKING:``, since a type-only import is still a dependency a reader must follow.
 
-    entry points (cli, the package's public facade, demo_site, benchmarks) -> anything
+    entry points (cli and kbcli, the package's public facade, demo_site, benchmarks) -> anything
     web (consentkit/web/*) -> core, rewriter, stores
     rewriter (consentkit/rewriter.py or consentkit/rewriter/*) -> core
     stores (consentkit/stores/*) -> core
@@ -33,6 +33,7 @@ CORE = frozenset(
         "enforcement",
         "errors",
         "jurisdiction",
+        "knowledge",
         "policy",
         "privacy",
         "receipts",
@@ -44,7 +45,7 @@ CORE = frozenset(
     }
 )
 """Pure modules: standard library, itsdangerous, and (lazily, for GeoIP) maxminddb."""
-ENTRY = frozenset({"cli", "__init__", "__main__"})
+ENTRY = frozenset({"cli", "kbcli", "__init__", "__main__"})
 ENTRY_PACKAGES = frozenset({"scan"})
 """Packages of the entry-point layer (the scanner drives a browser and may import anything)."""
 
