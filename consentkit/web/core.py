@@ -158,7 +158,7 @@ class ConsentCore:
     # -- per request --------------------------------------------------------------------
 
     def route(self, path: str) -> str:
-        """Who answers *path*: ``"endpoints"``, ``"gpc"`` (``/.well-known/gpc.json``) or ``"app"``."""
+        """Who answers *path*: ``"endpoints"``, ``"gpc"`` (the GPC file) or ``"app"``."""
         if path == self._prefix or path.startswith(self._prefix_slash):
             return "endpoints"
         if path == "/.well-known/gpc.json":

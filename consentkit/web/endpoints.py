@@ -17,7 +17,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 from ..categories import CATEGORIES, OPTIONAL_CATEGORIES, Category, is_category
-from ..decision import Decision, StoredConsent, decide, new_consent_id
+from ..decision import Decision, StoredConsent, choice, decide
 from ..enforcement import cookies_to_expire, expiry_headers
 from ..jurisdiction import gpc_json
 from ..policy import Policy
@@ -197,18 +197,15 @@ class ConsentEndpoints:
         granted = self._granted_for(action, fields.get("categories"))
         policy = self.policy
         now = datetime.now(UTC)
-        consent_id = decision.consent_id or new_consent_id()
-        refused = frozenset(c for c in OPTIONAL_CATEGORIES if c not in granted)
-        stored = StoredConsent(
-            consent_id=consent_id,
-            granted=granted,
-            refused=refused,
-            revision=policy.revision,
-            decided_at=now,
-            fingerprints={c: policy.fingerprint(c) for c in CATEGORIES},
+        stored = choice(
+            policy,
+            granted,
             action=action,
+            consent_id=decision.consent_id,
+            now=now,
             gpc_recorded=decision.gpc,
         )
+        refused = stored.refused
         new = decide(
             stored,
             policy,
