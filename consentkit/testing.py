@@ -15,6 +15,8 @@ client and Django's test ``Client``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from os import PathLike
+from pathlib import Path
 from typing import Any
 
 from .categories import CATEGORIES, Category, normalize_category
@@ -42,7 +44,7 @@ def _categories(granted: Iterable[str]) -> frozenset[Category]:
 
 
 def consent_cookie(
-    source: ConsentCore | Policy,
+    source: ConsentCore | Policy | str | PathLike[str],
     secret_key: str | bytes | Sequence[str | bytes] | None = None,
     *,
     granted: Iterable[str] = (),
@@ -52,8 +54,9 @@ def consent_cookie(
     """``(cookie name, signed value)`` of a visitor who granted *granted* (necessary implied).
 
     Args:
-        source: the middleware (ASGI or WSGI; its key and cookie name are used) or the
-            :class:`~consentkit.policy.Policy` (then *secret_key* is required).
+        source: the middleware (ASGI or WSGI; its key and cookie name are used), the
+            :class:`~consentkit.policy.Policy` or the path of its TOML file (then
+            *secret_key* is required).
         secret_key: the middleware's ``secret_key`` when *source* is a policy.
         granted: category keys or synonyms; an unknown name raises ``ValueError``.
         cookie_name: the middleware's ``cookie_name`` when *source* is a policy and it is
@@ -63,6 +66,8 @@ def consent_cookie(
     No receipt is written: this is for tests of your own pages, not of consentkit.
     """
     categories = _categories(granted)
+    if isinstance(source, str | PathLike):
+        source = Policy.from_toml(Path(source))
     if isinstance(source, ConsentCore):
         policy, codec = source.policy, source.codec
         name = cookie_name or source.settings.cookie_name
@@ -80,7 +85,7 @@ def consent_cookie(
 
 def grant(
     client: Any,
-    source: ConsentCore | Policy,
+    source: ConsentCore | Policy | str | PathLike[str],
     secret_key: str | bytes | Sequence[str | bytes] | None = None,
     *,
     granted: Iterable[str] = (),

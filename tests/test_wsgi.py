@@ -240,7 +240,9 @@ def test_consent_post_round_trip_writes_a_receipt(tmp_path: Path) -> None:
     assert receipt.status == "200 OK"
     middleware.close()
     with sqlite3.connect(db) as conn:
-        assert conn.execute("select action from consentkit_receipts").fetchall() == [("accept_all",)]
+        assert conn.execute("select action from consentkit_receipts").fetchall() == [
+            ("accept_all",)
+        ]
 
 
 @pytest.mark.parametrize(
