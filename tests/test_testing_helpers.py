@@ -69,3 +69,17 @@ def test_grant_works_with_the_flask_test_client() -> None:
     assert client.get("/").headers.getlist("Set-Cookie") == []
     grant(client, site_policy(), SECRET, granted=["performance"])
     assert client.get("/").headers.getlist("Set-Cookie") == ["_ga=1; Path=/"]
+
+
+def test_the_django_integration_names_its_extra_when_django_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from consentkit import MissingExtraError
+
+    for name in [n for n in sys.modules if n == "consentkit.django" or n.startswith("django")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "django", None)  # makes ``import django...`` fail
+    with pytest.raises(MissingExtraError, match=r"consentkit\[django\]"):
+        import consentkit.django  # noqa: F401
