@@ -313,3 +313,26 @@ def test_an_error_start_response_before_the_body_replaces_the_answer() -> None:
     got = call(wrap(app))
     assert got.status == "500 Internal Server Error"
     assert got.getlist("set-cookie") == []
+
+
+def test_environ_text_outside_latin1_is_no_500() -> None:
+    # PEP 3333 says latin-1; a server that passes other text must still get an answer.
+    got = call(wrap(html_app()), "/caf\u00e9/\u20ac", USER_AGENT="agent \u2603")
+    assert got.status == "200 OK"
+
+
+def test_a_utf8_path_under_the_prefix_is_decoded_like_asgi() -> None:
+    raw = "/_consent/static/caf\u00e9".encode().decode("latin-1")  # as a WSGI server passes it
+    assert call(wrap(html_app()), raw).status == "404 Not Found"
+
+
+def test_a_gpc_page_view_records_a_receipt_and_remembers_it(tmp_path: Path) -> None:
+    db = tmp_path / "consent.db"
+    middleware = wrap(html_app(), store=f"sqlite:///{db}", receipt_key=RECEIPT_KEY)
+    got = call(middleware, SEC_GPC="1")
+    assert any(c.startswith("consentkit=") for c in got.getlist("set-cookie"))
+    assert "_ga=GA1.1; Path=/" not in got.getlist("set-cookie")
+    middleware.close()
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("select action from consentkit_receipts").fetchall()
+    assert rows == [("gpc",)]

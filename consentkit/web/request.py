@@ -78,10 +78,14 @@ class RequestInfo:
                 name = key.replace("_", "-").lower()
             else:
                 continue
-            headers.append((name.encode("latin-1"), str(value).encode("latin-1")))
+            # A server that broke PEP 3333's latin-1 rule must not turn a request into a 500.
+            headers.append((name.encode("latin-1"), str(value).encode("latin-1", "replace")))
         # PATH_INFO holds the raw bytes as latin-1; ASGI paths are UTF-8 text.
         path = environ.get("PATH_INFO", "") or "/"
-        path = path.encode("latin-1").decode("utf-8", "replace")
+        try:
+            path = path.encode("latin-1").decode("utf-8", "replace")
+        except UnicodeEncodeError:
+            pass  # already text (a server that decoded it itself)
         remote = environ.get("REMOTE_ADDR")
         scope = {
             "type": "http",
