@@ -7,6 +7,7 @@ It reads an ASGI scope; a WSGI environ is first turned into the few scope keys i
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
+from contextlib import suppress
 from typing import Any
 
 from ..cookies import parse_cookie_header
@@ -82,10 +83,8 @@ class RequestInfo:
             headers.append((name.encode("latin-1"), str(value).encode("latin-1", "replace")))
         # PATH_INFO holds the raw bytes as latin-1; ASGI paths are UTF-8 text.
         path = environ.get("PATH_INFO", "") or "/"
-        try:
+        with suppress(UnicodeEncodeError):  # already text: a server that decoded it itself
             path = path.encode("latin-1").decode("utf-8", "replace")
-        except UnicodeEncodeError:
-            pass  # already text (a server that decoded it itself)
         remote = environ.get("REMOTE_ADDR")
         scope = {
             "type": "http",
