@@ -15,7 +15,6 @@ from starlette.types import Message, Send
 
 from ..decision import Decision
 from .editor import ResponseEditor, ResponseRules
-from .recorder import Recorder
 from .request import RequestInfo
 from .responses import Reply
 
@@ -35,7 +34,6 @@ class Responder:
         send: Send,
     ) -> None:
         self.editor = ResponseEditor(rules, request, decision)
-        self.recorder: Recorder = rules.recorder
         self._send = send
         self.start: Message | None = None
         self.started = False
