@@ -181,13 +181,16 @@ class _Response:
             # Too late to change the answer: the server re-raises (PEP 3333).
             return self._start_response(status, headers, exc_info)
         editor = self._editor = ResponseEditor(self._rules, self._request, self._decision)
-        raw = editor.headers(int(status[:3]), _to_bytes(headers))
+        given = _to_bytes(headers)
+        raw = editor.headers(int(status[:3]), given)
         if editor.records_gpc():
             raw = list(raw)
             editor.record_gpc(raw)
         if not editor.rewriting:
             self._started = True
-            return self._start_response(status, _to_str(raw), exc_info)
+            # Untouched headers (the common case) go back as the app wrote them.
+            out = headers if raw is given else _to_str(raw)
+            return self._start_response(status, out, exc_info)
         self._held = (status, _to_str(raw))
         return self._written.append
 

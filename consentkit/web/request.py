@@ -71,16 +71,19 @@ class RequestInfo:
     @classmethod
     def from_environ(cls, environ: Mapping[str, Any], cookie_name: str) -> RequestInfo:
         """The request of a WSGI *environ* (PEP 3333: header values are latin-1 strings)."""
-        headers: list[tuple[bytes, bytes]] = []
-        for key, value in environ.items():
-            if key.startswith("HTTP_"):
-                name = key[5:].replace("_", "-").lower()
-            elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-                name = key.replace("_", "-").lower()
-            else:
-                continue
-            # A server that broke PEP 3333's latin-1 rule must not turn a request into a 500.
-            headers.append((name.encode("latin-1"), str(value).encode("latin-1", "replace")))
+        # A server that broke PEP 3333's latin-1 rule must not turn a request into a 500.
+        headers = [
+            (
+                key[5:].replace("_", "-").lower().encode("latin-1"),
+                value.encode("latin-1", "replace"),
+            )
+            for key, value in environ.items()
+            if key[:5] == "HTTP_" and isinstance(value, str)
+        ]
+        for key, name in (("CONTENT_TYPE", b"content-type"), ("CONTENT_LENGTH", b"content-length")):
+            value = environ.get(key)
+            if value:
+                headers.append((name, str(value).encode("latin-1", "replace")))
         # PATH_INFO holds the raw bytes as latin-1; ASGI paths are UTF-8 text.
         path = environ.get("PATH_INFO", "") or "/"
         with suppress(UnicodeEncodeError):  # already text: a server that decoded it itself
