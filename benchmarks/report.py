@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-TOPICS: Final = ("http", "rewriter", "banner", "store", "receipts_http")
+TOPICS: Final = ("http", "rewriter", "banner", "store", "receipts_http", "wsgi")
 """Every benchmark topic, in the order they run; ``benchmarks/bench_<topic>.py`` each."""
 
 TOPIC_TEXT: Final[Mapping[str, tuple[str, str]]] = {
@@ -44,6 +44,13 @@ TOPIC_TEXT: Final[Mapping[str, tuple[str, str]]] = {
         "Consent posts per second through `POST /_consent` on a real uvicorn server, each "
         "answered only once its receipt is durable in SQLite or PostgreSQL; the store is "
         "checked afterwards (every answered receipt present, chain intact).",
+    ),
+    "wsgi": (
+        "WSGI middleware overhead",
+        "Microseconds per request of a Flask app called in-process through PEP 3333, bare and "
+        "behind `ConsentWSGIMiddleware`, on the HTTP benchmark's routes (the answers are "
+        "checked first: tracker blocked, banner injected). `overhead_ratio` is consentkit's "
+        "time over bare.",
     ),
 }
 

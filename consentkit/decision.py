@@ -223,6 +223,33 @@ class Decision:
         }
 
 
+def choice(
+    policy: Policy,
+    granted: frozenset[Category],
+    *,
+    action: str,
+    consent_id: str | None = None,
+    now: datetime | None = None,
+    gpc_recorded: bool = False,
+) -> StoredConsent:
+    """What the consent cookie stores for a choice granting *granted* under *policy*.
+
+    Necessary is always granted; every optional category not granted is refused, and
+    each category's fingerprint is taken now, so a later declared cookie asks again.
+    """
+    granted = frozenset({"necessary", *granted})
+    return StoredConsent(
+        consent_id=consent_id or new_consent_id(),
+        granted=granted,
+        refused=frozenset(c for c in OPTIONAL_CATEGORIES if c not in granted),
+        revision=policy.revision,
+        decided_at=now or datetime.now(UTC),
+        fingerprints={c: policy.fingerprint(c) for c in CATEGORIES},
+        action=action,
+        gpc_recorded=gpc_recorded,
+    )
+
+
 def _default_grants(model: Model) -> frozenset[Category]:
     if model == "opt_in":
         return frozenset({"necessary"})

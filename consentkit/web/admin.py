@@ -1,7 +1,8 @@
 """The admin endpoints under ``{prefix}/admin``: the dashboard and the receipt export.
 
 Both need the admin token (``Authorization: Bearer <token>`` or Basic auth with the
-token as password); without a configured token they do not exist.
+token as password); without a configured token they do not exist. Both read the store,
+so the ASGI adapter calls them in a worker thread.
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-import anyio
-from starlette.responses import Response, StreamingResponse
-
 from ..policy import Policy
 from ..stores import ReceiptStore
 from ..stores.export import export_stream
@@ -22,7 +20,7 @@ from ..stores.spool import SpooledStore
 from .dashboard import render_dashboard
 from .recorder import Recorder
 from .request import RequestInfo
-from .responses import error, query_value
+from .responses import Reply, error, query_value, reply
 from .settings import Settings
 from .unclassified import UnclassifiedReport
 
@@ -70,7 +68,7 @@ class Admin:
             offered = decoded.partition(":")[2]
         return hmac.compare_digest(offered.encode("utf-8"), token.encode("utf-8"))
 
-    async def __call__(self, sub: str, request: RequestInfo) -> Response:
+    def __call__(self, sub: str, request: RequestInfo) -> Reply:
         if not self._authorised(request):
             return error(
                 401,
@@ -83,16 +81,14 @@ class Admin:
         if sub == "/admin/export":
             return _export(store, request)
         if sub == "/admin":
-            html = await anyio.to_thread.run_sync(
-                lambda: render_dashboard(self, query_value(request.query, "days"))
-            )
-            return Response(
+            html = render_dashboard(self, query_value(request.query, "days"))
+            return reply(
                 html, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"}
             )
         return error(404, "no such admin endpoint")
 
 
-def _export(store: ReceiptStore | SpooledStore, request: RequestInfo) -> Response:
+def _export(store: ReceiptStore | SpooledStore, request: RequestInfo) -> Reply:
     fmt = query_value(request.query, "format") or "ndjson"
     if fmt not in ("csv", "ndjson", "json"):
         return error(400, "format must be csv, ndjson or json")
@@ -111,7 +107,7 @@ def _export(store: ReceiptStore | SpooledStore, request: RequestInfo) -> Respons
     media = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}.get(
         fmt, "application/json"
     )
-    return StreamingResponse(
+    return reply(
         export_stream(store, fmt, **filters),
         media_type=media,
         headers={

@@ -3,7 +3,8 @@
 The consent ``POST`` and the responder (a page view carrying a GPC signal) both turn a
 decision into a signed cookie and a durable receipt; both depend on this one object
 instead of on the middleware. It also owns the receipt store it opened from a URL and
-closes it on :meth:`Recorder.close`.
+closes it on :meth:`Recorder.close`. Its methods block on the store: the ASGI adapter
+calls them in a worker thread, the WSGI adapter directly.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
-
-import anyio
 
 from ..categories import CATEGORIES, OPTIONAL_CATEGORIES
 from ..cookies import render_set_cookie
@@ -114,7 +113,7 @@ class Recorder:
         )
         return value.encode("latin-1")
 
-    async def store_receipt(self, draft: ReceiptDraft) -> tuple[bool, str | None]:
+    def store_receipt(self, draft: ReceiptDraft) -> tuple[bool, str | None]:
         """Append *draft*; ``(stored or spooled, receipt id)``.
 
         Never raises: a visitor's choice is honoured even when it cannot be recorded
@@ -124,7 +123,7 @@ class Recorder:
         if store is None:
             return False, None
         try:
-            receipt: Receipt | None = await anyio.to_thread.run_sync(store.append, draft)
+            receipt: Receipt | None = store.append(draft)
         except Exception:
             logger.exception("could not record consent receipt for action %s", draft.action)
             return False, None
@@ -174,7 +173,7 @@ class Recorder:
             and request.method == "GET"
         )
 
-    async def record_gpc(self, request: RequestInfo, decision: Decision) -> bytes | None:
+    def record_gpc(self, request: RequestInfo, decision: Decision) -> bytes | None:
         """Record a ``gpc`` receipt; the consent cookie that remembers it, or ``None``.
 
         Without a recorded receipt there is no cookie: the next page view tries again.
@@ -185,7 +184,7 @@ class Recorder:
         if self.store is None:
             return None
         draft = self.build_draft(request, decision, "gpc", "signal", request.path, now)
-        recorded, _ = await self.store_receipt(draft)
+        recorded, _ = self.store_receipt(draft)
         if not recorded:
             return None
         stored = StoredConsent(
