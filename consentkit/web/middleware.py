@@ -26,7 +26,6 @@ from ..errors import ConfigError
 from ..jurisdiction import JurisdictionResolver, read_signals
 from ..policy import Policy
 from ..stores import ReceiptStore
-from ..stores.spool import SpooledStore
 from ..trackers import TrackerIndex, default_index
 from .admin import Admin
 from .banner import Banner
@@ -150,7 +149,7 @@ class ConsentMiddleware:
         )
 
     @property
-    def store(self) -> ReceiptStore | SpooledStore | None:
+    def store(self) -> ReceiptStore | None:
         """The receipt store (``None`` when none is configured or after :meth:`close`)."""
         return self.recorder.store
 
