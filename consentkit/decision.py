@@ -17,7 +17,15 @@ from typing import Any, Final, Literal, TypeAlias
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from .categories import CATEGORIES, OPTIONAL_CATEGORIES, Category, Model, is_category
+from .categories import (
+    CATEGORIES,
+    OPTIONAL_CATEGORIES,
+    Action,
+    Category,
+    Model,
+    is_action,
+    is_category,
+)
 from .policy import Policy
 
 __all__ = [
@@ -59,7 +67,7 @@ class StoredConsent:
     revision: str
     decided_at: datetime
     fingerprints: Mapping[str, str] = field(default_factory=dict)
-    action: str = "save"
+    action: Action = "save"
     gpc_recorded: bool = False
 
     def to_payload(self) -> dict[str, Any]:
@@ -97,7 +105,7 @@ class StoredConsent:
             and isinstance(granted, list)
             and isinstance(refused, list)
             and isinstance(prints, dict)
-            and isinstance(action, str)
+            and is_action(action)
             and all(is_category(c) for c in granted)
             and all(is_category(c) for c in refused)
         ):
@@ -227,7 +235,7 @@ def choice(
     policy: Policy,
     granted: frozenset[Category],
     *,
-    action: str,
+    action: Action,
     consent_id: str | None = None,
     now: datetime | None = None,
     gpc_recorded: bool = False,

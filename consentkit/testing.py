@@ -19,7 +19,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from .categories import CATEGORIES, Category, normalize_category
+from .categories import CATEGORIES, Action, Category, normalize_category
 from .decision import ConsentCodec, choice
 from .errors import did_you_mean
 from .policy import Policy
@@ -49,7 +49,7 @@ def consent_cookie(
     *,
     granted: Iterable[str] = (),
     cookie_name: str | None = None,
-    action: str = "save",
+    action: Action = "save",
 ) -> tuple[str, str]:
     """``(cookie name, signed value)`` of a visitor who granted *granted* (necessary implied).
 

@@ -28,6 +28,7 @@ CORE = frozenset(
     {
         "categories",
         "consent_mode",
+        "cookie_dates",
         "cookies",
         "crawlers",
         "decision",

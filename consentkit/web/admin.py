@@ -15,8 +15,7 @@ from urllib.parse import parse_qsl
 
 from ..policy import Policy
 from ..stores import ReceiptStore
-from ..stores.export import export_stream
-from ..stores.spool import SpooledStore
+from ..stores.export import MEDIA_TYPES, export_stream
 from .dashboard import render_dashboard
 from .recorder import Recorder
 from .request import RequestInfo
@@ -48,7 +47,7 @@ class Admin:
         self._recorder = recorder
 
     @property
-    def store(self) -> ReceiptStore | SpooledStore | None:
+    def store(self) -> ReceiptStore | None:
         return self._recorder.store
 
     def _authorised(self, request: RequestInfo) -> bool:
@@ -88,9 +87,9 @@ class Admin:
         return error(404, "no such admin endpoint")
 
 
-def _export(store: ReceiptStore | SpooledStore, request: RequestInfo) -> Reply:
+def _export(store: ReceiptStore, request: RequestInfo) -> Reply:
     fmt = query_value(request.query, "format") or "ndjson"
-    if fmt not in ("csv", "ndjson", "json"):
+    if fmt not in MEDIA_TYPES:
         return error(400, "format must be csv, ndjson or json")
     filters: dict[str, Any] = {}
     for key in ("since", "until"):
@@ -104,12 +103,9 @@ def _export(store: ReceiptStore | SpooledStore, request: RequestInfo) -> Reply:
     actions = [v for k, v in parse_qsl(request.query) if k == "action"]
     if actions:
         filters["actions"] = actions
-    media = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}.get(
-        fmt, "application/json"
-    )
     return reply(
         export_stream(store, fmt, **filters),
-        media_type=media,
+        media_type=MEDIA_TYPES[fmt],
         headers={
             "Content-Disposition": f'attachment; filename="consent-receipts.{fmt}"',
             "Cache-Control": "no-store",

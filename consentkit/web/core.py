@@ -21,7 +21,6 @@ from ..errors import ConfigError
 from ..jurisdiction import JurisdictionResolver, read_signals
 from ..policy import Policy
 from ..stores import ReceiptStore
-from ..stores.spool import SpooledStore
 from ..trackers import TrackerIndex, default_index
 from .admin import Admin
 from .banner import Banner
@@ -142,7 +141,7 @@ class ConsentCore:
         )
 
     @property
-    def store(self) -> ReceiptStore | SpooledStore | None:
+    def store(self) -> ReceiptStore | None:
         """The receipt store (``None`` when none is configured or after :meth:`close`)."""
         return self.recorder.store
 

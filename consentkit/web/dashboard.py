@@ -19,11 +19,10 @@ from typing import Any, Final, Protocol
 
 import jinja2
 
-from ..categories import OPTIONAL_CATEGORIES
+from ..categories import ACTIONS, OPTIONAL_CATEGORIES
 from ..errors import StoreError
 from ..receipts import Receipt
 from ..stores.base import ReceiptStore, Stats
-from ..stores.spool import SpooledStore
 from .templates import environment
 
 __all__ = ["DEFAULT_DAYS", "MAX_DAYS", "parse_days", "render_dashboard"]
@@ -33,7 +32,6 @@ MAX_DAYS: Final = 366
 RECENT: Final = 20
 _MAX_BUCKETS: Final = 31
 _PERIODS: Final = (7, 30, 90, 365)
-_ACTION_ORDER: Final = ("accept_all", "save", "reject_all", "withdraw", "gpc")
 _COLOURS: Final[Mapping[str, str]] = {
     "accept_all": "#15803d",
     "save": "#1d4ed8",
@@ -74,7 +72,7 @@ class DashboardSource(Protocol):
     """What the dashboard reads: the store, the unclassified report, settings, policy."""
 
     @property
-    def store(self) -> ReceiptStore | SpooledStore | None: ...
+    def store(self) -> ReceiptStore | None: ...
 
     @property
     def unclassified(self) -> _Report: ...
@@ -208,9 +206,7 @@ def _env() -> jinja2.Environment:
     return environment()
 
 
-def _store_context(
-    store: ReceiptStore | SpooledStore, period: int, now: datetime
-) -> dict[str, Any]:
+def _store_context(store: ReceiptStore, period: int, now: datetime) -> dict[str, Any]:
     end = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
     start = end - timedelta(days=period)
     total = store.stats(since=start, until=end)
@@ -237,9 +233,7 @@ def _store_context(
     }
 
 
-def _buckets(
-    store: ReceiptStore | SpooledStore, start: datetime, end: datetime, period: int
-) -> list[_Bucket]:
+def _buckets(store: ReceiptStore, start: datetime, end: datetime, period: int) -> list[_Bucket]:
     width = max(1, math.ceil(period / _MAX_BUCKETS))
     buckets: list[_Bucket] = []
     cursor = start
@@ -250,7 +244,7 @@ def _buckets(
     return buckets
 
 
-def _recent(store: ReceiptStore | SpooledStore, now: datetime) -> list[Receipt]:
+def _recent(store: ReceiptStore, now: datetime) -> list[Receipt]:
     """The newest receipts, newest first, reading only a recent window when it suffices."""
     windows = (timedelta(hours=1), timedelta(days=1), timedelta(days=30), timedelta(days=365))
     for window in (*windows, None):
@@ -283,7 +277,7 @@ def _actions_in(stats_list: Iterable[Stats]) -> list[str]:
     seen: set[str] = set()
     for stats in stats_list:
         seen.update(stats.actions)
-    known = [a for a in _ACTION_ORDER if a in seen]
+    known = [a for a in ACTIONS if a in seen]
     return known + sorted(seen - set(known))
 
 

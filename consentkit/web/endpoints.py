@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
-from ..categories import CATEGORIES, OPTIONAL_CATEGORIES, Category, is_category
+from ..categories import CATEGORIES, OPTIONAL_CATEGORIES, VISITOR_ACTIONS, Category, is_category
 from ..decision import Decision, StoredConsent, choice, decide
 from ..enforcement import cookies_to_expire, expiry_headers
 from ..jurisdiction import gpc_json
@@ -33,7 +33,6 @@ from .templates import static_dir
 
 __all__ = ["ConsentEndpoints"]
 
-ACTIONS: Final = frozenset({"accept_all", "reject_all", "save", "withdraw"})
 _FORM = "application/x-www-form-urlencoded"
 _JSON = "application/json"
 _GPC_LAST_UPDATE: Final = date(2026, 11, 1)
@@ -192,8 +191,8 @@ class ConsentEndpoints:
         fields, is_json = self._parse_body(body, request.header("content-type") or "")
         wants_json = is_json or _JSON in (request.header("accept") or "")
         action = fields.get("action")
-        if not isinstance(action, str) or action not in ACTIONS:
-            raise BadRequest(400, f"action must be one of {', '.join(sorted(ACTIONS))}")
+        if not isinstance(action, str) or action not in VISITOR_ACTIONS:
+            raise BadRequest(400, f"action must be one of {', '.join(sorted(VISITOR_ACTIONS))}")
         granted = self._granted_for(action, fields.get("categories"))
         policy = self.policy
         now = datetime.now(UTC)

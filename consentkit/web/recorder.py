@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from ..categories import CATEGORIES, OPTIONAL_CATEGORIES
+from ..categories import CATEGORIES, OPTIONAL_CATEGORIES, Action
 from ..cookies import render_set_cookie
 from ..decision import ConsentCodec, Decision, StoredConsent, new_consent_id
 from ..errors import ConfigError
@@ -63,10 +63,10 @@ class Recorder:
         settings: Settings,
         policy: Policy,
         codec: ConsentCodec,
-        store: ReceiptStore | SpooledStore | None,
+        store: ReceiptStore | None,
         shown: ShownTexts | None,
         *,
-        reopen: Callable[[], ReceiptStore | SpooledStore | None] | None = None,
+        reopen: Callable[[], ReceiptStore | None] | None = None,
     ) -> None:
         self.settings = settings
         self.policy = policy
@@ -77,7 +77,7 @@ class Recorder:
         self._lock = threading.Lock()
 
     @property
-    def store(self) -> ReceiptStore | SpooledStore | None:
+    def store(self) -> ReceiptStore | None:
         """The receipt store, opened again on first use after :meth:`close`."""
         if self._store is None and self._reopen is not None:
             with self._lock:
@@ -133,7 +133,7 @@ class Recorder:
         self,
         request: RequestInfo,
         decision: Decision,
-        action: str,
+        action: Action,
         collection: str,
         page: object,
         now: datetime,
@@ -205,7 +205,7 @@ def open_receipt_store(
     receipt_key: str | Sequence[str] | None,
     secret_key: str | bytes | Sequence[str | bytes],
     spool_path: str | None,
-) -> ReceiptStore | SpooledStore | None:
+) -> ReceiptStore | None:
     """The store the middleware writes to: *store* itself, or one opened from its URL.
 
     A URL opens the backend behind a :class:`~consentkit.stores.SpooledStore`, so a

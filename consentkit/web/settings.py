@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import ConfigError
+from ..privacy import IP_MODES, IPMode
 from ..urls import check_prefix
 
 __all__ = ["Settings"]
@@ -25,7 +26,7 @@ class Settings:
     admin_token: str | None = None
     allowed_origins: tuple[str, ...] = ()
     max_body_size: int = 16 * 1024
-    ip_mode: Literal["truncate", "omit", "full"] = "truncate"
+    ip_mode: IPMode = "truncate"
     crawler_mode: Literal["block", "off"] = "block"
     controller: str = ""
 
@@ -39,7 +40,7 @@ class Settings:
                 key="cookie_name",
                 fix="use letters, digits, '_', '.' or '-'",
             )
-        if self.ip_mode not in ("truncate", "omit", "full"):
+        if self.ip_mode not in IP_MODES:
             raise ConfigError(
                 f"unknown ip_mode {self.ip_mode!r}",
                 source=src,
