@@ -147,6 +147,8 @@ class Responder:
         )
         if result.unclassified:
             rules.unclassified.add(result.unclassified)
+        if result.undeclared:
+            rules.unclassified.add_undeclared(result.undeclared)
         stale = cookies_to_expire(
             request.cookies,
             decision=decision,
