@@ -168,9 +168,9 @@ def test_cookie_names_are_escaped(tmp_path: Path) -> None:
     save_scan(url, _report(extra=[{"name": XSS, "declared": False, "provider": XSS}]))
     with TestClient(app) as client:
         # A name the browser would reject but an app can still send.
-        client.get("/", params={"n": "x<img/src=x>"})
+        client.get("/", params={"n": "x<img src>"})
         html = client.get("/_consent/admin", headers=AUTH).text
     assert "<script>alert(1)" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "<img/src=x>" not in html
-    assert "x&lt;img/src=x&gt;" in html
+    assert "<img src>" not in html
+    assert "x&lt;img src&gt;" in html
