@@ -27,7 +27,14 @@ from typing import Any, Final
 
 from ..errors import ConfigError, MissingExtraError, StoreError
 
-__all__ = ["SCAN_TABLE", "StoredScan", "last_scan", "last_scan_undeclared", "save_scan"]
+__all__ = [
+    "SCAN_TABLE",
+    "StoredScan",
+    "last_scan",
+    "last_scan_undeclared",
+    "save_scan",
+    "undeclared_cookies",
+]
 
 SCAN_TABLE: Final = "consentkit_scan_results"
 
@@ -173,9 +180,12 @@ def last_scan_undeclared(url: str, *, site: str | None = None) -> list[dict[str,
     it lists the cookies no knowledge-base entry knows. Empty when nothing was saved.
     """
     scan = last_scan(url, site=site)
-    if scan is None:
-        return []
-    cookies = scan.report.get("cookies") or []
+    return [] if scan is None else undeclared_cookies(scan.report)
+
+
+def undeclared_cookies(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The cookie entries of a JSON scan report that the policy does not declare."""
+    cookies = report.get("cookies") or []
     return [
         dict(c)
         for c in cookies

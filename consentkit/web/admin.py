@@ -30,8 +30,9 @@ class Admin:
     """Answers ``{prefix}/admin`` and ``{prefix}/admin/export``.
 
     It is the dashboard's :class:`~consentkit.web.dashboard.DashboardSource`: the
-    store (through the recorder, which may have closed it), the unclassified-cookie
-    report, the settings and the policy.
+    store (through the recorder, which may have closed it), the unclassified- and
+    undeclared-cookie report, the store URL saved scans are read from, the settings and
+    the policy.
     """
 
     def __init__(
@@ -40,10 +41,14 @@ class Admin:
         policy: Policy,
         recorder: Recorder,
         unclassified: UnclassifiedReport,
+        scan_store_url: str | None = None,
     ) -> None:
         self.settings = settings
         self.policy = policy
         self.unclassified = unclassified
+        #: The receipt store's URL, where ``consentkit scan --store`` saves scans; ``None``
+        #: when the store was passed in as an object.
+        self.scan_store_url = scan_store_url
         self._recorder = recorder
 
     @property

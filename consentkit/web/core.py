@@ -120,7 +120,13 @@ class ConsentCore:
         self.recorder = Recorder(
             self.settings, policy, self.codec, opened, self.banner, reopen=reopen
         )
-        admin = Admin(self.settings, policy, self.recorder, self.unclassified)
+        admin = Admin(
+            self.settings,
+            policy,
+            self.recorder,
+            self.unclassified,
+            scan_store_url=store if isinstance(store, str) else None,
+        )
         self.endpoints = ConsentEndpoints(self.settings, policy, self.recorder, self.banner, admin)
         self.rules = ResponseRules(
             policy=policy,

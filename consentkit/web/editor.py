@@ -123,6 +123,8 @@ class ResponseEditor:
         )
         if result.unclassified:
             rules.unclassified.add(result.unclassified)
+        if result.undeclared:
+            rules.unclassified.add_undeclared(result.undeclared)
         stale = cookies_to_expire(
             request.cookies,
             decision=decision,
