@@ -62,7 +62,10 @@ _NOSCRIPT_END = re.compile(rb"</noscript[\t\n\f\r />]", re.I)
 
 _RAWTEXT: Final = frozenset({b"style", b"xmp", b"iframe", b"noembed", b"noframes"})
 _RCDATA: Final = frozenset({b"textarea", b"title"})
-_SINK_TAGS: Final = frozenset({b"script", b"iframe", b"img", b"image", b"link"})
+_SINK_TAGS: Final = frozenset(
+    b"script iframe img image link source video audio track embed object input base".split()
+)
+_FOREIGN_SINK_TAGS: Final = frozenset({b"script", b"image", b"feimage"})
 
 
 class Tokenizer:
@@ -547,8 +550,8 @@ class Tokenizer:
         return tag.end
 
     def _foreign_tag(self, tag: Tag, namespace: Namespace) -> int:
-        if tag.name == b"script" and self._blocking:
-            self._emit(self.sink.foreign_script(tag))
+        if tag.name in _FOREIGN_SINK_TAGS and self._blocking:
+            self._emit(self.sink.foreign_element(tag))
         else:
             self._emit(tag.raw)
         if tag.self_closing:

@@ -197,7 +197,9 @@ def test_site_declared_tracker_and_same_site() -> None:
         pytest.param(
             b'<script>a="<!--<script>";b="</script><img src=' + FB_PIXEL.encode() + b'>";</script>'
             b"<img src=" + FB_PIXEL.encode() + b">",
-            b'<script>a="<!--<script>";b="</script><img src=' + FB_PIXEL.encode() + b'>";</script>'
+            # the pixel's URL in the script's text makes it a loader: inert too
+            b'<script data-ck-type="" type="text/plain" ' + FB_MARK.encode() + b'>a="<!--<script>";'
+            b'b="</script><img src=' + FB_PIXEL.encode() + b'>";</script>'
             b"<img data-ck-src=" + FB_PIXEL.encode() + b" " + FB_MARK.encode() + b">",
             id="double-escaped",
         ),

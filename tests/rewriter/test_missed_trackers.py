@@ -1,0 +1,88 @@
+"""Trackers a browser loads that the rewriter must neutralise (URL spellings, elements, base,
+inline loaders), judged by html5lib: no refused tracker URL left loadable."""
+
+from __future__ import annotations
+
+import pytest
+
+from consentkit.rewriter import RewritePlan, rewrite
+from tests.rewriter.judge import loadable_trackers
+
+BLOCK = RewritePlan()
+GTM_SPELLINGS = [
+    "https://www.googletagmanager%2ecom/gtm.js",
+    "https://www.googletagmanager\u3002com/gtm.js",
+    "https://www.googletagmanager\uff0ecom/gtm.js",
+    "https://www.googletagmanager\uff61com/gtm.js",
+    "https:www.googletagmanager.com/gtm.js",
+    "https:\\\\www.googletagmanager.com\\gtm.js",
+    "https://www.googletagmanager.com./gtm.js",
+    "https://WWW.GOOGLETAGMANAGER.COM/gtm.js",
+    "https://www.google&#x9;tagmanager.com/gtm.js",
+    "https:&#10;//www.googletagmanager.com/gtm.js",
+]
+
+
+def _page(body: str) -> bytes:
+    return f"<!doctype html><html><head></head><body>{body}</body></html>".encode()
+
+
+@pytest.mark.parametrize("url", GTM_SPELLINGS)
+def test_every_url_spelling_chromium_loads_is_blocked(url: str) -> None:
+    document = _page(f'<script src="{url}"></script>')
+    assert loadable_trackers(document)  # the judge sees the tracker
+    out = rewrite(document, BLOCK)
+    assert loadable_trackers(out) == []
+    assert b'type="text/plain"' in out
+
+
+ELEMENTS = [
+    '<object data="https://www.googletagmanager.com/ns.html"></object>',
+    '<embed src="https://www.googletagmanager.com/ns.html">',
+    '<picture><source srcset="https://www.facebook.com/tr?id=1 1x"><img src="a.png"></picture>',
+    '<img src="a.png" srcset="a.png 1x, https://www.facebook.com/tr?id=1 2x">',
+    '<video poster="https://www.facebook.com/tr?id=1"></video>',
+    '<video src="https://www.google-analytics.com/g/collect"></video>',
+    '<video><source src="https://www.google-analytics.com/collect"></video>',
+    '<audio src="https://www.google-analytics.com/collect"></audio>',
+    '<video><track src="https://www.google-analytics.com/collect"></video>',
+    '<input type=image src="https://www.facebook.com/tr?id=1">',
+    '<svg><image href="https://www.facebook.com/tr?id=1"/></svg>',
+    '<svg><image xlink:href="https://www.facebook.com/tr?id=1"></image></svg>',
+    '<link rel=modulepreload href="https://www.googletagmanager.com/gtm.js">',
+    '<base href="https://www.googletagmanager.com/"><script src="gtm.js"></script>',
+    '<base href="https://www.facebook.com/"><img src="tr?id=1">',
+]
+
+
+@pytest.mark.parametrize("markup", ELEMENTS)
+def test_every_loading_element_is_neutralised(markup: str) -> None:
+    document = _page(markup)
+    assert loadable_trackers(document)
+    out = rewrite(document, BLOCK)
+    assert loadable_trackers(out) == [], out
+
+
+def test_a_base_on_the_site_itself_changes_nothing() -> None:
+    document = _page('<base href="https://shop.example/"><script src="app.js"></script>')
+    assert rewrite(document, BLOCK) == document
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        'new Image().src = "https://www.facebook.com/tr?id=1&ev=PageView";',
+        'fetch("https://www.google-analytics.com/g/collect?v=2", {method: "POST"});',
+        "navigator.sendBeacon('https://www.google-analytics.com/g/collect', data);",
+        'var u = "https:\\/\\/www.google-analytics.com\\/g\\/collect"; fetch(u);',
+    ],
+)
+def test_inline_loaders_of_tracker_urls_are_blocked(script: str) -> None:
+    document = _page(f"<script>{script}</script>")
+    out = rewrite(document, BLOCK)
+    assert b'<script data-ck-type="" type="text/plain"' in out
+
+
+def test_inline_scripts_naming_other_urls_run() -> None:
+    document = _page('<script>fetch("https://api.shop.example/cart"); // see docs.example</script>')
+    assert rewrite(document, BLOCK) == document
