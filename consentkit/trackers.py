@@ -85,11 +85,12 @@ def _inline_pattern(marker: str) -> str:
     return marker[1:-1] if _is_regex(marker) else re.escape(marker)
 
 
-# An absolute or scheme-relative URL in a script's string literal ("\/" escapes included):
-# what fetch(), navigator.sendBeacon() or new Image().src would request. A dot in the host
-# keeps "// comment" words out.
+# An absolute or scheme-relative URL opening a string literal ("\/" escapes included) or a
+# CSS url(): what fetch(), navigator.sendBeacon(), new Image().src, an import map or a
+# style sheet would request. URLs in comments or plain text do not count.
 _URL_LITERAL: Final = re.compile(
-    rb"(?:\\?/){2}([A-Za-z0-9%\-]++(?:\.[A-Za-z0-9%\-]++)++)((?:\\?/[^\s\"'`<>()\\]*+)*+)"
+    rb"(?:[\"'`]|(?i:url)\([\t\n\f\r ]*+)[\t\n\f\r ]*+(?i:https?:)?(?:\\?/){2}"
+    rb"([A-Za-z0-9%\-]++(?:\.[A-Za-z0-9%\-]++)++)((?:\\?/[^\s\"'`<>()\\]*+)*+)"
 )
 _PROVIDER_KEYS: Final = ("name", "category", "source", "kind", "domains", "paths", "inline")
 _MISS: Final = object()
@@ -201,7 +202,10 @@ class TrackerIndex:
         return None
 
     def match_url_literal(self, script: bytes, *, site: str | None = None) -> Tracker | None:
-        """The first tracker whose URL a script names in a string literal, or ``None``."""
+        """The first tracker whose URL a script or style sheet names as a URL, or ``None``.
+
+        That is a string literal starting with the URL, or CSS ``url(...)``.
+        """
         if b"/" not in script:
             return None
         for found in _URL_LITERAL.finditer(script):

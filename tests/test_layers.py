@@ -41,6 +41,7 @@ CORE = frozenset(
         "registry",
         "rules",
         "trackers",
+        "url_host",
         "urls",
     }
 )

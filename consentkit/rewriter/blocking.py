@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from typing import Final
 
 from consentkit.categories import normalize_category
@@ -84,6 +85,8 @@ _LOADING_ATTRS: Final[dict[bytes, tuple[bytes, ...]]] = {
 _SVG_LOADING_ATTRS: Final = (b"href", b"xlink:href")
 
 _Added = list[tuple[str, str | None]]
+Nested = Callable[[bytes], tuple[bytes, list[Blocked]]]
+"""Rewrites a whole nested document (an ``<iframe srcdoc>``) under the same plan."""
 _DecisionKey = tuple[bytes, bool, tuple[object, ...]]
 
 _CACHED_TAG_BYTES: Final = 2048
@@ -95,8 +98,15 @@ _DECISIONS: dict[_DecisionKey, tuple[bytes | None, Blocked | None]] = {}
 class Blocker:
     """Decides, per tag, whether it may run, and returns its bytes (edited if not)."""
 
-    def __init__(self, plan: RewritePlan, stats: RewriteStats, encoding: str | None) -> None:
+    def __init__(
+        self,
+        plan: RewritePlan,
+        stats: RewriteStats,
+        encoding: str | None,
+        nested: Nested | None = None,
+    ) -> None:
         self.plan = plan
+        self._nested = nested
         self.stats = stats
         self._enc = encoding or "ascii"
         self._url_enc = encoding or "utf-8"
@@ -155,15 +165,23 @@ class Blocker:
             return self._link(tag)
         if name == b"base":
             return self._base(tag)
+        if name == b"style":
+            # an inline style sheet is judged once its text is seen
+            return None if self._classify_inline and not in_noscript else tag.raw
         attrs = _LOADING_ATTRS.get(name)
         if attrs is not None:
             return self._loader(tag, attrs)
         return tag.raw
 
     def inline_script(self, tag: Tag, content: bytes) -> bytes:
-        """A held inline script, judged by the loader snippets and tracker URLs in its text."""
+        """A held inline script (or import map, or style sheet), judged by its text.
+
+        Loader snippets and tracker URLs in string literals make a script a tracker's;
+        a tracker URL (``url(...)``, ``@import``) makes a style sheet one: it becomes
+        ``type="text/plain"``, which a browser does not apply.
+        """
         trackers = self.plan.trackers
-        tracker = trackers.match_inline_bytes(content)
+        tracker = None if tag.name == b"style" else trackers.match_inline_bytes(content)
         if tracker is None or self.plan.allows(tracker.category):
             tracker = trackers.match_url_literal(content, site=self.plan.site_host)
         if tracker is not None and not self.plan.allows(tracker.category):
@@ -243,6 +261,8 @@ class Blocker:
                 return self._mark_inert(tag, category)
             return tag.raw
         if not is_js:
+            if script_type == "importmap" and src is None and self._classify_inline:
+                return None  # an import map pointing at a tracker is its loader
             return tag.raw
         if src is not None:
             tracker = self._match(src)
@@ -260,7 +280,7 @@ class Blocker:
         *,
         svg: bool = False,
     ) -> bytes:
-        self._record("script", category, tracker, src)
+        self._record("style" if tag.name == b"style" else "script", category, tracker, src)
         added: _Added = []
         if not tag.has(b"type"):
             added.append(("data-ck-type", ""))
@@ -287,9 +307,31 @@ class Blocker:
         markers.append(("data-ck-blocked", None))
         return markers
 
+    def _srcdoc(self, tag: Tag) -> bytes:
+        """An ``<iframe srcdoc>``: its document rewritten by the same plan.
+
+        The original goes to ``data-ck-srcdoc`` (for activation after consent) and the
+        rewritten one, escaped again, into a new ``srcdoc``.
+        """
+        value = tag.get(b"srcdoc")
+        if value is None or self._nested is None:
+            return tag.raw
+        document = self._url_text(value)
+        inner, blocked = self._nested(document.encode("utf-8", "surrogatepass"))
+        if not blocked:
+            return tag.raw
+        first = blocked[0]
+        tracker = self.plan.trackers.by_provider(first.provider) if first.provider else None
+        self._record("srcdoc", first.category, tracker, None)
+        rewritten = inner.decode("utf-8", "replace")
+        added: _Added = [("srcdoc", rewritten), *self._markers(first.category, tracker)]
+        return self._edit(tag, {b"srcdoc": b"data-ck-srcdoc"}, added)
+
     def _iframe(self, tag: Tag) -> bytes:
         if tag.quick_ignore():
             return tag.raw
+        if tag.has(b"srcdoc") and not tag.has(b"src"):
+            return self._srcdoc(tag)
         src = tag.get(b"src")
         category = self._marked(tag)
         tracker = self._match(src)

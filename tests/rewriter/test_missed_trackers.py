@@ -86,3 +86,45 @@ def test_inline_loaders_of_tracker_urls_are_blocked(script: str) -> None:
 def test_inline_scripts_naming_other_urls_run() -> None:
     document = _page('<script>fetch("https://api.shop.example/cart"); // see docs.example</script>')
     assert rewrite(document, BLOCK) == document
+
+
+CONTENT = [
+    '<iframe srcdoc="<script src=&quot;https://www.googletagmanager.com/gtm.js&quot;></script>">'
+    "</iframe>",
+    "<iframe srcdoc='<img src=\"https://www.facebook.com/tr?id=1\">'></iframe>",
+    '<script type="importmap">{"imports": {"a": "https://www.googletagmanager.com/gtm.js"}}'
+    "</script>",
+    "<style>body { background: url(https://www.facebook.com/tr?id=1) }</style>",
+    "<style>@import 'https://www.google-analytics.com/collect';</style>",
+]
+
+
+@pytest.mark.parametrize("markup", CONTENT)
+def test_nested_documents_import_maps_and_style_sheets_are_neutralised(markup: str) -> None:
+    document = _page(markup)
+    out = rewrite(document, BLOCK)
+    assert out != document
+    assert b"data-ck-blocked" in out
+    assert loadable_trackers(out) == []
+
+
+def test_srcdoc_is_rewritten_with_the_same_plan_and_escaped_again() -> None:
+    srcdoc = '<p title="a&amp;b">x</p><img src="https://www.facebook.com/tr?id=1">'
+    document = _page(f"<iframe srcdoc='{srcdoc}'></iframe>")
+    out = rewrite(document, BLOCK)
+    from html5lib import parse
+
+    root = parse(out, treebuilder="etree", namespaceHTMLElements=False)
+    frame = root.find(".//iframe")
+    assert frame is not None
+    assert frame.get("data-ck-srcdoc") == srcdoc.replace("&amp;", "&")
+    inner = frame.get("srcdoc", "")
+    assert '<p title="a&b">x</p>' in inner  # the same document, but for the pixel
+    assert "data-ck-src=" in inner
+    assert loadable_trackers(inner.encode()) == []
+
+
+def test_style_sheets_without_tracker_urls_stay_as_written() -> None:
+    css = "@import url(/site.css); a { background: url(//cdn.test/a.png) }"
+    document = _page(f"<style>{css}</style>")
+    assert rewrite(document, BLOCK) == document
