@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from xml.etree.ElementTree import Element
 
 import html5lib
 
-from consentkit.trackers import TrackerIndex, default_index
+from consentkit.trackers import Tracker, TrackerIndex, default_index
 from consentkit.url_host import HostPath, host_path
 
 HTML = "{http://www.w3.org/1999/xhtml}"
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"
 JS_TYPES = {"", "module", "text/javascript", "application/javascript"}
+CSS_TYPES = {"", "text/css"}
 HINTS = {"preload", "prefetch", "modulepreload", "stylesheet", "preconnect", "dns-prefetch"}
 # loading attributes by element, as the browser fetches them
 LOADERS = {
@@ -41,15 +43,18 @@ def loadable_trackers(
 ) -> list[tuple[str, str]]:
     """``(element, url)`` of every refused tracker URL a browser would still fetch."""
     index = index or default_index()
-    root = html5lib.parse(
-        document, treebuilder="etree", namespaceHTMLElements=True, transport_encoding="utf-8"
-    )
+    parser = html5lib.HTMLParser(tree=html5lib.getTreeBuilder("etree"))
+    # a browser with scripting on: <noscript> content is text
+    root = parser.parse(document, scripting=True, transport_encoding="utf-8")
     base: HostPath | None = None
-    for element in root.iter(f"{HTML}base"):
-        if element.get("href") is not None:
+    for element in _live(root):
+        if element.tag == f"{HTML}base" and element.get("href") is not None:
             base = host_path(element.get("href", ""), None)
             break
     found: list[tuple[str, str]] = []
+
+    def refused_tracker(tracker: Tracker | None) -> bool:
+        return tracker is not None and tracker.category not in granted
 
     def refused(url: str) -> bool:
         where = host_path(url, base)
@@ -58,14 +63,27 @@ def loadable_trackers(
         tracker = index.match_host_path(where.host, where.path)
         return tracker is not None and tracker.category not in granted
 
-    def walk(element: Element) -> None:
-        tag = element.tag
-        if not isinstance(tag, str) or tag in (f"{HTML}template", f"{HTML}noscript"):
-            return
+    for element in _live(root):
+        tag = str(element.tag)
         attrs: tuple[str, ...] = LOADERS.get(tag, ())
+        kind = element.get("type", "").strip().lower()
+        text = (element.text or "").encode("utf-8", "surrogatepass")
         if tag == f"{HTML}script":
-            if element.get("type", "").strip().lower() in JS_TYPES:
+            if kind in JS_TYPES and element.get("src") is not None:
                 attrs = ("src",)
+            elif kind in JS_TYPES and (
+                refused_tracker(index.match_inline_bytes(text))
+                or refused_tracker(index.match_url_literal(text))
+            ):
+                found.append(("script", text.decode()))
+            elif kind == "importmap" and refused_tracker(index.match_url_literal(text)):
+                found.append(("importmap", text.decode()))
+        elif tag == f"{HTML}style":
+            if kind in CSS_TYPES and refused_tracker(index.match_url_literal(text)):
+                found.append(("style", text.decode()))
+        elif tag == f"{HTML}iframe" and element.get("srcdoc") and not element.get("src"):
+            inner = element.get("srcdoc", "").encode("utf-8", "surrogatepass")
+            found += loadable_trackers(inner, granted, index)
         elif tag == f"{HTML}link":
             rels = set(element.get("rel", "").lower().split())
             attrs = ("href",) if rels & HINTS else ()
@@ -73,8 +91,12 @@ def loadable_trackers(
             value = element.get(attr)
             if value is not None and any(refused(u) for u in _urls(attr, value)):
                 found.append((tag.rpartition("}")[2], value))
-        for child in element:
-            walk(child)
-
-    walk(root)
     return found
+
+
+def _live(element: Element) -> Iterator[Element]:
+    """Elements a browser acts on: all but what ``<template>`` holds, in document order."""
+    for child in element:
+        if isinstance(child.tag, str) and child.tag != f"{HTML}template":
+            yield child
+            yield from _live(child)
