@@ -314,8 +314,15 @@ class Blocker:
         rewritten one, escaped again, into a new ``srcdoc``.
         """
         value = tag.get(b"srcdoc")
-        if value is None or self._nested is None:
+        if value is None:
             return tag.raw
+        if self._nested is None:
+            # nested deeper than the rewriter follows: the document is parked, unread
+            category = self.plan.unclassified_category
+            if self.plan.allows(category):
+                return tag.raw
+            self._record("srcdoc", category, None, None)
+            return self._edit(tag, {b"srcdoc": b"data-ck-srcdoc"}, self._markers(category, None))
         document = self._url_text(value)
         inner, blocked = self._nested(document.encode("utf-8", "surrogatepass"))
         if not blocked:
@@ -330,8 +337,8 @@ class Blocker:
     def _iframe(self, tag: Tag) -> bytes:
         if tag.quick_ignore():
             return tag.raw
-        if tag.has(b"srcdoc") and not tag.has(b"src"):
-            return self._srcdoc(tag)
+        if tag.has(b"srcdoc"):
+            return self._srcdoc(tag)  # srcdoc wins over src
         src = tag.get(b"src")
         category = self._marked(tag)
         tracker = self._match(src)

@@ -81,7 +81,8 @@ def loadable_trackers(
         elif tag == f"{HTML}style":
             if kind in CSS_TYPES and refused_tracker(index.match_url_literal(text)):
                 found.append(("style", text.decode()))
-        elif tag == f"{HTML}iframe" and element.get("srcdoc") and not element.get("src"):
+        elif tag == f"{HTML}iframe" and element.get("srcdoc") is not None:  # wins over src
+            attrs = ()
             inner = element.get("srcdoc", "").encode("utf-8", "surrogatepass")
             found += loadable_trackers(inner, granted, index)
         elif tag == f"{HTML}link":

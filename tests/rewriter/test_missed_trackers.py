@@ -3,6 +3,8 @@ inline loaders), judged by html5lib: no refused tracker URL left loadable."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from consentkit.rewriter import RewritePlan, rewrite
@@ -128,3 +130,29 @@ def test_style_sheets_without_tracker_urls_stay_as_written() -> None:
     css = "@import url(/site.css); a { background: url(//cdn.test/a.png) }"
     document = _page(f"<style>{css}</style>")
     assert rewrite(document, BLOCK) == document
+
+
+def test_srcdoc_wins_over_src_so_it_is_rewritten_too() -> None:
+    srcdoc = html.escape('<img src="https://www.facebook.com/tr?id=1">', quote=True)
+    document = _page(f'<iframe src="/safe" srcdoc="{srcdoc}"></iframe>')
+    assert loadable_trackers(document)
+    out = rewrite(document, BLOCK)
+    assert loadable_trackers(out) == []
+    assert b' src="/safe"' in out
+
+
+def _nest(markup: str, depth: int) -> str:
+    for _ in range(depth):
+        markup = f'<iframe srcdoc="{html.escape(markup, quote=True)}"></iframe>'
+    return markup
+
+
+@pytest.mark.parametrize("depth", [1, 3, 6, 40])
+def test_nested_srcdoc_is_followed_or_parked_never_loaded(depth: int) -> None:
+    pixel = '<img src="https://www.facebook.com/tr?id=1">'
+    document = _page(_nest(pixel, depth))
+    out = rewrite(document, BLOCK)
+    assert b"data-ck-srcdoc" in out
+    assert loadable_trackers(out) == []
+    granted = RewritePlan(granted=frozenset({"performance", "functionality", "targeting"}))
+    assert rewrite(document, granted) == document
