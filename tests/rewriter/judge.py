@@ -15,6 +15,19 @@ SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"
 JS_TYPES = {"", "module", "text/javascript", "application/javascript"}
 CSS_TYPES = {"", "text/css"}
+GTM_SPELLINGS = [
+    "https://www.googletagmanager%2ecom/gtm.js",
+    "https://www.googletagmanager\u3002com/gtm.js",
+    "https://www.googletagmanager\uff0ecom/gtm.js",
+    "https://www.googletagmanager\uff61com/gtm.js",
+    "https:www.googletagmanager.com/gtm.js",
+    "https:\\\\www.googletagmanager.com\\gtm.js",
+    "https://www.googletagmanager.com./gtm.js",
+    "https://WWW.GOOGLETAGMANAGER.COM/gtm.js",
+    "https://www.google&#x9;tagmanager.com/gtm.js",
+    "https:&#10;//www.googletagmanager.com/gtm.js",
+]
+"""Spellings of one tracker URL that Chromium loads (as attribute values)."""
 HINTS = {"preload", "prefetch", "modulepreload", "stylesheet", "preconnect", "dns-prefetch"}
 # loading attributes by element, as the browser fetches them
 LOADERS = {

@@ -22,21 +22,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consentkit.rewriter import HTMLRewriter, RewritePlan, rewrite
-from tests.rewriter.judge import loadable_trackers
+from tests.rewriter.judge import GTM_SPELLINGS, loadable_trackers
 
 EXAMPLES = int(os.environ.get("CONSENTKIT_FUZZ_EXAMPLES", "150"))
 OPTIONAL = ("performance", "functionality", "targeting")
 
 SCRIPT_URLS = [
     "https://www.googletagmanager.com/gtm.js?id=GTM-1",
-    "https://www.googletagmanager%2ecom/gtm.js",
-    "https://www.googletagmanager\u3002com/gtm.js",
-    "https://www.googletagmanager\uff0ecom/gtm.js",
-    "https://www.googletagmanager\uff61com/gtm.js",
-    "https:www.googletagmanager.com/gtm.js",
-    "https:\\\\www.googletagmanager.com\\gtm.js",
-    "//WWW.GOOGLETAGMANAGER.COM./gtm.js",
-    "https://www.google&#x9;tagmanager.com/gtm.js",
+    *GTM_SPELLINGS,
     "https://connect.facebook.net/en_US/fbevents.js",
     "//static.hotjar.com/c/hotjar-1.js",
 ]

@@ -8,21 +8,9 @@ import html
 import pytest
 
 from consentkit.rewriter import RewritePlan, rewrite
-from tests.rewriter.judge import loadable_trackers
+from tests.rewriter.judge import GTM_SPELLINGS, loadable_trackers
 
 BLOCK = RewritePlan()
-GTM_SPELLINGS = [
-    "https://www.googletagmanager%2ecom/gtm.js",
-    "https://www.googletagmanager\u3002com/gtm.js",
-    "https://www.googletagmanager\uff0ecom/gtm.js",
-    "https://www.googletagmanager\uff61com/gtm.js",
-    "https:www.googletagmanager.com/gtm.js",
-    "https:\\\\www.googletagmanager.com\\gtm.js",
-    "https://www.googletagmanager.com./gtm.js",
-    "https://WWW.GOOGLETAGMANAGER.COM/gtm.js",
-    "https://www.google&#x9;tagmanager.com/gtm.js",
-    "https:&#10;//www.googletagmanager.com/gtm.js",
-]
 
 
 def _page(body: str) -> bytes:
