@@ -20,6 +20,7 @@ from typing import Final
 
 from consentkit.errors import ConfigError
 from consentkit.rules import is_https_url
+from consentkit.url_host import HostPath, host_path
 
 __all__ = ["KINDS", "TRACKER_CATEGORIES", "Tracker", "TrackerIndex", "default_index"]
 
@@ -28,11 +29,6 @@ TRACKER_CATEGORIES: Final = frozenset({"performance", "functionality", "targetin
 
 KINDS: Final = frozenset({"script", "embed", "pixel", "widget"})
 """What a provider puts in pages."""
-
-_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
-_STRIP = "".join(chr(c) for c in range(0x21))
-_TAB_NL = str.maketrans("", "", "\t\n\r")
-_PORT = re.compile(r":\d*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,45 +45,16 @@ class Tracker:
     """The vendor documentation the entry is based on (an https URL), or ""."""
 
 
-def url_host_path(url: str) -> tuple[str, str] | None:
-    """Return ``(host, path)`` of an absolute or scheme-relative http(s) URL, else ``None``.
+def url_host_path(url: str, base: HostPath | None = None) -> tuple[str, str] | None:
+    """Return ``(host, path)`` of an http(s) URL as a browser reads it, else ``None``.
 
-    Follows the URL parser where it matters for matching: ASCII tab/newline removed,
-    backslashes as slashes, user info and port dropped, host lower-cased without a trailing dot.
+    Relative URLs resolve against *base* when given (else give ``None``); see
+    :func:`consentkit.url_host.host_path` for how the host is read.
     """
     if "&" in url:
         url = html.unescape(url)
-    url = url.strip(_STRIP).translate(_TAB_NL).replace("\\", "/")
-    scheme = _SCHEME.match(url)
-    if scheme is not None:
-        if scheme.group(1).lower() not in ("http", "https"):
-            return None
-        rest = url[scheme.end() :]
-        if not rest.startswith("/"):
-            return None
-    elif url.startswith("//"):
-        rest = url
-    else:
-        return None
-    rest = rest.lstrip("/")
-    end = len(rest)
-    for sep in "/?#":
-        found = rest.find(sep)
-        if found != -1 and found < end:
-            end = found
-    authority = rest[:end]
-    path = rest[end:]
-    for sep in "?#":
-        found = path.find(sep)
-        if found != -1:
-            path = path[:found]
-    host = authority.rpartition("@")[2]
-    if not host.startswith("["):
-        host = _PORT.sub("", host)
-    host = host.lower().rstrip(".")
-    if not host:
-        return None
-    return host, path or "/"
+    found = host_path(url, base)
+    return None if found is None else (found.host, found.path)
 
 
 def _host_suffixes(host: str) -> Iterable[str]:
@@ -118,6 +85,13 @@ def _inline_pattern(marker: str) -> str:
     return marker[1:-1] if _is_regex(marker) else re.escape(marker)
 
 
+# An absolute or scheme-relative URL opening a string literal ("\/" escapes included) or a
+# CSS url(): what fetch(), navigator.sendBeacon(), new Image().src, an import map or a
+# style sheet would request. URLs in comments or plain text do not count.
+_URL_LITERAL: Final = re.compile(
+    rb"(?:[\"'`]|(?i:url)\([\t\n\f\r ]*+)[\t\n\f\r ]*+(?i:https?:)?(?:\\?/){2}"
+    rb"([A-Za-z0-9%\-]++(?:\.[A-Za-z0-9%\-]++)++)((?:\\?/[^\s\"'`<>()\\]*+)*+)"
+)
 _PROVIDER_KEYS: Final = ("name", "category", "source", "kind", "domains", "paths", "inline")
 _MISS: Final = object()
 _CACHE_ITEMS: Final = 256
@@ -180,16 +154,22 @@ class TrackerIndex:
         """Find a tracker by provider name, ignoring case, spaces and punctuation."""
         return self._by_name.get(_name_key(name))
 
-    def match_url(self, url: str, *, site: str | None = None) -> Tracker | None:
-        """Return the tracker an absolute URL belongs to, or ``None``.
+    def match_url(
+        self, url: str, *, site: str | None = None, base: HostPath | None = None
+    ) -> Tracker | None:
+        """Return the tracker a URL belongs to, or ``None``.
 
-        Relative URLs never match, nor do URLs on *site* (the page's own host) or its
-        subdomains. A pixel path (``facebook.com/tr``) is checked before plain domains.
+        Relative URLs match only through *base* (a document's ``<base href>``); URLs on
+        *site* (the page's own host) or its subdomains never match. A pixel path
+        (``facebook.com/tr``) is checked before plain domains.
         """
-        parsed = url_host_path(url)
+        parsed = url_host_path(url, base)
         if parsed is None:
             return None
-        host, path = parsed
+        return self.match_host_path(*parsed, site=site)
+
+    def match_host_path(self, host: str, path: str, *, site: str | None = None) -> Tracker | None:
+        """:meth:`match_url` for a URL already read into host and path."""
         if site and _same_site(host, site):
             return None
         if self._paths:
@@ -201,6 +181,39 @@ class TrackerIndex:
             found = self._domains.get(suffix)
             if found is not None:
                 return found
+        return None
+
+    def match_base(self, url: str, *, site: str | None = None) -> Tracker | None:
+        """The tracker whose host a ``<base href>`` points at (any path on it), or ``None``.
+
+        Relative URLs resolve against a document's base, so on a pixel's host
+        (``facebook.com``) a relative ``tr?id=1`` is the pixel.
+        """
+        parsed = url_host_path(url)
+        if parsed is None or (site and _same_site(parsed[0], site)):
+            return None
+        for suffix in _host_suffixes(parsed[0]):
+            found = self._domains.get(suffix)
+            if found is not None:
+                return found
+            paths = self._paths.get(suffix)
+            if paths:
+                return paths[0][1]
+        return None
+
+    def match_url_literal(self, script: bytes, *, site: str | None = None) -> Tracker | None:
+        """The first tracker whose URL a script or style sheet names as a URL, or ``None``.
+
+        That is a string literal starting with the URL, or CSS ``url(...)``.
+        """
+        if b"/" not in script:
+            return None
+        for found in _URL_LITERAL.finditer(script):
+            host = found.group(1).decode("ascii")
+            path = found.group(2).replace(b"\\/", b"/").decode("ascii", "replace")
+            tracker = self.match_url(f"https://{host}{path or '/'}", site=site)
+            if tracker is not None:
+                return tracker
         return None
 
     def match_inline(self, script_text: str) -> Tracker | None:

@@ -161,7 +161,20 @@
     move(el, "data-ck-src", "src");
     move(el, "data-ck-srcset", "srcset");
     move(el, "data-ck-href", "href");
+    move(el, "data-ck-poster", "poster");
+    move(el, "data-ck-data", "data");
+    move(el, "data-ck-xlink:href", "href");
+    move(el, "data-ck-srcdoc", "srcdoc");
     el.removeAttribute("data-ck-blocked");
+    if (el.tagName === "STYLE") {
+      // a style sheet is applied again only as a new element
+      var sheet = el.cloneNode(true);
+      var type = sheet.getAttribute("data-ck-type");
+      sheet.removeAttribute("data-ck-type");
+      if (type) sheet.setAttribute("type", type); else sheet.removeAttribute("type");
+      el.parentNode.replaceChild(sheet, el);
+      return;
+    }
     if (el.tagName === "IFRAME") el.hidden = false;
     var before = el.previousElementSibling;
     if (before && before.hasAttribute("data-ck-placeholder")) before.parentNode.removeChild(before);

@@ -43,6 +43,7 @@ CORE = frozenset(
         "registry",
         "rules",
         "trackers",
+        "url_host",
         "urls",
     }
 )

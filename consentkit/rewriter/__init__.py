@@ -22,8 +22,9 @@ the search for those insertion points: the rest of the document passes through.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 
-from consentkit.rewriter.blocking import Blocker
+from consentkit.rewriter.blocking import Blocker, Nested
 from consentkit.rewriter.charset import ascii_compatible, canonical, sniff_charset, transcode
 from consentkit.rewriter.plan import Blocked, RewritePlan, RewriteStats, default_placeholder
 from consentkit.rewriter.tokenizer import MAX_PENDING, Tokenizer
@@ -41,12 +42,33 @@ __all__ = [
 ]
 
 
+_SRCDOC_DEPTH = 4
+"""``<iframe srcdoc>`` documents followed this deep; deeper ones are parked unread."""
+
+
 def _tokenizer(
-    plan: RewritePlan, encoding: str | None, max_pending: int, *, record: bool = False
+    plan: RewritePlan,
+    encoding: str | None,
+    max_pending: int,
+    *,
+    record: bool = False,
+    depth: int = 0,
 ) -> Tokenizer:
     stats = RewriteStats()
-    sink = Blocker(plan, stats, encoding)
+    nested = _nested(plan, depth + 1) if depth < _SRCDOC_DEPTH else None
+    sink = Blocker(plan, stats, encoding, nested)
     return Tokenizer(plan, sink, stats, encoding, max_pending, record=record)
+
+
+def _nested(plan: RewritePlan, depth: int) -> Nested:
+    """How an ``<iframe srcdoc>`` document is rewritten: same blocking, no insertions."""
+
+    def run(document: bytes) -> tuple[bytes, list[Blocked]]:
+        inner = dataclasses.replace(plan, head_html="", body_start_html="", body_end_html="")
+        core = _tokenizer(inner, "utf-8", MAX_PENDING, depth=depth)
+        return core.feed(document, True), core.stats.blocked
+
+    return run
 
 
 class HTMLRewriter:

@@ -7,7 +7,12 @@ whether the element may run for this visitor, and if not returns the tag edited 
 
 * scripts become ``type="text/plain"`` with ``src`` parked in ``data-ck-src``;
 * iframes lose ``src`` (kept in ``data-ck-src``) and get a placeholder in front;
-* tracking pixels and resource hints lose ``src``/``srcset``/``href``;
+* tracking pixels and resource hints lose ``src``/``srcset``/``href``; so do the other
+  elements that fetch a URL (``source``, ``video``/``audio`` with ``poster``, ``track``,
+  ``embed``, ``object``'s ``data``, ``input type=image``, SVG ``image``/``feImage``) and a
+  ``<base>`` on a tracker's host, against which relative URLs would resolve;
+* inline scripts that load a known tracker (a loader snippet, or a string literal holding
+  a tracker's URL: ``fetch``, ``sendBeacon``, ``new Image().src``) are made inert;
 * other consent managers' inert scripts (``type="text/plain"``) get consentkit's markers so
   its banner can load them once the visitor agrees.
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from typing import Final
 
 from consentkit.categories import normalize_category
@@ -66,8 +72,21 @@ _SVG_SCRIPT_RENAMES: Final = {
     b"xlink:href": b"data-ck-xlink:href",
 }
 _LIST_SEPARATORS: Final = re.compile(r"[\s,;]+")
+_LOADING_ATTRS: Final[dict[bytes, tuple[bytes, ...]]] = {
+    b"source": (b"src", b"srcset"),
+    b"video": (b"src", b"poster"),
+    b"audio": (b"src",),
+    b"track": (b"src",),
+    b"embed": (b"src",),
+    b"object": (b"data",),
+    b"input": (b"src",),
+}
+"""HTML elements besides scripts, iframes, images and links that fetch their URLs."""
+_SVG_LOADING_ATTRS: Final = (b"href", b"xlink:href")
 
 _Added = list[tuple[str, str | None]]
+Nested = Callable[[bytes], tuple[bytes, list[Blocked]]]
+"""Rewrites a whole nested document (an ``<iframe srcdoc>``) under the same plan."""
 _DecisionKey = tuple[bytes, bool, tuple[object, ...]]
 
 _CACHED_TAG_BYTES: Final = 2048
@@ -79,10 +98,18 @@ _DECISIONS: dict[_DecisionKey, tuple[bytes | None, Blocked | None]] = {}
 class Blocker:
     """Decides, per tag, whether it may run, and returns its bytes (edited if not)."""
 
-    def __init__(self, plan: RewritePlan, stats: RewriteStats, encoding: str | None) -> None:
+    def __init__(
+        self,
+        plan: RewritePlan,
+        stats: RewriteStats,
+        encoding: str | None,
+        nested: Nested | None = None,
+    ) -> None:
         self.plan = plan
+        self._nested = nested
         self.stats = stats
         self._enc = encoding or "ascii"
+        self._url_enc = encoding or "utf-8"
         self._context = (
             plan.granted,
             plan.trackers,
@@ -92,7 +119,8 @@ class Blocker:
             self._enc,
         )
         """Everything besides a tag's bytes that its decision depends on."""
-        categories = {t.category for t in plan.trackers.trackers if t.inline}
+        # any tracker's URL in a string literal makes an inline script a loader
+        categories = {t.category for t in plan.trackers.trackers}
         self._classify_inline = plan.block_unmarked_trackers and not all(
             plan.allows(c) for c in categories
         )
@@ -135,17 +163,35 @@ class Blocker:
             return self._img(tag)
         if name == b"link":
             return self._link(tag)
+        if name == b"base":
+            return self._base(tag)
+        if name == b"style":
+            # an inline style sheet is judged once its text is seen
+            return None if self._classify_inline and not in_noscript else tag.raw
+        attrs = _LOADING_ATTRS.get(name)
+        if attrs is not None:
+            return self._loader(tag, attrs)
         return tag.raw
 
     def inline_script(self, tag: Tag, content: bytes) -> bytes:
-        """A held inline script, judged by the loader snippets in its text."""
-        tracker = self.plan.trackers.match_inline_bytes(content)
+        """A held inline script (or import map, or style sheet), judged by its text.
+
+        Loader snippets and tracker URLs in string literals make a script a tracker's;
+        a tracker URL (``url(...)``, ``@import``) makes a style sheet one: it becomes
+        ``type="text/plain"``, which a browser does not apply.
+        """
+        trackers = self.plan.trackers
+        tracker = None if tag.name == b"style" else trackers.match_inline_bytes(content)
+        if tracker is None or self.plan.allows(tracker.category):
+            tracker = trackers.match_url_literal(content, site=self.plan.site_host)
         if tracker is not None and not self.plan.allows(tracker.category):
             return self._block_script(tag, tracker.category, tracker, None)
         return tag.raw
 
-    def foreign_script(self, tag: Tag) -> bytes:
-        """An SVG or MathML ``script``: judged by its marking or its URL."""
+    def foreign_element(self, tag: Tag) -> bytes:
+        """An SVG or MathML ``script``, ``image`` or ``feImage``: its marking or its URL."""
+        if tag.name != b"script":
+            return self._loader(tag, _SVG_LOADING_ATTRS)
         category = self._marked(tag)
         url_attr = next((a for a in (b"href", b"xlink:href", b"src") if tag.has(a)), None)
         url = tag.get(url_attr) if url_attr else None
@@ -174,7 +220,21 @@ class Blocker:
     def _match(self, url: bytes | None) -> Tracker | None:
         if url is None or not self.plan.block_unmarked_trackers:
             return None
-        return self.plan.trackers.match_url(attr_text(url), site=self.plan.site_host)
+        return self.plan.trackers.match_url(self._url_text(url), site=self.plan.site_host)
+
+    def _url_text(self, value: bytes) -> str:
+        """A URL attribute as the browser reads it, in the document's encoding.
+
+        Non-ASCII matters for hosts (``U+3002`` is a dot); an unknown encoding is read as
+        UTF-8 where it decodes, as the ASCII-safe Latin-1 otherwise.
+        """
+        if value.isascii():
+            return attr_text(value)
+        try:
+            text = value.decode(self._url_enc)
+        except (UnicodeDecodeError, LookupError):
+            text = value.decode("latin-1")
+        return html.unescape(text)
 
     def _record(self, kind: str, category: str, tracker: Tracker | None, url: bytes | None) -> None:
         provider = tracker.provider if tracker is not None else None
@@ -201,6 +261,8 @@ class Blocker:
                 return self._mark_inert(tag, category)
             return tag.raw
         if not is_js:
+            if script_type == "importmap" and src is None and self._classify_inline:
+                return None  # an import map pointing at a tracker is its loader
             return tag.raw
         if src is not None:
             tracker = self._match(src)
@@ -218,7 +280,7 @@ class Blocker:
         *,
         svg: bool = False,
     ) -> bytes:
-        self._record("script", category, tracker, src)
+        self._record("style" if tag.name == b"style" else "script", category, tracker, src)
         added: _Added = []
         if not tag.has(b"type"):
             added.append(("data-ck-type", ""))
@@ -245,9 +307,38 @@ class Blocker:
         markers.append(("data-ck-blocked", None))
         return markers
 
+    def _srcdoc(self, tag: Tag) -> bytes:
+        """An ``<iframe srcdoc>``: its document rewritten by the same plan.
+
+        The original goes to ``data-ck-srcdoc`` (for activation after consent) and the
+        rewritten one, escaped again, into a new ``srcdoc``.
+        """
+        value = tag.get(b"srcdoc")
+        if value is None:
+            return tag.raw
+        if self._nested is None:
+            # nested deeper than the rewriter follows: the document is parked, unread
+            category = self.plan.unclassified_category
+            if self.plan.allows(category):
+                return tag.raw
+            self._record("srcdoc", category, None, None)
+            return self._edit(tag, {b"srcdoc": b"data-ck-srcdoc"}, self._markers(category, None))
+        document = self._url_text(value)
+        inner, blocked = self._nested(document.encode("utf-8", "surrogatepass"))
+        if not blocked:
+            return tag.raw
+        first = blocked[0]
+        tracker = self.plan.trackers.by_provider(first.provider) if first.provider else None
+        self._record("srcdoc", first.category, tracker, None)
+        rewritten = inner.decode("utf-8", "replace")
+        added: _Added = [("srcdoc", rewritten), *self._markers(first.category, tracker)]
+        return self._edit(tag, {b"srcdoc": b"data-ck-srcdoc"}, added)
+
     def _iframe(self, tag: Tag) -> bytes:
         if tag.quick_ignore():
             return tag.raw
+        if tag.has(b"srcdoc"):
+            return self._srcdoc(tag)  # srcdoc wins over src
         src = tag.get(b"src")
         category = self._marked(tag)
         tracker = self._match(src)
@@ -261,19 +352,24 @@ class Blocker:
             added.append(("hidden", None))
         return self._edit(tag, {b"src": b"data-ck-src"}, added)
 
+    def _match_srcset(self, srcset: bytes | None) -> Tracker | None:
+        if srcset is None or not self.plan.block_unmarked_trackers:
+            return None
+        for candidate in self._url_text(srcset).split(","):
+            parts = candidate.split()
+            if parts:
+                tracker = self.plan.trackers.match_url(parts[0], site=self.plan.site_host)
+                if tracker is not None:
+                    return tracker
+        return None
+
     def _img(self, tag: Tag) -> bytes:
         if tag.quick_ignore():
             return tag.raw
         src = tag.get(b"src")
         srcset = tag.get(b"srcset")
         category = self._marked(tag)
-        tracker = self._match(src)
-        if tracker is None and srcset is not None:
-            for candidate in attr_text(srcset).split(","):
-                parts = candidate.split()
-                tracker = self._match(parts[0].encode("latin-1", "replace")) if parts else None
-                if tracker is not None:
-                    break
+        tracker = self._match(src) or self._match_srcset(srcset)
         if category is None and tracker is not None:
             category = tracker.category
         if category is None or (src is None and srcset is None) or self.plan.allows(category):
@@ -281,6 +377,42 @@ class Blocker:
         self._record("img", category, tracker, src if src is not None else srcset)
         renames = {b"src": b"data-ck-src", b"srcset": b"data-ck-srcset"}
         return self._edit(tag, renames, self._markers(category, tracker))
+
+    def _loader(self, tag: Tag, attrs: tuple[bytes, ...]) -> bytes:
+        """An element fetching the URLs in *attrs*: all of them parked if one is refused."""
+        if tag.quick_ignore():
+            return tag.raw
+        category = self._marked(tag)
+        tracker: Tracker | None = None
+        first: bytes | None = None
+        for attr in attrs:
+            value = tag.get(attr)
+            if value is None:
+                continue
+            first = value if first is None else first
+            found = self._match_srcset(value) if attr == b"srcset" else self._match(value)
+            if found is not None and not self.plan.allows(found.category):
+                tracker = found
+                break
+            tracker = tracker or found
+        if category is None and tracker is not None:
+            category = tracker.category
+        if category is None or first is None or self.plan.allows(category):
+            return tag.raw
+        self._record(tag.name.decode("ascii", "replace"), category, tracker, first)
+        renames = {attr: b"data-ck-" + attr for attr in attrs}
+        return self._edit(tag, renames, self._markers(category, tracker))
+
+    def _base(self, tag: Tag) -> bytes:
+        """A ``<base>`` on a tracker's host would make every relative URL a tracker's."""
+        href = tag.get(b"href")
+        if href is None or tag.quick_ignore() or not self.plan.block_unmarked_trackers:
+            return tag.raw
+        tracker = self.plan.trackers.match_base(self._url_text(href), site=self.plan.site_host)
+        if tracker is None or self.plan.allows(tracker.category):
+            return tag.raw
+        self._record("base", tracker.category, tracker, href)
+        return self._edit(tag, {b"href": b"data-ck-href"}, self._markers(tracker.category, tracker))
 
     def _link(self, tag: Tag) -> bytes:
         if tag.quick_ignore():

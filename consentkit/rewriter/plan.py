@@ -18,7 +18,7 @@ class Blocked:
     """One element the rewriter neutralised."""
 
     kind: str
-    """``script``, ``iframe``, ``img`` or ``link``."""
+    """The element's name: ``script``, ``iframe``, ``img``, ``link``, ``video``, ``base``..."""
     category: str
     provider: str | None = None
     url: str | None = None

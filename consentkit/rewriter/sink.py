@@ -13,7 +13,7 @@ class Sink(Protocol):
     """Decides about the tags that can need blocking; returns the bytes to emit."""
 
     def element(self, tag: Tag, *, in_noscript: bool) -> bytes | None:
-        """An HTML ``script``, ``iframe``, ``img``/``image`` or ``link`` start tag.
+        """An HTML start tag that can load a URL (``script``, ``img``, ``video``, ``base``...).
 
         ``None`` (only for an inline script outside ``noscript``) asks to hold the
         script's text and decide with :meth:`inline_script`.
@@ -22,5 +22,5 @@ class Sink(Protocol):
     def inline_script(self, tag: Tag, content: bytes) -> bytes:
         """The start tag to emit for a held inline script, given its text."""
 
-    def foreign_script(self, tag: Tag) -> bytes:
-        """A ``script`` start tag in SVG or MathML."""
+    def foreign_element(self, tag: Tag) -> bytes:
+        """A ``script``, ``image`` or ``feImage`` start tag in SVG or MathML."""

@@ -59,8 +59,9 @@ def _not_named(prefix: bytes, names: Iterable[bytes]) -> bytes:
 # Attribute values that cannot hold an absolute URL (no "//", ":/", "\" or character
 # reference) and names that are no consent marking (none starts with "data-c"): an image or
 # a link made only of these needs no decision, as Tag.quick_ignore would find.
-# (URL parsers drop tabs and newlines, so "/\n/" counts as "//".)
-_SAFE_SLASH = rb"/(?![\t\n\r]*+/)|:(?![\t\n\r]*+/)"
+# (URL parsers drop tabs and newlines, so "/\n/" counts as "//"; "https:host" needs no
+# slashes, so a colon after "p" or "s" is no safe value either.)
+_SAFE_SLASH = rb"/(?![\t\n\r]*+/)|(?<![pPsS\t\n\r]):(?![\t\n\r]*+/)"
 _SAFE_CHAR = rb"(?:[^\t\n\f\r >\"'\\&/:]|" + _SAFE_SLASH + rb")"
 _SAFE_VALUE = (
     rb"(?:\"(?:[^\"\\&/:]|" + _SAFE_SLASH + rb")*+\""
@@ -72,7 +73,10 @@ _SAFE_ATTRS = (
     rb"|(?![dD][aA][tT][aA]-[cC])(?:=[^\t\n\f\r />=]*+|[^\t\n\f\r />=]++)[\t\n\f\r ]*+"
     rb"(?:=[\t\n\f\r ]*+" + _SAFE_VALUE + rb"|(?!=)))*+"
 )
-_SAFE_PIXEL = rb"<(?i:img|image|link)(?=[\t\n\f\r />])" + _SAFE_ATTRS + rb">"
+_LOADERS: Final = b"img image link source video audio track embed object input base".split()
+"""Void-ish HTML elements whose attributes can make the browser fetch a URL."""
+_LOADER_NAMES = rb"(?i:" + b"|".join(_LOADERS) + rb")(?=[\t\n\f\r />])"
+_SAFE_PIXEL = rb"<" + _LOADER_NAMES + _SAFE_ATTRS + rb">"
 # An inline icon: <svg> holding only shapes, text without markup, and <title>/<desc> with
 # plain text. Its tokens are the same whether read as SVG or HTML, it ends where it
 # started (in HTML), and nothing in it can need blocking.
@@ -130,7 +134,7 @@ _STRUCTURE: Final = (
     b"script style xmp iframe noembed noframes noscript textarea title plaintext "
     b"svg math template".split()
 )
-_PIXELS: Final = [b"img", b"image", b"link"]
+_PIXELS: Final = list(_LOADERS)
 _END_STOPS: Final = (b"body", b"template")
 
 BORING_HTML: Final = boring([*_STRUCTURE, *_PIXELS], _END_STOPS, cdata=False, safe=True)
@@ -148,7 +152,7 @@ _FOREIGN_STARTS: Final = (
     BREAKOUT
     | SVG_INTEGRATION
     | MATH_INTEGRATION
-    | {b"script", b"svg", b"math", b"annotation-xml", b"font"}
+    | {b"script", b"image", b"feimage", b"svg", b"math", b"annotation-xml", b"font"}
 )
 _FOREIGN_TRACKED: Final = SVG_INTEGRATION | MATH_INTEGRATION | {b"svg", b"math", b"annotation-xml"}
 BORING_FOREIGN: Final = boring(_FOREIGN_STARTS, HTML_END_BREAKOUT | _FOREIGN_TRACKED, cdata=True)
@@ -183,7 +187,7 @@ def _candidates(names: Iterable[bytes], *, pixels: bool) -> re.Pattern[bytes]:
     alternatives = b"|".join(unique)
     # Harmless images, links, icons and titles are no candidates at all: the search goes
     # on through them, and the data-state proof covers them like any other tag.
-    pixel = rb"|(?i:img|image|link)(?=[\t\n\f\r />])(?!" + _SAFE_ATTRS + rb">)" if pixels else b""
+    pixel = rb"|" + _LOADER_NAMES + rb"(?!" + _SAFE_ATTRS + rb">)" if pixels else b""
     return re.compile(
         rb"<(?:!(?!--)|\?|/(?:[^A-Za-z]|(?i:body|template)(?![^\t\n\f\r />]))"
         rb"|(?i:" + alternatives + rb")(?![^\t\n\f\r />])"

@@ -38,7 +38,10 @@ ATTR: Final = re.compile(
 )
 TAG_NAME: Final = re.compile(rb"</?([A-Za-z][^\t\n\f\r />]*+)")
 # URL parsers drop tabs and newlines: "/\n/" is "//" to them.
-_QUICK_IGNORE: Final = re.compile(rb"[/\\][\t\n\r]*+[/\\]|\\|&|:[\t\n\r]*+/|(?i:data-c)")
+# "https:host" needs no slashes at all.
+_QUICK_IGNORE: Final = re.compile(
+    rb"[/\\][\t\n\r]*+[/\\]|\\|&|:[\t\n\r]*+/|[pPsS\t\n\r]:|(?i:data-c)"
+)
 
 # Whole attributes that end before the data does: the end finder's bulk step. A name or an
 # unquoted value only counts once the byte after it is seen, and a name followed by

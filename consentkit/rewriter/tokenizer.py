@@ -62,7 +62,10 @@ _NOSCRIPT_END = re.compile(rb"</noscript[\t\n\f\r />]", re.I)
 
 _RAWTEXT: Final = frozenset({b"style", b"xmp", b"iframe", b"noembed", b"noframes"})
 _RCDATA: Final = frozenset({b"textarea", b"title"})
-_SINK_TAGS: Final = frozenset({b"script", b"iframe", b"img", b"image", b"link"})
+_SINK_TAGS: Final = frozenset(
+    b"script iframe img image link source video audio track embed object input base style".split()
+)
+_FOREIGN_SINK_TAGS: Final = frozenset({b"script", b"image", b"feimage"})
 
 
 class Tokenizer:
@@ -380,7 +383,10 @@ class Tokenizer:
         found = self._raw_end.search(buf, pos)
         if found is None:
             keep = len(self._raw_name) + 3
-            return self._stream_to(buf, pos, len(buf), final, keep=keep)
+            end = self._stream_to(buf, pos, len(buf), final, keep=keep)
+            if self._out.pending is not None and len(self._out.pending.content) > self._max:
+                self._decide_pending()  # a held style sheet too long: judged by its start
+            return end
         return self._close_raw(buf, pos, found.start(), final)
 
     def _close_raw(self, buf: bytes, pos: int, start: int, final: bool) -> int:
@@ -394,6 +400,8 @@ class Tokenizer:
             if start > pos:
                 return start
             return self._incomplete_tag(buf, start, final)
+        if self._out.pending is not None:
+            self._decide_pending()  # a held style sheet
         self._state = State.DATA
         end, name = tag.end, tag.name
         return self._end_tag(buf, start, end, name)
@@ -547,8 +555,8 @@ class Tokenizer:
         return tag.end
 
     def _foreign_tag(self, tag: Tag, namespace: Namespace) -> int:
-        if tag.name == b"script" and self._blocking:
-            self._emit(self.sink.foreign_script(tag))
+        if tag.name in _FOREIGN_SINK_TAGS and self._blocking:
+            self._emit(self.sink.foreign_element(tag))
         else:
             self._emit(tag.raw)
         if tag.self_closing:

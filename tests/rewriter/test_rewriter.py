@@ -158,7 +158,6 @@ def test_granted_scripts_untouched(document: bytes) -> None:
     "document",
     [
         b'<script type="application/ld+json">{"u":"' + GA.encode() + b'"}</script>',
-        b'<script type="importmap">{"imports":{"a":"' + GA.encode() + b'"}}</script>',
         b'<script type="text/template"><img src="' + FB_PIXEL.encode() + b'"></script>',
         b"<script src=/app.js></script><script>console.log(1)</script>",
         b"<script data-consent=necessary>fbq('init')</script>",
