@@ -13,7 +13,14 @@ from typing import Final
 
 from starlette.datastructures import MutableHeaders
 
-__all__ = ["add_vary", "csp_nonce", "header_value", "list_items", "make_private"]
+__all__ = [
+    "add_vary",
+    "csp_nonce",
+    "header_value",
+    "list_items",
+    "lowered_names",
+    "make_private",
+]
 
 _LIST_ITEM: Final = re.compile(r'(?:[^,"]|"(?:[^"\\]|\\.)*"?)+')
 _NONCE_RE: Final = re.compile(r"'nonce-([A-Za-z0-9+/=_-]+)'")
@@ -27,6 +34,16 @@ def header_value(headers: Iterable[tuple[bytes, bytes]], name: str) -> str | Non
         if k == key or k.lower() == key:
             return v.decode("latin-1")
     return None
+
+
+def lowered_names(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """A raw ASGI header list with every name lower-cased.
+
+    :class:`MutableHeaders` finds, replaces and deletes only lower-case names: an app that
+    writes ``Content-Length`` (Django does) would otherwise keep its line next to ours.
+    HTTP names are case-insensitive, so lowering them changes nothing for the client.
+    """
+    return [(key.lower(), value) for key, value in headers]
 
 
 def list_items(lines: Sequence[str]) -> list[str]:

@@ -23,7 +23,7 @@ from ..rewriter import Blocked, HTMLRewriter, RewritePlan, default_placeholder, 
 from ..trackers import TrackerIndex
 from .banner import Banner
 from .encodings import CorruptBody, Decoder, Encoder, codec_for
-from .headers import add_vary, csp_nonce, make_private
+from .headers import add_vary, csp_nonce, lowered_names, make_private
 from .recorder import Recorder
 from .request import RequestInfo
 from .unclassified import UnclassifiedReport
@@ -165,7 +165,7 @@ class Responder:
                     secure=request.scheme == "https",
                 )
             )
-        message["headers"] = headers
+        message["headers"] = lowered_names(headers)
         mutable = MutableHeaders(scope=message)
         if is_html:
             self._prepare_rewrite(mutable)
