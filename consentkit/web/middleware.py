@@ -51,7 +51,8 @@ class ConsentMiddleware:
     """Keep a site's cookie-consent promises on the server.
 
     Args:
-        app: the ASGI app to wrap.
+        app: the ASGI app to wrap (positional, or ``app=`` as Litestar's
+            ``DefineMiddleware`` passes it).
         policy: the site's :class:`~consentkit.policy.Policy`.
         secret_key: key (or keys, newest first) signing the consent cookie. Required.
         store: a :class:`~consentkit.stores.ReceiptStore` or a store URL
@@ -76,7 +77,6 @@ class ConsentMiddleware:
     def __init__(
         self,
         app: ASGIApp,
-        /,
         *,
         policy: Policy,
         secret_key: str | bytes | Sequence[str | bytes] | None = None,
