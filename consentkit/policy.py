@@ -64,6 +64,25 @@ _TOP_LEVEL_KEYS: Final = frozenset(
 )
 
 
+def _reject_duplicate_rules(rules: Sequence[CookieRule], *, source: str) -> None:
+    """Two declarations of one cookie are a mistake even when they agree: one would be dead."""
+    seen: dict[tuple[str, str, str], int] = {}
+    for index, rule in enumerate(rules):
+        key = (rule.match, rule.name, rule.domain or "")
+        first = seen.setdefault(key, index)
+        if first == index:
+            continue
+        other = rules[first]
+        verb = "conflict" if other.category != rule.category else "repeat each other"
+        raise ConfigError(
+            f"cookies[{first}] ({other.name!r}, {other.category}) and cookies[{index}] "
+            f"({rule.name!r}, {rule.category}) declare the same cookie and {verb}",
+            source=source,
+            key=f"cookies[{index}]",
+            fix=f"keep one of the two entries for {rule.name!r}",
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class CategoryText:
     """A category's label and description (English defaults; the banner translates)."""
@@ -157,6 +176,7 @@ class Policy:
                     key=f"cookies[{index}]",
                     fix="build rules with CookieRule(name=..., category=...)",
                 )
+        _reject_duplicate_rules(cookies, source=src)
         object.__setattr__(self, "cookies", cookies)
         object.__setattr__(
             self, "_registry", Registry(cookies, use_knowledge_base=self.knowledge_base)
