@@ -243,7 +243,15 @@ class Policy:
                     key=f"categories.{key}",
                     fix=f"use one of {', '.join(CATEGORIES)}",
                 )
-            if not isinstance(value, dict) or set(value) - {"label", "description"}:
+            unknown = sorted(set(value) - {"label", "description"}) if isinstance(value, dict) else []
+            if unknown:
+                raise ConfigError(
+                    "unknown key",
+                    source=source,
+                    key=f"categories.{key}.{unknown[0]}",
+                    fix=did_you_mean(unknown[0], ("label", "description"), or_list="known keys: "),
+                )
+            if not isinstance(value, dict):
                 raise ConfigError(
                     "must be a table with label and/or description",
                     source=source,

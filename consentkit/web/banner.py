@@ -144,6 +144,14 @@ class Banner:
     ) -> None:
         src = "Banner(...)"
         check_prefix(prefix, source=src)
+        self._options: dict[str, Any] = {
+            "languages": languages,
+            "default_language": default_language,
+            "loader": loader,
+            "theme": theme,
+            "position": position,
+            "texts": texts,
+        }
         if position not in ("bar", "box"):
             raise ConfigError(
                 f"unknown position {position!r}",
@@ -168,6 +176,15 @@ class Banner:
         self._body_cached = lru_cache(maxsize=_CACHE_SIZE)(self._render_body)
         self._head_cached = lru_cache(maxsize=_CACHE_SIZE)(self._render_head)
         self._placeholder_cached = lru_cache(maxsize=_CACHE_SIZE)(self._render_placeholder)
+
+    def bound_to(self, policy: Policy, prefix: str) -> Banner:
+        """This banner for *policy*, posting under *prefix* (``self`` if both match).
+
+        The middleware calls it: its ``prefix`` and ``policy`` are the one source of truth.
+        """
+        if policy is self.policy and prefix == self.prefix:
+            return self
+        return type(self)(policy, prefix=prefix, **self._options)
 
     def __repr__(self) -> str:
         return f"Banner(prefix={self.prefix!r}, languages={len(self.languages)})"

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Final
 
 from ..categories import CATEGORIES
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from ..policy import Policy
 
 __all__ = ["BUNDLED_LANGUAGES", "RTL_LANGUAGES", "Texts", "fill"]
@@ -72,6 +72,12 @@ class Texts:
         self._texts = _build_texts(policy, languages, overrides, src)
         self.languages: tuple[str, ...] = tuple(self._texts)
         default_language = default_language.lower()
+        if default_language not in self._texts:
+            # ``languages=["en-GB"]`` with the default "en": the regional variant stands in.
+            default_language = next(
+                (lang for lang in self.languages if lang.split("-", 1)[0] == default_language),
+                default_language,
+            )
         if default_language not in self._texts:
             raise ConfigError(
                 f"default language {default_language!r} is not offered",
@@ -135,6 +141,14 @@ def _qvalue(params: str) -> float | None:
     return q
 
 
+def _bundled_base(lang: str) -> str | None:
+    """The bundled texts a language uses: its own, else its base language's (``en-gb``: ``en``)."""
+    if lang in BUNDLED_LANGUAGES:
+        return lang
+    primary = lang.split("-", 1)[0]
+    return primary if primary in BUNDLED_LANGUAGES else None
+
+
 def _build_texts(
     policy: Policy,
     languages: Sequence[str] | None,
@@ -156,7 +170,8 @@ def _build_texts(
             )
     result: dict[str, MappingProxyType[str, str]] = {}
     for lang in wanted:
-        base = _load_bundled(lang) if lang in BUNDLED_LANGUAGES else {}
+        bundled = _bundled_base(lang)
+        base = _load_bundled(bundled) if bundled else {}
         merged = {**base, **lowered.get(lang, {})}
         for key, value in merged.items():
             if key not in reference:
@@ -164,7 +179,8 @@ def _build_texts(
                     "unknown text key",
                     source=src,
                     key=f"texts.{lang}.{key}",
-                    fix=f"use a key of the English texts, e.g. {sorted(reference)[0]}",
+                    fix=did_you_mean(key, reference)
+                    or f"use a key of the English texts, e.g. {sorted(reference)[0]}",
                 )
             if not isinstance(value, str) or not value.strip():
                 raise ConfigError(
