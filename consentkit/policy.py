@@ -243,7 +243,9 @@ class Policy:
                     key=f"categories.{key}",
                     fix=f"use one of {', '.join(CATEGORIES)}",
                 )
-            unknown = sorted(set(value) - {"label", "description"}) if isinstance(value, dict) else []
+            unknown = (
+                sorted(set(value) - {"label", "description"}) if isinstance(value, dict) else []
+            )
             if unknown:
                 raise ConfigError(
                     "unknown key",

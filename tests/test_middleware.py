@@ -128,7 +128,12 @@ def test_key_rotation_newest_signs_all_verify() -> None:
     old = TestClient(make_app(secret_key="old-key-0000000000000000000000000000"))
     choose(old, "accept_all")
     rotated = TestClient(
-        make_app(secret_key=["new-key-1111111111111111111111111111", "old-key-0000000000000000000000000000"])
+        make_app(
+            secret_key=[
+                "new-key-1111111111111111111111111111",
+                "old-key-0000000000000000000000000000",
+            ]
+        )
     )
     rotated.cookies.set("consentkit", old.cookies["consentkit"])
     assert len(set_cookie_names(rotated.get("/"))) == 4

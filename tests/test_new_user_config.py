@@ -24,8 +24,10 @@ def test_conflicting_cookie_rules_name_both_entries_in_python() -> None:
             )
         )
     message = str(info.value)
-    assert "cookies[1]" in message and "cookies[2]" in message
-    assert "performance" in message and "targeting" in message
+    assert "cookies[1]" in message
+    assert "cookies[2]" in message
+    assert "performance" in message
+    assert "targeting" in message
 
 
 def test_duplicate_cookie_tables_name_both_entries_in_toml(tmp_path: Path) -> None:
@@ -37,7 +39,8 @@ def test_duplicate_cookie_tables_name_both_entries_in_toml(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as info:
         Policy.from_toml(path)
     assert str(path) in str(info.value)
-    assert "cookies[0]" in str(info.value) and "cookies[1]" in str(info.value)
+    assert "cookies[0]" in str(info.value)
+    assert "cookies[1]" in str(info.value)
 
 
 def test_same_name_on_other_domains_or_match_kinds_is_not_a_duplicate() -> None:

@@ -16,7 +16,7 @@ from django.conf import settings
 
 settings.configure(
     DEBUG=False,
-    SECRET_KEY="django-test-key-0123456789abcdef0123456789",  # noqa: S106
+    SECRET_KEY="django-test-key-0123456789abcdef0123456789",
     ROOT_URLCONF=__name__,
     ALLOWED_HOSTS=["127.0.0.1", "localhost"],
     MIDDLEWARE=["django.middleware.common.CommonMiddleware"],

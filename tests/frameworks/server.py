@@ -73,9 +73,7 @@ def _dechunk(data: bytes) -> bytes:
 
 def raw_get(port: int, path: str, headers: str = "") -> RawReply:
     """One GET over a plain socket: every header line exactly as the server sent it."""
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n{headers}\r\n"
-    )
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n{headers}\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(request.encode())
         data = b""
