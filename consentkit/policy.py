@@ -20,7 +20,7 @@ from .regions import RegionTable, parse_regions
 from .registry import Classification, Registry
 from .rules import CookieRule, load_rules
 
-__all__ = ["MAX_LIFETIME_DAYS", "CategoryText", "Policy"]
+__all__ = ["MAX_LIFETIME_DAYS", "CategoryText", "Controller", "Policy"]
 
 MAX_LIFETIME_DAYS: Final = 395
 """Thirteen months: the longest consent lifetime regulators accept."""
@@ -60,6 +60,7 @@ _TOP_LEVEL_KEYS: Final = frozenset(
         "honor_dnt",
         "site_name",
         "privacy_url",
+        "controller",
     }
 )
 
@@ -81,6 +82,59 @@ def _reject_duplicate_rules(rules: Sequence[CookieRule], *, source: str) -> None
             key=f"cookies[{index}]",
             fix=f"keep one of the two entries for {rule.name!r}",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Controller:
+    """The data controller named in the visitor's receipt copy (Kantara ``piiControllers``).
+
+    Set it as a ``[controller]`` table in TOML, ``Policy(controller=Controller(...))``,
+    a plain mapping with these keys, or just the name as a string.
+    """
+
+    name: str = ""
+    contact: str = ""
+    email: str = ""
+    address: str = ""
+    phone: str = ""
+    url: str = ""
+
+    @classmethod
+    def coerce(cls, value: object, *, source: str, key: str = "controller") -> Controller:
+        """A controller from a string (the name), a mapping or a :class:`Controller`."""
+        if isinstance(value, Controller):
+            return value
+        if isinstance(value, str):
+            return cls(name=value)
+        if not isinstance(value, Mapping):
+            raise ConfigError(
+                f"expected a table, got {type(value).__name__}",
+                source=source,
+                key=key,
+                fix='write [controller] with name = "...", email = "..."',
+            )
+        known = cls.__dataclass_fields__
+        for field_name, field_value in value.items():
+            if field_name not in known:
+                raise ConfigError(
+                    "unknown key",
+                    source=source,
+                    key=f"{key}.{field_name}",
+                    fix=did_you_mean(str(field_name), known, or_list="known keys: "),
+                )
+            if not isinstance(field_value, str):
+                raise ConfigError(
+                    f"must be a string, got {type(field_value).__name__}",
+                    source=source,
+                    key=f"{key}.{field_name}",
+                    fix=f'write {field_name} = "..."',
+                )
+        return cls(**value)
+
+    def as_dict(self, *, policy_url: str = "") -> dict[str, str]:
+        """The fields by name, plus the privacy policy's address, for receipt rendering."""
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {**fields, "policy_url": policy_url}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +161,10 @@ class Policy:
         knowledge_base: whether well-known cookies classify themselves.
         texts: overrides of category labels and descriptions.
         site_name: shown in the banner.
-        privacy_url: link to the site's privacy policy, shown in the banner.
+        privacy_url: link to the site's privacy policy, shown in the banner and
+            written into receipts (``policyUrl``).
+        controller: the data controller (a :class:`Controller`, a mapping of its
+            fields, or the name), written into the visitor's receipt copy.
         source: where the values came from, used in error messages.
     """
 
@@ -120,6 +177,7 @@ class Policy:
     texts: Mapping[Category, CategoryText] = field(default_factory=dict)
     site_name: str = ""
     privacy_url: str = ""
+    controller: Controller = field(default_factory=Controller)
     honor_dnt: bool = False
     regions: Mapping[str, Any] = field(default_factory=dict)
     default_region: str = ""
@@ -167,6 +225,7 @@ class Policy:
                     key=f"categories.{key}",
                     fix=f"use one of {', '.join(CATEGORIES)}",
                 )
+        object.__setattr__(self, "controller", Controller.coerce(self.controller, source=src))
         cookies = tuple(self.cookies)
         for index, rule in enumerate(cookies):
             if not isinstance(rule, CookieRule):
@@ -278,6 +337,7 @@ class Policy:
             "knowledge_base": "knowledge_base",
             "site_name": "site_name",
             "privacy_url": "privacy_url",
+            "controller": "controller",
             "honor_dnt": "honor_dnt",
             "regions": "regions",
             "default_region": "default_region",

@@ -24,7 +24,7 @@ from ..categories import CATEGORIES, OPTIONAL_CATEGORIES, Category, is_category
 from ..decision import Decision, StoredConsent, decide, new_consent_id
 from ..enforcement import cookies_to_expire, expiry_headers
 from ..jurisdiction import gpc_json
-from ..policy import Policy
+from ..policy import Controller, Policy
 from ..stores.export import to_kantara
 from .admin import Admin
 from .banner import Banner
@@ -311,7 +311,10 @@ class ConsentEndpoints:
         latest = await anyio.to_thread.run_sync(store.latest, decision.consent_id)
         if latest is None:
             return error(404, "no receipt recorded for this browser")
-        body = to_kantara(latest, controller={"piiController": self.settings.controller})
+        controller = Controller.coerce(
+            self.settings.controller or self.policy.controller, source="ConsentMiddleware(...)"
+        )
+        body = to_kantara(latest, controller=controller.as_dict(policy_url=self.policy.privacy_url))
         return JSONResponse(body, headers={"Cache-Control": "private, no-store"})
 
     def static(self, name: str, request: RequestInfo) -> Response:
