@@ -87,6 +87,13 @@ class RewritePlan:
     """
     body_end_html: str = ""
     """Inserted right before the last real ``</body>`` (or at the end)."""
+    body_start_html_for_lang: Callable[[str], str] | None = None
+    """When set, gives the markup inserted after ``<body>`` instead of ``body_start_html``.
+
+    Called once, with the ``lang`` attribute of the document's ``<html>`` tag (``""``
+    without one), so the banner can speak the page's language. ``body_start_html``
+    must still be non-empty: it says that there is something to insert.
+    """
     placeholder: Callable[[Blocked], str] = default_placeholder
     block_unmarked_trackers: bool = True
     unclassified_category: str = "targeting"
@@ -432,6 +439,8 @@ class _Core:
         self._template = 0
         self._head_pending = bool(plan.head_html)
         self._body_start_pending = bool(plan.body_start_html)
+        self._want_lang = plan.body_start_html_for_lang is not None
+        self._html_lang = ""
         self._body_pending = bool(plan.body_end_html) or self._body_start_pending
         self._held: bytearray | None = None
         self._pending: _Pending | None = None
@@ -495,6 +504,10 @@ class _Core:
         self.stats.head_injected = True
         self._insert(self.plan.head_html)
 
+    def _body_start_markup(self) -> str:
+        for_lang = self.plan.body_start_html_for_lang
+        return for_lang(self._html_lang) if for_lang is not None else self.plan.body_start_html
+
     def _release_body(self, *, inject: bool) -> None:
         held = self._held
         self._held = None
@@ -505,7 +518,7 @@ class _Core:
             if self._body_start_pending:
                 # The document had no <body> tag: both insertions land together.
                 self._body_start_pending = False
-                markup = self.plan.body_start_html + markup
+                markup = self._body_start_markup() + markup
             self._out.append(markup.encode(self._enc, "xmlcharrefreplace"))
         if held:
             self._out.append(bytes(held))
@@ -542,7 +555,8 @@ class _Core:
 
     def _data(self, buf: bytes, pos: int, final: bool) -> int:
         boring = None
-        if not self._head_pending and self.seen is None:
+        # The fast path skips tags before <body>; the <html> tag's lang may be wanted.
+        if not self._head_pending and self.seen is None and not self._want_lang:
             if not self._foreign:
                 boring = _BORING_BEFORE_BODY if self._body_start_pending else _BORING_HTML
             elif self._foreign[-1][1] != _NS_HTML and not self._foreign[-1][2]:
@@ -913,6 +927,11 @@ class _Core:
 
     def _start_tag(self, tag: _Tag) -> int:
         name = tag.name
+        if self._want_lang:
+            # Only a document's first tag can be its <html>.
+            self._want_lang = False
+            if name == b"html":
+                self._html_lang = tag.text(b"lang")
         if self.seen is not None:
             self.seen.append(name)
         if self._head_pending and not self._foreign and name != b"html":
@@ -939,7 +958,7 @@ class _Core:
         if name == b"body" and self._body_start_pending and self._template == 0:
             self._emit(tag.raw)
             self._body_start_pending = False
-            self._insert(self.plan.body_start_html)
+            self._insert(self._body_start_markup())
             if not self.plan.body_end_html:
                 self._body_pending = False
             return tag.end

@@ -17,7 +17,14 @@ from ..categories import CATEGORIES
 from ..errors import ConfigError, did_you_mean
 from ..policy import Policy
 
-__all__ = ["BUNDLED_LANGUAGES", "RTL_LANGUAGES", "Texts", "fill"]
+__all__ = [
+    "BUNDLED_LANGUAGES",
+    "LANGUAGE_STATE_KEY",
+    "RTL_LANGUAGES",
+    "Texts",
+    "fill",
+    "preferring",
+]
 
 BUNDLED_LANGUAGES: Final[tuple[str, ...]] = (
     "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr",
@@ -30,6 +37,12 @@ _PLACEHOLDER_RE: Final = re.compile(r"\{([a-z_]+)\}")
 _LANGUAGE_TAG_RE: Final = re.compile(r"\*|[a-z]{1,8}(?:-[a-z0-9]{1,8})*")
 _QVALUE_RE: Final = re.compile(r"0(?:\.\d{0,3})?|1(?:\.0{0,3})?")
 _MAX_ACCEPT_LANGUAGE: Final = 1024
+_MAX_PREFERRED_TAG: Final = 64
+
+LANGUAGE_STATE_KEY: Final = "consent_language"
+"""The ``scope["state"]`` key (``request.state.consent_language``) an app sets to choose
+the banner's language for one response; it wins over the page's ``<html lang>`` and
+``Accept-Language`` when the banner offers that language."""
 _MAX_LANGUAGE_ENTRIES: Final = 64
 
 
@@ -127,6 +140,21 @@ class Texts:
             return tag
         primary = tag.split("-", 1)[0]
         return primary if primary in self._texts else None
+
+
+def preferring(*tags: object, accept_language: str | None) -> str:
+    """An ``Accept-Language`` value that puts *tags* (in order) before the visitor's own.
+
+    Negotiation keeps the first offered language among equal q-values, so the first of
+    *tags* the banner offers wins, then the visitor's preferences. Empty, non-string or
+    over-long tags are left out.
+    """
+    first = [
+        tag.replace(",", "").replace(";", "")
+        for tag in tags
+        if isinstance(tag, str) and tag.strip() and len(tag) <= _MAX_PREFERRED_TAG
+    ]
+    return ", ".join([*first, accept_language or ""]) if first else accept_language or ""
 
 
 def _qvalue(params: str) -> float | None:

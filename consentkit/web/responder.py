@@ -9,6 +9,7 @@ streamed through the rewriter (decoded and re-encoded with :mod:`.encodings`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -21,9 +22,10 @@ from ..enforcement import cookies_to_expire, enforce_set_cookies, expiry_headers
 from ..policy import Policy
 from ..rewriter import Blocked, HTMLRewriter, RewritePlan, default_placeholder, sniff_charset
 from ..trackers import TrackerIndex
-from .banner import Banner
+from .banner import Banner, BannerContext
 from .encodings import CorruptBody, Decoder, Encoder, codec_for
 from .headers import add_vary, csp_nonce, lowered_names, make_private
+from .i18n import LANGUAGE_STATE_KEY, preferring
 from .recorder import Recorder
 from .request import RequestInfo
 from .unclassified import UnclassifiedReport
@@ -218,24 +220,38 @@ class Responder:
         granted = decision.granted
         head_html = body_html = ""
         placeholder = default_placeholder
+        body_for_lang: Callable[[str], str] | None = None
         if rules.banner is not None and rules.inject_banner and not crawler:
             banner = rules.banner
-            ctx = banner.context(
-                decision,
-                accept_language=request.header("accept-language"),
-                return_to=request.return_to,
-                nonce=nonce,
-            )
+            # The app's choice for this response, then the page's <html lang>, then
+            # the visitor's Accept-Language: the first the banner offers wins.
+            override = (self.scope.get("state") or {}).get(LANGUAGE_STATE_KEY)
+            accept = request.header("accept-language")
+
+            def context(html_lang: str = "") -> BannerContext:
+                return banner.context(
+                    decision,
+                    accept_language=preferring(override, html_lang, accept_language=accept),
+                    return_to=request.return_to,
+                    nonce=nonce,
+                )
+
+            ctx = context()
             head_html = banner.head_html(ctx)
             body_html = banner.body_html(ctx)
-            language = ctx.language
+            language = [ctx.language]
+
+            def body_for_lang(html_lang: str) -> str:
+                page_ctx = context(html_lang)
+                language[0] = page_ctx.language
+                return banner.body_html(page_ctx)
 
             def placeholder(blocked: Blocked) -> str:
                 return banner.placeholder_html(
                     provider=blocked.provider,
                     category=blocked.category,
                     src=blocked.url,
-                    language=language,
+                    language=language[0],
                     granted=decision.granted,
                     return_to=request.return_to,
                 )
@@ -245,6 +261,7 @@ class Responder:
             trackers=rules.trackers,
             head_html=head_html,
             body_start_html=body_html,
+            body_start_html_for_lang=body_for_lang,
             placeholder=placeholder,
             unclassified_category=rules.policy.unclassified,
             site_host=request.hostname,
