@@ -28,6 +28,7 @@ from ..policy import Controller, Policy
 from ..stores.export import to_kantara
 from .admin import Admin
 from .banner import Banner
+from .declaration import Declaration
 from .paths import safe_path
 from .recorder import Recorder
 from .request import RequestInfo
@@ -52,6 +53,7 @@ class ConsentEndpoints:
         recorder: signs the consent cookie and stores receipts.
         banner: renders the preferences and cookie pages; ``None`` disables them.
         admin: answers ``{prefix}/admin``.
+        declaration: the declared and observed cookies (names to expire on refusal).
     """
 
     def __init__(
@@ -61,8 +63,10 @@ class ConsentEndpoints:
         recorder: Recorder,
         banner: Banner | None,
         admin: Admin,
+        declaration: Declaration | None = None,
     ) -> None:
         self.settings = settings
+        self.declaration = declaration or Declaration(policy)
         self.policy = policy
         self.recorder = recorder
         self.banner = banner
@@ -275,9 +279,9 @@ class ConsentEndpoints:
         """Exact cookie names of refused categories, for the page script to delete."""
         names: list[str] = []
         for category in refused:
-            for rule in self.policy.cookies_for(category):
-                if rule.match == "exact" and rule.name not in already and rule.name not in names:
-                    names.append(rule.name)
+            for name in self.declaration.names(category):
+                if name not in already and name not in names:
+                    names.append(name)
         return names
 
     def _set_consent_cookie(

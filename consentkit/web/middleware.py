@@ -31,6 +31,7 @@ from ..stores.spool import SpooledStore
 from ..trackers import TrackerIndex, default_index
 from .admin import Admin
 from .banner import Banner
+from .declaration import Declaration
 from .endpoints import ConsentEndpoints
 from .recorder import Recorder, open_receipt_store
 from .request import RequestInfo
@@ -159,12 +160,13 @@ class ConsentMiddleware:
         self.app = app
         self.policy = policy
         self.codec = ConsentCodec(secret_key)
+        self.declaration = Declaration(policy)
         if banner is True:
             banner = Banner(policy, prefix=self.settings.prefix)
         # One source of truth: the banner posts under this middleware's prefix and
         # lists this policy, whatever it was built with.
         self.banner: Banner | None = (
-            banner.bound_to(policy, self.settings.prefix) if banner else None
+            banner.bound_to(policy, self.settings.prefix, self.declaration) if banner else None
         )
         self.jurisdiction = jurisdiction or JurisdictionResolver(
             trusted_headers, geoip_path, table=policy.region_table
@@ -183,7 +185,9 @@ class ConsentMiddleware:
             self.settings, policy, self.codec, opened, self.banner, reopen=reopen
         )
         admin = Admin(self.settings, policy, self.recorder, self.unclassified)
-        self.endpoints = ConsentEndpoints(self.settings, policy, self.recorder, self.banner, admin)
+        self.endpoints = ConsentEndpoints(
+            self.settings, policy, self.recorder, self.banner, admin, declaration=self.declaration
+        )
         self._rules = ResponseRules(
             policy=policy,
             own_cookies=self.own_cookies,
@@ -191,6 +195,7 @@ class ConsentMiddleware:
             recorder=self.recorder,
             unclassified=self.unclassified,
             banner=self.banner,
+            declaration=self.declaration,
             rewrite_html=self.settings.rewrite_html,
             inject_banner=self.settings.inject_banner,
         )

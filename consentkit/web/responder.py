@@ -23,6 +23,7 @@ from ..policy import Policy
 from ..rewriter import Blocked, HTMLRewriter, RewritePlan, default_placeholder, sniff_charset
 from ..trackers import TrackerIndex
 from .banner import Banner, BannerContext
+from .declaration import Declaration
 from .encodings import CorruptBody, Decoder, Encoder, codec_for
 from .headers import add_vary, csp_nonce, lowered_names, make_private
 from .i18n import LANGUAGE_STATE_KEY, preferring
@@ -61,6 +62,7 @@ class ResponseRules:
         banner: injected into HTML pages when *inject_banner*; ``None`` for none.
         rewrite_html: stream HTML bodies through the rewriter at all.
         inject_banner: put the banner into rewritten pages.
+        declaration: records the cookie names responses set, for the declaration.
     """
 
     policy: Policy
@@ -69,6 +71,7 @@ class ResponseRules:
     recorder: Recorder
     unclassified: UnclassifiedReport
     banner: Banner | None
+    declaration: Declaration | None = None
     rewrite_html: bool = True
     inject_banner: bool = True
     _warned_encodings: set[str] = field(default_factory=set, repr=False)
@@ -149,6 +152,8 @@ class Responder:
         )
         if result.unclassified:
             rules.unclassified.add(result.unclassified)
+        if result.seen and rules.declaration is not None:
+            rules.declaration.observe(result.seen)
         stale = cookies_to_expire(
             request.cookies,
             decision=decision,
