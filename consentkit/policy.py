@@ -61,6 +61,8 @@ _TOP_LEVEL_KEYS: Final = frozenset(
         "site_name",
         "privacy_url",
         "controller",
+        "known_hosts",
+        "block_unknown_hosts",
     }
 )
 
@@ -165,6 +167,11 @@ class Policy:
             written into receipts (``policyUrl``).
         controller: the data controller (a :class:`Controller`, a mapping of its
             fields, or the name), written into the visitor's receipt copy.
+        known_hosts: third-party hosts (and their subdomains) the site vouches for:
+            scripts and frames from them are neither reported nor blocked.
+        block_unknown_hosts: block scripts and frames from third-party hosts that
+            neither ``known_hosts`` nor the tracker knowledge base knows, until the
+            ``unclassified`` category is granted. By default they load and are reported.
         source: where the values came from, used in error messages.
     """
 
@@ -178,6 +185,8 @@ class Policy:
     site_name: str = ""
     privacy_url: str = ""
     controller: Controller = field(default_factory=Controller)
+    known_hosts: tuple[str, ...] = ()
+    block_unknown_hosts: bool = False
     honor_dnt: bool = False
     regions: Mapping[str, Any] = field(default_factory=dict)
     default_region: str = ""
@@ -226,6 +235,16 @@ class Policy:
                     fix=f"use one of {', '.join(CATEGORIES)}",
                 )
         object.__setattr__(self, "controller", Controller.coerce(self.controller, source=src))
+        hosts = self.known_hosts
+        if isinstance(hosts, str) or not all(isinstance(h, str) and h.strip() for h in hosts):
+            raise ConfigError(
+                "must be a list of host names",
+                source=src,
+                key="known_hosts",
+                fix='write known_hosts = ["cdn.example.net"]',
+            )
+        normalized = tuple(h.strip().lower().rstrip(".").lstrip(".") for h in hosts)
+        object.__setattr__(self, "known_hosts", normalized)
         cookies = tuple(self.cookies)
         for index, rule in enumerate(cookies):
             if not isinstance(rule, CookieRule):
@@ -338,6 +357,8 @@ class Policy:
             "site_name": "site_name",
             "privacy_url": "privacy_url",
             "controller": "controller",
+            "known_hosts": "known_hosts",
+            "block_unknown_hosts": "block_unknown_hosts",
             "honor_dnt": "honor_dnt",
             "regions": "regions",
             "default_region": "default_region",
@@ -347,7 +368,9 @@ class Policy:
                 kwargs[attr] = data[toml_key]
         if "revision" in kwargs and not isinstance(kwargs["revision"], str):
             kwargs["revision"] = str(kwargs["revision"])
-        for key in ("knowledge_base", "honor_dnt"):
+        if isinstance(kwargs.get("known_hosts"), list):
+            kwargs["known_hosts"] = tuple(kwargs["known_hosts"])
+        for key in ("knowledge_base", "honor_dnt", "block_unknown_hosts"):
             if key in kwargs and not isinstance(kwargs[key], bool):
                 raise ConfigError(
                     f"must be true or false, got {kwargs[key]!r}",

@@ -100,6 +100,10 @@ class RewritePlan:
     """Category assumed for a marking the rewriter does not recognise."""
     site_host: str | None = None
     """The page's own host: URLs on it (and its subdomains) are never trackers."""
+    unknown_source: Callable[[str, str], Tracker | None] | None = None
+    """Called with ``("script" | "iframe", url)`` for a script or frame source no tracker
+    matches; may report it, and returns a :class:`Tracker` to treat it as (blocked unless
+    its category is granted), or ``None`` to leave it alone."""
 
     def allows(self, category: str) -> bool:
         """Whether elements of *category* may run."""
@@ -1050,6 +1054,12 @@ class _Core:
             return None
         return self.plan.trackers.match_url(_text(url), site=self.plan.site_host)
 
+    def _unknown(self, kind: str, url: bytes | None) -> Tracker | None:
+        hook = self.plan.unknown_source
+        if hook is None or url is None or not self.plan.block_unmarked_trackers:
+            return None
+        return hook(kind, _text(url))
+
     def _record(self, kind: str, category: str, tracker: Tracker | None, url: bytes | None) -> None:
         provider = tracker.provider if tracker is not None else None
         item = Blocked(kind, category, provider, _text(url) if url is not None else None)
@@ -1078,7 +1088,7 @@ class _Core:
             self._emit(tag.raw)
             return
         if src is not None:
-            tracker = self._match(src)
+            tracker = self._match(src) or self._unknown("script", src)
             if tracker is not None and not self.plan.allows(tracker.category):
                 self._block_script(tag, tracker.category, tracker, src)
             else:
@@ -1144,7 +1154,7 @@ class _Core:
             return
         src = tag.get(b"src")
         category = self._marked(tag)
-        tracker = self._match(src)
+        tracker = self._match(src) or self._unknown("iframe", src)
         if category is None and tracker is not None:
             category = tracker.category
         if category is None or src is None or self.plan.allows(category):

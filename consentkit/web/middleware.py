@@ -37,6 +37,7 @@ from .recorder import Recorder, open_receipt_store
 from .request import RequestInfo
 from .responder import Responder, ResponseRules
 from .settings import Settings
+from .third_party import UnknownHosts
 from .unclassified import UnclassifiedReport
 
 __all__ = ["ConsentMiddleware"]
@@ -196,6 +197,7 @@ class ConsentMiddleware:
             unclassified=self.unclassified,
             banner=self.banner,
             declaration=self.declaration,
+            unknown_hosts=UnknownHosts(policy, self.unclassified),
             rewrite_html=self.settings.rewrite_html,
             inject_banner=self.settings.inject_banner,
         )

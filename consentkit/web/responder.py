@@ -29,6 +29,7 @@ from .headers import add_vary, csp_nonce, lowered_names, make_private
 from .i18n import LANGUAGE_STATE_KEY, preferring
 from .recorder import Recorder
 from .request import RequestInfo
+from .third_party import UnknownHosts
 from .unclassified import UnclassifiedReport
 
 __all__ = ["Responder", "ResponseRules"]
@@ -63,6 +64,7 @@ class ResponseRules:
         rewrite_html: stream HTML bodies through the rewriter at all.
         inject_banner: put the banner into rewritten pages.
         declaration: records the cookie names responses set, for the declaration.
+        unknown_hosts: judges script and frame hosts no tracker matches.
     """
 
     policy: Policy
@@ -72,6 +74,7 @@ class ResponseRules:
     unclassified: UnclassifiedReport
     banner: Banner | None
     declaration: Declaration | None = None
+    unknown_hosts: UnknownHosts | None = None
     rewrite_html: bool = True
     inject_banner: bool = True
     _warned_encodings: set[str] = field(default_factory=set, repr=False)
@@ -270,6 +273,9 @@ class Responder:
             placeholder=placeholder,
             unclassified_category=rules.policy.unclassified,
             site_host=request.hostname,
+            unknown_source=(
+                rules.unknown_hosts.for_site(request.hostname) if rules.unknown_hosts else None
+            ),
         )
         charset = sniff_charset(headers.get("content-type"), b"")
         decoder, encoder = codec
