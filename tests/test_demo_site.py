@@ -370,3 +370,11 @@ def test_readme_tour_states_the_cookies_of_the_first_visit(tmp_path: Path) -> No
     tour = readme[claim.start() : claim.start() + 300]
     if "`csrftoken` comes with the contact" in tour:
         assert "csrftoken" in forms
+
+
+def test_french_demo_page_gets_a_french_banner(tmp_path: Path) -> None:
+    with TestClient(build(DEFAULT_PROFILE, tmp_path)) as client:
+        page = client.get("/?lang=fr", headers={"Accept-Language": "en-US,en;q=0.9"}).text
+    assert '<html lang="fr">' in page
+    assert "Tout accepter" in page
+    assert "Accept all" not in page
