@@ -27,6 +27,8 @@ class EnforcementResult:
     kept: list[str] = field(default_factory=list)
     dropped: list[tuple[str, Category]] = field(default_factory=list)
     unclassified: list[str] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
+    """Every cookie name the response set (kept or dropped), for the declaration."""
 
     @property
     def consent_dependent(self) -> bool:
@@ -63,6 +65,7 @@ def enforce_set_cookies(
             # Our own cookie, or the app deleting a cookie: both always pass.
             out.append((key, value))
             continue
+        result.seen.append(cookie.name)
         classification = policy.classify(cookie.name, cookie.domain)
         category: Category
         if classification.category == "unclassified":

@@ -59,6 +59,8 @@ _LABEL_W: Final = 150
 class _Report(Protocol):
     def snapshot(self) -> list[tuple[str, int, datetime]]: ...
 
+    def hosts(self) -> list[tuple[str, str, int, datetime]]: ...
+
 
 class _Settings(Protocol):
     @property
@@ -184,6 +186,10 @@ def render_dashboard(mw: DashboardSource, days: str | None, *, now: datetime | N
         "revision": mw.policy.revision,
         "unclassified": [
             (name, count, _fmt_time(first)) for name, count, first in mw.unclassified.snapshot()
+        ],
+        "unknown_hosts": [
+            (host, kind, count, _fmt_time(first))
+            for host, kind, count, first in mw.unclassified.hosts()
         ],
         "exports": [
             (fmt.upper(), f"{prefix}/admin/export?format={fmt}")

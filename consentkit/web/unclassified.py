@@ -1,4 +1,4 @@
-"""Cookies seen in responses that match no rule: logged once, counted for the dashboard."""
+"""Cookies and third-party hosts nothing classifies: logged once, counted for the dashboard."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Final
 
 __all__ = ["UnclassifiedReport"]
 
 logger = logging.getLogger("consentkit")
+
+_MAX_HOSTS: Final = 1024
+"""Distinct hosts remembered; past it new ones are still judged, no longer listed."""
 
 
 class UnclassifiedReport:
@@ -19,6 +23,33 @@ class UnclassifiedReport:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._seen: dict[str, tuple[int, float]] = {}
+        self._hosts: dict[str, tuple[str, int, float]] = {}
+
+    def add_host(self, kind: str, host: str) -> None:
+        """Count a script or frame host nothing knows; the first sighting is logged."""
+        with self._lock:
+            seen = self._hosts.get(host)
+            if seen is not None:
+                self._hosts[host] = (seen[0], seen[1] + 1, seen[2])
+                return
+            if len(self._hosts) >= _MAX_HOSTS:
+                return
+            self._hosts[host] = (kind, 1, time.time())
+        logger.warning(
+            "unknown third-party %s host %r: add it to the policy's known_hosts if you trust "
+            "it (block_unknown_hosts = true blocks such hosts until consent)",
+            kind,
+            host,
+        )
+
+    def hosts(self) -> list[tuple[str, str, int, datetime]]:
+        """``(host, kind, count, first seen)`` for every unknown host, most seen first."""
+        with self._lock:
+            items = list(self._hosts.items())
+        return sorted(
+            ((h, k, c, datetime.fromtimestamp(f, UTC)) for h, (k, c, f) in items),
+            key=lambda row: (-row[2], row[0]),
+        )
 
     def add(self, names: Sequence[str]) -> None:
         with self._lock:
