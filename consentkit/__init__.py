@@ -22,7 +22,7 @@ from .categories import CATEGORIES, Category
 from .decision import ConsentCodec, Decision, StoredConsent
 from .errors import ChainError, ConfigError, ConsentKitError, MissingExtraError, StoreError
 from .jurisdiction import JurisdictionResolver
-from .policy import CategoryText, Policy
+from .policy import CategoryText, Controller, Policy
 from .receipts import Receipt, ReceiptDraft
 from .registry import Classification, Registry
 from .rewriter import HTMLRewriter, RewritePlan
@@ -45,6 +45,7 @@ __all__ = [
     "ConsentKitError",
     "ConsentMiddleware",
     "ConsentWSGIMiddleware",
+    "Controller",
     "CookieRule",
     "Decision",
     "HTMLRewriter",

@@ -1,4 +1,5 @@
-"""The ``consentkit`` command: migrate, verify, export, purge, show, stats and scan.
+"""The ``consentkit`` command: migrate, verify, export, purge, show, stats and scan; keygen
+and check.
 
 ``consentkit kb import|stats`` (in :mod:`consentkit.kbcli`) works on the cookie knowledge base
 and needs no store.
@@ -6,6 +7,8 @@ and needs no store.
 The store URL comes from ``--store`` or ``CONSENTKIT_STORE``; receipt keys from repeated
 ``--receipt-key`` or ``CONSENTKIT_RECEIPT_KEYS`` (comma-separated, newest first).
 Exit status: 0 success, 1 verification failure or nothing found, 2 usage or store error.
+``keygen`` and ``check`` need no store. Long ``export``, ``verify`` and ``purge`` runs report
+progress on standard error when it is a terminal, and stay quiet when it is not.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ import argparse
 import json
 import os
 import re
+import secrets
 import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Final
 
-from .errors import ConsentKitError
+from .categories import ACTIONS, CATEGORIES
+from .errors import ConsentKitError, did_you_mean
 from .kbcli import add_kb_parser, run_kb
 from .receipts import anchor_to_dict, format_timestamp, to_dict
 from .scan.command import add_scan_parser, run_scan_command
@@ -29,8 +34,16 @@ from .stores.export import MEDIA_TYPES, export_stream
 
 __all__ = ["build_parser", "main", "parse_age", "parse_instant"]
 
-_AGE: Final = re.compile(r"^\s*(\d{1,6})\s*([dwh])\s*$", re.IGNORECASE)
-_UNITS: Final = {"d": timedelta(days=1), "w": timedelta(weeks=1), "h": timedelta(hours=1)}
+_AGE: Final = re.compile(r"^\s*(\d{1,6})\s*([ymwdh])\s*$", re.IGNORECASE)
+_UNITS: Final = {
+    "y": timedelta(days=365),
+    "m": timedelta(days=30),
+    "w": timedelta(weeks=1),
+    "d": timedelta(days=1),
+    "h": timedelta(hours=1),
+}
+_STORELESS: Final = frozenset({"keygen", "check"})
+"""Commands that need no receipt store."""
 
 
 class _UsageError(ConsentKitError):
@@ -49,7 +62,10 @@ def parse_instant(text: str) -> datetime:
 
 
 def parse_age(text: str, *, now: datetime | None = None) -> datetime:
-    """Turn ``400d``, ``8w``, ``12h`` (before now) or an ISO date into a UTC instant."""
+    """Turn ``1y``, ``6m``, ``400d``, ``8w``, ``12h`` (before now) or an ISO date into an instant.
+
+    A year counts 365 days and a month 30, as retention periods are usually written.
+    """
     match = _AGE.match(text)
     if match:
         return (now or datetime.now(UTC)) - int(match.group(1)) * _UNITS[match.group(2).lower()]
@@ -57,8 +73,25 @@ def parse_age(text: str, *, now: datetime | None = None) -> datetime:
         return parse_instant(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is neither an age like 400d, 8w, 12h nor an ISO 8601 date"
+            f"{text!r} is neither an age like 1y, 6m, 30d, 8w, 12h nor an ISO 8601 date"
         ) from None
+
+
+def parse_action(text: str) -> str:
+    """An action name for ``export --action``; a typo is an error with a suggestion."""
+    if text in ACTIONS:
+        return text
+    hint = did_you_mean(text, ACTIONS, or_list="known actions: ")
+    raise argparse.ArgumentTypeError(f"unknown action {text!r}: {hint}")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("consentkit")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="consentkit", description="Manage consentkit consent receipts."
     )
+    parser.add_argument("--version", action="version", version=f"consentkit {_version()}")
     parser.add_argument(
         "--store",
         default=os.environ.get("CONSENTKIT_STORE"),
@@ -87,14 +121,20 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="stream receipts as CSV, NDJSON or JSON")
     export.add_argument("--format", choices=tuple(MEDIA_TYPES), default="ndjson")
     _add_period(export)
-    export.add_argument("--action", action="append", dest="actions", metavar="ACTION")
+    export.add_argument(
+        "--action", action="append", dest="actions", metavar="ACTION", type=parse_action
+    )
     export.add_argument("--out", metavar="FILE", help="write here instead of standard output")
     export.add_argument("--progress", action="store_true", help="report progress on stderr")
     export.add_argument("--batch-size", type=int, default=1000, help=argparse.SUPPRESS)
 
     purge = commands.add_parser("purge", help="delete old receipts, keeping a chain anchor")
     purge.add_argument(
-        "--older-than", required=True, type=parse_age, metavar="AGE|DATE", help="e.g. 400d"
+        "--older-than",
+        required=True,
+        type=parse_age,
+        metavar="AGE|DATE",
+        help="e.g. 1y, 6m, 30d or 2025-01-01",
     )
 
     show = commands.add_parser("show", help="everything recorded for one visitor, as JSON")
@@ -105,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true", help="machine-readable output")
     add_scan_parser(commands)
     add_kb_parser(commands)
+
+    commands.add_parser("keygen", help="print a new secret key and receipt key")
+    check = commands.add_parser("check", help="validate a TOML policy and summarise it")
+    check.add_argument("policy", metavar="POLICY.toml")
     return parser
 
 
@@ -124,10 +168,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _run(parser, args)
+    except BrokenPipeError:
+        # The reader went away (``consentkit show ID | head``): stop quietly, and keep
+        # Python from complaining again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "scan":
         return run_scan_command(args)
     if args.command == "kb":
         return run_kb(args)
+    if args.command in _STORELESS:
+        return _STORELESS_COMMANDS[args.command](args)
     if not args.store:
         parser.error("no store: pass --store URL or set CONSENTKIT_STORE")
     keys = _keys(args)
@@ -141,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command != "migrate" and store.schema_version() == 0:
             return _fail(f"{args.store!r} holds no consentkit receipts (run: consentkit migrate)")
         return _COMMANDS[args.command](store, args, keys)
+    except BrokenPipeError:
+        raise  # not a store error: main() ends quietly
     except (ConsentKitError, OSError) as exc:
         return _fail(str(exc))
     finally:
@@ -158,12 +217,21 @@ def _migrate(store: ReceiptStore, args: argparse.Namespace, keys: list[str]) -> 
 
 
 def _verify(store: ReceiptStore, args: argparse.Namespace, keys: list[str]) -> int:
-    result = verify_store(store, keys=keys)
+    progress = _Progress(store.count(), sys.stderr, "verified") if _show_progress() else None
+    result = verify_store(store, keys=keys, progress=progress)
+    if progress is not None:
+        progress.finish()
     if result.error is not None:
         brk = result.error
+        hint = (
+            "; it was sealed with a key not given: pass every receipt key with --receipt-key "
+            "(repeat it, newest first) or CONSENTKIT_RECEIPT_KEYS"
+            if brk.kind == "key"
+            else ""
+        )
         print(
             f"FAILED: receipt {brk.receipt_id} (seq {brk.seq}): {brk.kind}: {brk.message} "
-            f"({result.checked} receipts verified before it)"
+            f"({result.checked} receipts verified before it){hint}"
         )
         return 1
     anchor = store.anchor()
@@ -175,9 +243,10 @@ def _verify(store: ReceiptStore, args: argparse.Namespace, keys: list[str]) -> i
 class _Progress:
     """A self-rewriting progress line on a terminal stream."""
 
-    def __init__(self, total: int, stream: IO[str]) -> None:
+    def __init__(self, total: int, stream: IO[str], verb: str = "exported") -> None:
         self.total = total
         self.stream = stream
+        self.verb = verb
         self.started = time.monotonic()
         self.last = 0.0
 
@@ -188,7 +257,7 @@ class _Progress:
         self.last = now
         rate = done / max(now - self.started, 1e-9)
         share = f" ({100 * done / self.total:.0f}%)" if self.total else ""
-        self.stream.write(f"\rexported {done}/{self.total}{share}, {rate:,.0f} receipts/s ")
+        self.stream.write(f"\r{self.verb} {done}/{self.total}{share}, {rate:,.0f} receipts/s ")
         self.stream.flush()
 
     def finish(self) -> None:
@@ -199,7 +268,7 @@ class _Progress:
 def _export(store: ReceiptStore, args: argparse.Namespace, keys: list[str]) -> int:
     filters: dict[str, Any] = {"since": args.since, "until": args.until, "actions": args.actions}
     progress: _Progress | None = None
-    if args.progress or sys.stderr.isatty():
+    if args.progress or _show_progress():
         progress = _Progress(store.count(**filters), sys.stderr)
     chunks = export_stream(
         store, args.format, batch_size=args.batch_size, progress=progress, **filters
@@ -219,6 +288,11 @@ def _export(store: ReceiptStore, args: argparse.Namespace, keys: list[str]) -> i
 
 
 def _purge(store: ReceiptStore, args: argparse.Namespace, keys: list[str]) -> int:
+    if _show_progress():
+        # One store call: say what runs, since verifying a long prefix takes a while.
+        print(
+            f"purging receipts older than {format_timestamp(args.older_than)}...", file=sys.stderr
+        )
     deleted = store.purge(args.older_than)
     anchor = store.anchor()
     where = f"; chain anchored at seq {anchor.seq}" if anchor else ""
@@ -280,6 +354,33 @@ def _stats_text(stats: Stats) -> str:
     return "\n".join(lines)
 
 
+def _show_progress() -> bool:
+    return sys.stderr.isatty()
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    print(f"CONSENTKIT_SECRET={secrets.token_urlsafe(48)}")
+    print(f"CONSENTKIT_RECEIPT_KEYS={secrets.token_urlsafe(48)}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .policy import Policy
+
+    try:
+        policy = Policy.from_toml(args.policy)
+    except ConsentKitError as exc:
+        return _fail(str(exc))
+    print(f"OK: {args.policy}: revision {policy.revision}, {len(policy.cookies)} cookies declared")
+    for category in CATEGORIES:
+        names = [r.name for r in policy.cookies if r.category == category]
+        label = policy.text(category).label
+        print(f"{category:<14} {label:<20} {len(names):>3}  {', '.join(names)}".rstrip())
+    kb = "on" if policy.knowledge_base else "off"
+    print(f"unknown cookies need: {policy.unclassified}; knowledge base: {kb}")
+    return 0
+
+
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:5.1f}%" if whole else "    -"
 
@@ -291,6 +392,11 @@ _COMMANDS: Final[dict[str, Callable[[ReceiptStore, argparse.Namespace, list[str]
     "purge": _purge,
     "show": _show,
     "stats": _stats,
+}
+
+_STORELESS_COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
+    "keygen": _keygen,
+    "check": _check,
 }
 
 if __name__ == "__main__":  # pragma: no cover

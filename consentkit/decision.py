@@ -19,6 +19,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from .categories import (
     CATEGORIES,
+    CATEGORY_SYNONYMS,
     OPTIONAL_CATEGORIES,
     Action,
     Category,
@@ -26,6 +27,7 @@ from .categories import (
     is_action,
     is_category,
 )
+from .errors import did_you_mean
 from .policy import Policy
 
 __all__ = [
@@ -206,8 +208,21 @@ class Decision:
     crawler: bool = False
 
     def allows(self, category: str) -> bool:
-        """Whether *category* may be used for this request."""
-        return category == "necessary" or category in self.granted
+        """Whether *category* may be used for this request.
+
+        Raises:
+            ValueError: *category* is not one of the four keys (a typo or a synonym
+                such as ``"analytics"`` would otherwise read as a silent refusal).
+        """
+        if category == "necessary" or category in self.granted:
+            return True
+        if category not in CATEGORIES:
+            hint = did_you_mean(category, CATEGORIES, synonyms=CATEGORY_SYNONYMS)
+            raise ValueError(
+                f"unknown consent category {category!r}: "
+                + (hint or f"use one of {', '.join(CATEGORIES)}")
+            )
+        return False
 
     @property
     def needs_banner(self) -> bool:

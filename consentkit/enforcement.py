@@ -31,6 +31,8 @@ class EnforcementResult:
     # Cookies set by the response that the policy does not declare (knowledge-base or
     # unknown), for the dashboard's undeclared-cookie view.
     undeclared: list[Classification] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
+    """Every cookie name the response set (kept or dropped), for the declaration."""
 
     @property
     def consent_dependent(self) -> bool:
@@ -67,6 +69,7 @@ def enforce_set_cookies(
             # Our own cookie, or the app deleting a cookie: both always pass.
             out.append((key, value))
             continue
+        result.seen.append(cookie.name)
         classification = policy.classify(cookie.name, cookie.domain)
         if classification.source != "declared":
             result.undeclared.append(classification)

@@ -21,7 +21,7 @@ from .regions import RegionTable, parse_regions
 from .registry import Classification, Registry
 from .rules import CookieRule, load_rules
 
-__all__ = ["MAX_LIFETIME_DAYS", "CategoryText", "Policy"]
+__all__ = ["MAX_LIFETIME_DAYS", "CategoryText", "Controller", "Policy"]
 
 MAX_LIFETIME_DAYS: Final = 395
 """Thirteen months: the longest consent lifetime regulators accept."""
@@ -62,8 +62,83 @@ _TOP_LEVEL_KEYS: Final = frozenset(
         "honor_dnt",
         "site_name",
         "privacy_url",
+        "controller",
+        "known_hosts",
+        "block_unknown_hosts",
     }
 )
+
+
+def _reject_duplicate_rules(rules: Sequence[CookieRule], *, source: str) -> None:
+    """Two declarations of one cookie are a mistake even when they agree: one would be dead."""
+    seen: dict[tuple[str, str, str], int] = {}
+    for index, rule in enumerate(rules):
+        key = (rule.match, rule.name, rule.domain or "")
+        first = seen.setdefault(key, index)
+        if first == index:
+            continue
+        other = rules[first]
+        verb = "conflict" if other.category != rule.category else "repeat each other"
+        raise ConfigError(
+            f"cookies[{first}] ({other.name!r}, {other.category}) and cookies[{index}] "
+            f"({rule.name!r}, {rule.category}) declare the same cookie and {verb}",
+            source=source,
+            key=f"cookies[{index}]",
+            fix=f"keep one of the two entries for {rule.name!r}",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Controller:
+    """The data controller named in the visitor's receipt copy (Kantara ``piiControllers``).
+
+    Set it as a ``[controller]`` table in TOML, ``Policy(controller=Controller(...))``,
+    a plain mapping with these keys, or just the name as a string.
+    """
+
+    name: str = ""
+    contact: str = ""
+    email: str = ""
+    address: str = ""
+    phone: str = ""
+    url: str = ""
+
+    @classmethod
+    def coerce(cls, value: object, *, source: str, key: str = "controller") -> Controller:
+        """A controller from a string (the name), a mapping or a :class:`Controller`."""
+        if isinstance(value, Controller):
+            return value
+        if isinstance(value, str):
+            return cls(name=value)
+        if not isinstance(value, Mapping):
+            raise ConfigError(
+                f"expected a table, got {type(value).__name__}",
+                source=source,
+                key=key,
+                fix='write [controller] with name = "...", email = "..."',
+            )
+        known = cls.__dataclass_fields__
+        for field_name, field_value in value.items():
+            if field_name not in known:
+                raise ConfigError(
+                    "unknown key",
+                    source=source,
+                    key=f"{key}.{field_name}",
+                    fix=did_you_mean(str(field_name), known, or_list="known keys: "),
+                )
+            if not isinstance(field_value, str):
+                raise ConfigError(
+                    f"must be a string, got {type(field_value).__name__}",
+                    source=source,
+                    key=f"{key}.{field_name}",
+                    fix=f'write {field_name} = "..."',
+                )
+        return cls(**value)
+
+    def as_dict(self, *, policy_url: str = "") -> dict[str, str]:
+        """The fields by name, plus the privacy policy's address, for receipt rendering."""
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {**fields, "policy_url": policy_url}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +169,15 @@ class Policy:
             at the policy file's folder.
         texts: overrides of category labels and descriptions.
         site_name: shown in the banner.
-        privacy_url: link to the site's privacy policy, shown in the banner.
+        privacy_url: link to the site's privacy policy, shown in the banner and
+            written into receipts (``policyUrl``).
+        controller: the data controller (a :class:`Controller`, a mapping of its
+            fields, or the name), written into the visitor's receipt copy.
+        known_hosts: third-party hosts (and their subdomains) the site vouches for:
+            scripts and frames from them are neither reported nor blocked.
+        block_unknown_hosts: block scripts and frames from third-party hosts that
+            neither ``known_hosts`` nor the tracker knowledge base knows, until the
+            ``unclassified`` category is granted. By default they load and are reported.
         source: where the values came from, used in error messages.
     """
 
@@ -108,6 +191,9 @@ class Policy:
     texts: Mapping[Category, CategoryText] = field(default_factory=dict)
     site_name: str = ""
     privacy_url: str = ""
+    controller: Controller = field(default_factory=Controller)
+    known_hosts: tuple[str, ...] = ()
+    block_unknown_hosts: bool = False
     honor_dnt: bool = False
     regions: Mapping[str, Any] = field(default_factory=dict)
     default_region: str = ""
@@ -155,6 +241,17 @@ class Policy:
                     key=f"categories.{key}",
                     fix=f"use one of {', '.join(CATEGORIES)}",
                 )
+        object.__setattr__(self, "controller", Controller.coerce(self.controller, source=src))
+        hosts = self.known_hosts
+        if isinstance(hosts, str) or not all(isinstance(h, str) and h.strip() for h in hosts):
+            raise ConfigError(
+                "must be a list of host names",
+                source=src,
+                key="known_hosts",
+                fix='write known_hosts = ["cdn.example.net"]',
+            )
+        normalized = tuple(h.strip().lower().rstrip(".").lstrip(".") for h in hosts)
+        object.__setattr__(self, "known_hosts", normalized)
         cookies = tuple(self.cookies)
         for index, rule in enumerate(cookies):
             if not isinstance(rule, CookieRule):
@@ -164,6 +261,7 @@ class Policy:
                     key=f"cookies[{index}]",
                     fix="build rules with CookieRule(name=..., category=...)",
                 )
+        _reject_duplicate_rules(cookies, source=src)
         object.__setattr__(self, "cookies", cookies)
         object.__setattr__(
             self,
@@ -255,7 +353,17 @@ class Policy:
                     key=f"categories.{key}",
                     fix=f"use one of {', '.join(CATEGORIES)}",
                 )
-            if not isinstance(value, dict) or set(value) - {"label", "description"}:
+            unknown = (
+                sorted(set(value) - {"label", "description"}) if isinstance(value, dict) else []
+            )
+            if unknown:
+                raise ConfigError(
+                    "unknown key",
+                    source=source,
+                    key=f"categories.{key}.{unknown[0]}",
+                    fix=did_you_mean(unknown[0], ("label", "description"), or_list="known keys: "),
+                )
+            if not isinstance(value, dict):
                 raise ConfigError(
                     "must be a table with label and/or description",
                     source=source,
@@ -281,6 +389,9 @@ class Policy:
             "knowledge_base_files": "knowledge_base_files",
             "site_name": "site_name",
             "privacy_url": "privacy_url",
+            "controller": "controller",
+            "known_hosts": "known_hosts",
+            "block_unknown_hosts": "block_unknown_hosts",
             "honor_dnt": "honor_dnt",
             "regions": "regions",
             "default_region": "default_region",
@@ -290,7 +401,9 @@ class Policy:
                 kwargs[attr] = data[toml_key]
         if "revision" in kwargs and not isinstance(kwargs["revision"], str):
             kwargs["revision"] = str(kwargs["revision"])
-        for key in ("knowledge_base", "honor_dnt"):
+        if isinstance(kwargs.get("known_hosts"), list):
+            kwargs["known_hosts"] = tuple(kwargs["known_hosts"])
+        for key in ("knowledge_base", "honor_dnt", "block_unknown_hosts"):
             if key in kwargs and not isinstance(kwargs[key], bool):
                 raise ConfigError(
                     f"must be true or false, got {kwargs[key]!r}",

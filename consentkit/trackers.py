@@ -22,7 +22,15 @@ from consentkit.errors import ConfigError
 from consentkit.rules import is_https_url
 from consentkit.url_host import HostPath, host_path
 
-__all__ = ["KINDS", "TRACKER_CATEGORIES", "Tracker", "TrackerIndex", "default_index"]
+__all__ = [
+    "KINDS",
+    "TRACKER_CATEGORIES",
+    "Tracker",
+    "TrackerIndex",
+    "default_index",
+    "host_in",
+    "third_party_host",
+]
 
 TRACKER_CATEGORIES: Final = frozenset({"performance", "functionality", "targeting"})
 """Categories a tracker may need (``necessary`` trackers do not exist by definition)."""
@@ -75,6 +83,20 @@ def _same_site(host: str, site: str) -> bool:
     if site.startswith("www."):
         site = site[4:]
     return host == site or host.endswith("." + site)
+
+
+def third_party_host(url: str, site: str | None) -> str | None:
+    """The host of an absolute http(s) URL not on *site* (or its subdomains), else ``None``."""
+    parsed = url_host_path(url)
+    if parsed is None or (site and _same_site(parsed[0], site)):
+        return None
+    return parsed[0]
+
+
+def host_in(host: str, domains: Iterable[str]) -> bool:
+    """Whether *host* is one of *domains* or a subdomain of one."""
+    wanted = set(domains)
+    return any(suffix in wanted for suffix in _host_suffixes(host))
 
 
 def _is_regex(marker: str) -> bool:

@@ -54,7 +54,7 @@ def main(out: Path) -> None:
             create_app(
                 "hosting",
                 db_path=Path(tmp) / "consent.db",
-                secret="screenshot-secret-000000000000",
+                secret="screenshot-secret-0000000000000000000000",
                 receipt_key="screenshot-receipt-key-00000000",
                 admin_token=ADMIN,
                 providers_url=f"http://127.0.0.1:{providers_port}",

@@ -18,7 +18,14 @@ from starlette.testclient import TestClient
 
 from consentkit.categories import OPTIONAL_CATEGORIES
 from consentkit.stores.sqlite import SQLiteReceiptStore
-from demo_site.app import PROFILES, UNDECLARED_COOKIE, create_app, create_providers_app, load_policy
+from demo_site.app import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    UNDECLARED_COOKIE,
+    create_app,
+    create_providers_app,
+    load_policy,
+)
 from demo_site.providers import PROVIDER_COOKIES
 
 from .conftest import ADMIN_TOKEN, RECEIPT_KEY, SECRET
@@ -347,3 +354,27 @@ def _wait_until_up(url: str, process: subprocess.Popen[str]) -> None:
             pass
         time.sleep(0.1)
     pytest.fail(f"{url} did not answer within 30 s")
+
+
+def test_readme_tour_states_the_cookies_of_the_first_visit(tmp_path: Path) -> None:
+    """The README's claim about the default demo's first visit matches what it really sets."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    claim = re.search(r"Cookies after the\s+first visit: (none|[`\w, and]+)", readme)
+    assert claim is not None, "the README tour no longer states the first visit's cookies"
+    claimed = set(re.findall(r"`(\w+)`", claim.group(1)))
+    with TestClient(build(DEFAULT_PROFILE, tmp_path)) as client:
+        first = set(set_cookie_names(client.get("/"))) - {"consentkit"}
+        assert first == claimed
+        forms = set(set_cookie_names(client.get("/contact")))
+    # What the README says arrives later, does, where it says.
+    tour = readme[claim.start() : claim.start() + 300]
+    if "`csrftoken` comes with the contact" in tour:
+        assert "csrftoken" in forms
+
+
+def test_french_demo_page_gets_a_french_banner(tmp_path: Path) -> None:
+    with TestClient(build(DEFAULT_PROFILE, tmp_path)) as client:
+        page = client.get("/?lang=fr", headers={"Accept-Language": "en-US,en;q=0.9"}).text
+    assert '<html lang="fr">' in page
+    assert "Tout accepter" in page
+    assert "Accept all" not in page

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from consentkit import Banner, Policy
+from consentkit import Banner, ConfigError, Controller, Policy
 from consentkit.cli import main as cli_main
 from consentkit.decision import ConsentCodec
 from consentkit.receipts import Receipt
@@ -634,3 +634,52 @@ async def test_export_streams_from_a_real_server(tmp_path: Path) -> None:
         assert [json.loads(line)["receipt_id"] for line in lines] == created
     finally:
         server.stop()
+
+
+def test_receipt_names_the_controller_given_to_the_middleware(
+    site_factory: Callable[..., Site],
+) -> None:
+    site = site_factory(
+        site_policy(privacy_url="https://example.org/privacy"), controller="Example Ltd"
+    )
+    client = site.make_client()
+    client.post("/_consent", json={"action": "accept_all"})
+    body = client.get("/_consent/receipt").json()
+    assert body["piiControllers"][0]["piiController"] == "Example Ltd"
+    assert body["policyUrl"] == "https://example.org/privacy"
+
+
+def test_receipt_controller_table_from_toml_with_hash_and_hmac(
+    site_factory: Callable[..., Site], tmp_path: Path
+) -> None:
+    path = tmp_path / "consent.toml"
+    path.write_text(
+        'privacy_url = "/privacy"\n[controller]\nname = "Example SA"\ncontact = "DPO"\n'
+        'email = "dpo@example.org"\naddress = "1 Rue Example, Paris"\nphone = "+33 1 23"\n'
+    )
+    site = site_factory(Policy.from_toml(path))
+    client = site.make_client()
+    client.post("/_consent", json={"action": "reject_all"})
+    body = client.get("/_consent/receipt").json()
+    assert body["piiControllers"][0] == {
+        "piiController": "Example SA",
+        "onBehalf": False,
+        "contact": "DPO",
+        "address": "1 Rue Example, Paris",
+        "email": "dpo@example.org",
+        "phone": "+33 1 23",
+    }
+    assert body["policyUrl"] == "/privacy"
+    stored = site.store.latest(consent_id_of(client))
+    assert stored is not None
+    # docs/http-api.md promises the receipt "with its hash and HMAC".
+    assert body["consentkit"]["hash"] == stored.hash
+    assert body["consentkit"]["hmac"] == stored.hmac
+    assert body["consentkit"]["keyId"] == stored.key_id
+
+
+def test_controller_table_typo_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match='did you mean "email"'):
+        Policy.from_dict({"controller": {"name": "X", "emial": "a@b"}})
+    assert Policy(controller=Controller("X", email="a@b")).controller.email == "a@b"
+    assert Policy(controller={"name": "Y"}).controller.name == "Y"  # type: ignore[arg-type]

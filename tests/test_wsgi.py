@@ -336,3 +336,19 @@ def test_a_gpc_page_view_records_a_receipt_and_remembers_it(tmp_path: Path) -> N
     with sqlite3.connect(db) as conn:
         rows = conn.execute("select action from consentkit_receipts").fetchall()
     assert rows == [("gpc",)]
+
+
+def test_the_banner_speaks_the_pages_html_lang_under_wsgi() -> None:
+    page = b'<!doctype html><html lang="fr"><head></head><body><p>x</p></body></html>'
+    got = call(wrap(html_app([page], cookies=())), ACCEPT_LANGUAGE="en")
+    assert b"Tout accepter" in got.body
+    assert b"Accept all" not in got.body
+    english = call(wrap(html_app([page.replace(b' lang="fr"', b"")], cookies=())))
+    assert b"Accept all" in english.body
+
+
+def test_the_declaration_lists_cookies_the_wsgi_app_set() -> None:
+    app = wrap(html_app())
+    assert b"<code>_ga</code>" not in call(app, "/_consent/cookies").body
+    call(app)  # the page sets _ga (refused, so dropped) and sessionid
+    assert b"<code>_ga</code>" in call(app, "/_consent/cookies").body

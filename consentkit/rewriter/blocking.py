@@ -121,6 +121,8 @@ class Blocker:
         """Everything besides a tag's bytes that its decision depends on."""
         # any tracker's URL in a string literal makes an inline script a loader
         categories = {t.category for t in plan.trackers.trackers}
+        self._ask_unknown = plan.unknown_source is not None and plan.block_unmarked_trackers
+        """Scripts and frames then go to the hook each time (it counts), not the cache."""
         self._classify_inline = plan.block_unmarked_trackers and not all(
             plan.allows(c) for c in categories
         )
@@ -134,7 +136,10 @@ class Blocker:
         recur on every page of a site, so most are decided once per process.
         """
         raw = tag.raw
-        key = (raw, in_noscript, self._context) if len(raw) <= _CACHED_TAG_BYTES else None
+        uncached = len(raw) > _CACHED_TAG_BYTES or (
+            self._ask_unknown and tag.name in (b"script", b"iframe")
+        )
+        key = None if uncached else (raw, in_noscript, self._context)
         hit = _DECISIONS.get(key) if key is not None else None
         if hit is None:
             before = len(self.stats.blocked)
@@ -236,6 +241,12 @@ class Blocker:
             text = value.decode("latin-1")
         return html.unescape(text)
 
+    def _unknown(self, kind: str, url: bytes | None) -> Tracker | None:
+        hook = self.plan.unknown_source
+        if hook is None or url is None or not self.plan.block_unmarked_trackers:
+            return None
+        return hook(kind, attr_text(url))
+
     def _record(self, kind: str, category: str, tracker: Tracker | None, url: bytes | None) -> None:
         provider = tracker.provider if tracker is not None else None
         item = Blocked(kind, category, provider, attr_text(url) if url is not None else None)
@@ -265,7 +276,7 @@ class Blocker:
                 return None  # an import map pointing at a tracker is its loader
             return tag.raw
         if src is not None:
-            tracker = self._match(src)
+            tracker = self._match(src) or self._unknown("script", src)
             if tracker is not None and not self.plan.allows(tracker.category):
                 return self._block_script(tag, tracker.category, tracker, src)
             return tag.raw
@@ -341,7 +352,7 @@ class Blocker:
             return self._srcdoc(tag)  # srcdoc wins over src
         src = tag.get(b"src")
         category = self._marked(tag)
-        tracker = self._match(src)
+        tracker = self._match(src) or self._unknown("iframe", src)
         if category is None and tracker is not None:
             category = tracker.category
         if category is None or src is None or self.plan.allows(category):

@@ -38,6 +38,7 @@ class Emitter:
         "body_start_pending",
         "head_pending",
         "held",
+        "html_lang",
         "pending",
         "plan",
         "stats",
@@ -54,6 +55,8 @@ class Emitter:
         self.head_pending = bool(plan.head_html)
         self.body_start_pending = bool(plan.body_start_html)
         self.body_pending = bool(plan.body_end_html) or self.body_start_pending
+        self.html_lang = ""
+        """The ``lang`` of the document's ``<html>`` tag, once the tokenizer found it."""
 
     @property
     def inserting(self) -> bool:
@@ -99,10 +102,15 @@ class Emitter:
         self.stats.head_injected = True
         self.insert(self.plan.head_html)
 
+    def body_start_markup(self) -> str:
+        """What goes after ``<body>``: per the page's language when the plan asks so."""
+        for_lang = self.plan.body_start_html_for_lang
+        return for_lang(self.html_lang) if for_lang is not None else self.plan.body_start_html
+
     def body_started(self) -> None:
         """Right after the ``<body>`` start tag: ``body_start_html`` goes here."""
         self.body_start_pending = False
-        self.insert(self.plan.body_start_html)
+        self.insert(self.body_start_markup())
         if not self.plan.body_end_html:
             self.body_pending = False
 
@@ -123,7 +131,7 @@ class Emitter:
             if self.body_start_pending:
                 # The document had no <body> tag: both insertions land together.
                 self.body_start_pending = False
-                markup = self.plan.body_start_html + markup
+                markup = self.body_start_markup() + markup
             self._out.append(markup.encode(self._enc, "xmlcharrefreplace"))
         if held:
             self._out.append(bytes(held))

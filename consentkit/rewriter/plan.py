@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from consentkit.categories import CATEGORIES
-from consentkit.trackers import TrackerIndex, default_index
+from consentkit.trackers import Tracker, TrackerIndex, default_index
 
 __all__ = ["Blocked", "RewritePlan", "RewriteStats", "default_placeholder"]
 
@@ -55,12 +55,23 @@ class RewritePlan:
     """
     body_end_html: str = ""
     """Inserted right before the last real ``</body>`` (or at the end)."""
+    body_start_html_for_lang: Callable[[str], str] | None = None
+    """When set, gives the markup inserted after ``<body>`` instead of ``body_start_html``.
+
+    Called once, with the ``lang`` attribute of the document's ``<html>`` tag (``""``
+    without one), so the banner can speak the page's language. ``body_start_html``
+    must still be non-empty: it says that there is something to insert.
+    """
     placeholder: Callable[[Blocked], str] = default_placeholder
     block_unmarked_trackers: bool = True
     unclassified_category: str = "targeting"
     """Category assumed for a marking the rewriter does not recognise."""
     site_host: str | None = None
     """The page's own host: URLs on it (and its subdomains) are never trackers."""
+    unknown_source: Callable[[str, str], Tracker | None] | None = None
+    """Called with ``("script" | "iframe", url)`` for a script or frame source no tracker
+    matches; may report it, and returns a :class:`Tracker` to treat it as (blocked unless
+    its category is granted), or ``None`` to leave it alone."""
 
     def allows(self, category: str) -> bool:
         """Whether elements of *category* may run."""

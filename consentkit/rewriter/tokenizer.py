@@ -113,6 +113,8 @@ class Tokenizer:
         self._raw_cache: dict[bytes, re.Pattern[bytes]] = {}
         self._bom_pending = True
         self._passthrough = False
+        self._want_lang = plan.body_start_html_for_lang is not None and bool(plan.body_start_html)
+        """Set until the first start tag: if it is ``<html>``, its ``lang`` is recorded."""
         self._check_passthrough()
 
     @property
@@ -234,7 +236,9 @@ class Tokenizer:
 
     def _data(self, buf: bytes, pos: int, final: bool) -> int:
         pattern = None
-        if not self._out.head_pending and self.seen is None:
+        # The fast paths skip tags; while the <html> tag's lang is wanted, the first start
+        # tag is read here (only a doctype or comments can come before it).
+        if not self._out.head_pending and self.seen is None and not self._want_lang:
             if not self._open:
                 pattern, candidates = html_patterns(
                     blocking=self._blocking, before_body=self._out.body_start_pending
@@ -500,6 +504,8 @@ class Tokenizer:
         return found
 
     def _after_skipped(self, name: bytes, is_end: bool) -> None:
+        if not is_end:
+            self._want_lang = False  # a start tag too long to hold: no lang from it
         if not is_end and not self._open:
             self._enter_content(name)
 
@@ -524,6 +530,11 @@ class Tokenizer:
     def _start_tag(self, tag: Tag) -> int:
         name = tag.name
         out = self._out
+        if self._want_lang:
+            # Only a document's first tag can be its <html>.
+            self._want_lang = False
+            if name == b"html":
+                out.html_lang = tag.text(b"lang")
         if self.seen is not None:
             self.seen.append(name)
         if out.head_pending and not self._open and name != b"html":

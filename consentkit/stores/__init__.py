@@ -39,6 +39,7 @@ def open_store(url: str, *, receipt_keys: Sequence[str | bytes], **opts: Any) ->
     url = url.strip()
     scheme, sep, rest = url.partition("://")
     if not sep:
+        _reject_mistyped_url(url)
         return _sqlite(url, receipt_keys, opts)
     scheme = scheme.lower()
     if scheme == "sqlite":
@@ -61,6 +62,20 @@ def open_store(url: str, *, receipt_keys: Sequence[str | bytes], **opts: Any) ->
         key="url",
         fix="use sqlite:///file.db, a file path, or postgresql://...",
     )
+
+
+def _reject_mistyped_url(url: str) -> None:
+    """``sqlite:/consent.db`` is a URL missing slashes, not a file named so."""
+    scheme, colon, rest = url.partition(":")
+    if colon and scheme.lower() in ("sqlite", "postgresql", "postgres"):
+        path = rest.lstrip("/")
+        fixed = f"sqlite:///{path}" if scheme.lower() == "sqlite" else f"{scheme}://{path}"
+        raise ConfigError(
+            f"{url!r} looks like a mistyped store URL",
+            source="receipt store",
+            key="url",
+            fix=f"did you mean {fixed!r}? (sqlite:////abs/path.db for an absolute path)",
+        )
 
 
 def _sqlite(path: str, receipt_keys: Sequence[str | bytes], opts: dict[str, Any]) -> ReceiptStore:

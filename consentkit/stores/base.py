@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, Protocol, runtime_checkable
@@ -113,15 +113,23 @@ class ReceiptStore(Protocol):
 
 
 def verify_store(
-    store: ReceiptStore, *, keys: Sequence[str | bytes], batch_size: int = 1000
+    store: ReceiptStore,
+    *,
+    keys: Sequence[str | bytes],
+    batch_size: int = 1000,
+    progress: Callable[[int], None] | None = None,
 ) -> VerifyResult:
     """Verify a store's whole chain from its purge anchor to its recorded head.
 
     Beyond :func:`~consentkit.receipts.verify_chain`, this notices receipts removed from
     the end of the chain, by comparing the last receipt with the head the store recorded.
+    *progress*, if given, is called with the number of receipts read so far, once per batch.
     """
     anchor = store.anchor()
-    result = verify_chain(store.iter_receipts(batch_size=batch_size), keys=keys, start=anchor)
+    receipts: Iterable[Receipt] = store.iter_receipts(batch_size=batch_size)
+    if progress is not None:
+        receipts = _counted(receipts, progress, every=batch_size)
+    result = verify_chain(receipts, keys=keys, start=anchor)
     if not result.ok:
         return result
     head = store.head()
@@ -135,3 +143,15 @@ def verify_store(
         )
         return VerifyResult(result.checked, result.last_seq, result.last_hash, brk)
     return result
+
+
+def _counted(
+    receipts: Iterable[Receipt], progress: Callable[[int], None], *, every: int
+) -> Iterator[Receipt]:
+    done = 0
+    for receipt in receipts:
+        yield receipt
+        done += 1
+        if done % every == 0:
+            progress(done)
+    progress(done)

@@ -303,6 +303,7 @@ def to_kantara(receipt: Receipt, *, controller: Mapping[str, Any]) -> dict[str, 
             "expiresAt": format_timestamp(receipt.expires_at),
             "seq": receipt.seq,
             "hash": receipt.hash,
+            "hmac": receipt.hmac,
             "keyId": receipt.key_id,
         },
     }

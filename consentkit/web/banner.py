@@ -30,8 +30,8 @@ from ..consent_mode import CONSENT_MODE_SIGNALS, consent_mode_state
 from ..decision import Decision
 from ..errors import ConfigError
 from ..policy import Policy
-from ..rules import CookieRule
 from ..urls import check_prefix
+from .declaration import CookieRow, Declaration
 from .i18n import BUNDLED_LANGUAGES, RTL_LANGUAGES, Texts, fill
 from .paths import safe_path, safe_url
 from .templates import environment, static_dir
@@ -72,19 +72,11 @@ class BannerContext:
 
 
 @dataclass(frozen=True, slots=True)
-class _CookieRow:
-    name: str
-    provider: str
-    purpose: str
-    retention: str
-
-
-@dataclass(frozen=True, slots=True)
 class _CategoryView:
     key: Category
     label: str
     description: str
-    cookies: tuple[_CookieRow, ...]
+    cookies: tuple[CookieRow, ...]
     total: int
     checked: bool
     locked: bool
@@ -124,6 +116,14 @@ class Banner:
     ) -> None:
         src = "Banner(...)"
         check_prefix(prefix, source=src)
+        self._options: dict[str, Any] = {
+            "languages": languages,
+            "default_language": default_language,
+            "loader": loader,
+            "theme": theme,
+            "position": position,
+            "texts": texts,
+        }
         if position not in ("bar", "box"):
             raise ConfigError(
                 f"unknown position {position!r}",
@@ -143,11 +143,20 @@ class Banner:
         if "</" in head_code:  # pragma: no cover - guards the inline copy below
             raise ConfigError("ck-head.js must not contain '</'", source="static/ck-head.js")
         self._head_code = Markup(head_code)  # noqa: S704 - our own file, checked above
-        self._hashes: dict[str, str] = {}
-        self._declaration = _Declaration(policy)
+        self._hash_cached = lru_cache(maxsize=_CACHE_SIZE)(self._shown_hash)
+        self._declaration = Declaration(policy)
         self._body_cached = lru_cache(maxsize=_CACHE_SIZE)(self._render_body)
         self._head_cached = lru_cache(maxsize=_CACHE_SIZE)(self._render_head)
         self._placeholder_cached = lru_cache(maxsize=_CACHE_SIZE)(self._render_placeholder)
+
+    def bound_to(self, policy: Policy, prefix: str, declaration: Declaration) -> Banner:
+        """A copy for *policy*, posting under *prefix*, listing *declaration*'s cookies.
+
+        The middleware calls it: its ``prefix`` and ``policy`` are the one source of truth.
+        """
+        bound = type(self)(policy, prefix=prefix, **self._options)
+        bound._declaration = declaration
+        return bound
 
     def __repr__(self) -> str:
         return f"Banner(prefix={self.prefix!r}, languages={len(self.languages)})"
@@ -192,24 +201,22 @@ class Banner:
 
         Receipts record it, so a receipt proves what the visitor saw.
         """
-        lang = self._language(language)
-        cached = self._hashes.get(lang)
-        if cached is None:
-            rows = self._declaration.rows
-            shown = {
-                "language": lang,
-                "texts": dict(sorted(self.texts(lang).items())),
-                "site_name": self.policy.site_name,
-                "privacy_url": safe_url(self.policy.privacy_url),
-                "cookies": {
-                    c: [[r.name, r.provider, r.purpose, r.retention] for r in rows(c)]
-                    for c in CATEGORIES
-                },
-            }
-            blob = json.dumps(shown, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-            cached = hashlib.sha256(blob.encode("utf-8")).hexdigest()
-            self._hashes[lang] = cached
-        return cached
+        return self._hash_cached(self._language(language), self._declaration.version)
+
+    def _shown_hash(self, lang: str, version: int) -> str:
+        rows = self._declaration.rows
+        shown = {
+            "language": lang,
+            "texts": dict(sorted(self.texts(lang).items())),
+            "site_name": self.policy.site_name,
+            "privacy_url": safe_url(self.policy.privacy_url),
+            "cookies": {
+                c: [[r.name, r.provider, r.purpose, r.retention] for r in rows(c)]
+                for c in CATEGORIES
+            },
+        }
+        blob = json.dumps(shown, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     # -- rendering ------------------------------------------------------------------------------
 
@@ -237,9 +244,9 @@ class Banner:
         answer), the preferences dialog (hidden until opened), the "Cookie settings"
         control and the enhancement script.
         """
-        return self._body_cached(_render_key(ctx))
+        return self._body_cached(_render_key(ctx), self._declaration.version)
 
-    def _render_body(self, key: tuple[Any, ...]) -> str:
+    def _render_body(self, key: tuple[Any, ...], version: int) -> str:
         (lang, decided, granted, refused, pending, model, region, gpc, reason, revision,
          nonce, return_to, gpc_honoured) = key  # fmt: skip
         granted_set = frozenset(granted) | {"necessary"}
@@ -273,7 +280,7 @@ class Banner:
             model=model,
             decided=decided,
             gpc_honoured=gpc_honoured,
-            categories=self._declaration.categories(texts, granted_set, _LISTED_PER_CATEGORY),
+            categories=_category_views(self._declaration, texts, granted_set, _LISTED_PER_CATEGORY),
             do_not_sell=[c for c in optional_granted if c != "targeting"],
         )
         return self._env.get_template("banner.html").render(context)
@@ -306,8 +313,8 @@ class Banner:
             decided=decision.decided,
             model=decision.model,
             gpc_honoured=ctx.gpc_honoured,
-            categories=self._declaration.categories(
-                context["t"], frozenset(decision.granted), limit
+            categories=_category_views(
+                self._declaration, context["t"], frozenset(decision.granted), limit
             ),
             revision=self.policy.revision,
         )
@@ -395,35 +402,21 @@ def _render_key(ctx: BannerContext) -> tuple[Any, ...]:
     )
 
 
-class _Declaration:
-    """The policy's cookies per category as the banner lists them (rows built once)."""
-
-    def __init__(self, policy: Policy) -> None:
-        self._policy = policy
-        self._rows: dict[Category, tuple[_CookieRow, ...]] = {}
-
-    def rows(self, category: Category) -> tuple[_CookieRow, ...]:
-        rows = self._rows.get(category)
-        if rows is None:
-            rows = tuple(_cookie_row(rule) for rule in self._policy.cookies_for(category))
-            self._rows[category] = rows
-        return rows
-
-    def categories(
-        self, texts: Mapping[str, str], granted: frozenset[str], limit: int | None
-    ) -> list[_CategoryView]:
-        return [
-            _CategoryView(
-                key=category,
-                label=texts[f"{category}_label"],
-                description=texts[f"{category}_description"],
-                cookies=self.rows(category)[:limit],
-                total=len(self.rows(category)),
-                checked=category == "necessary" or category in granted,
-                locked=category == "necessary",
-            )
-            for category in CATEGORIES
-        ]
+def _category_views(
+    declaration: Declaration, texts: Mapping[str, str], granted: frozenset[str], limit: int | None
+) -> list[_CategoryView]:
+    return [
+        _CategoryView(
+            key=category,
+            label=texts[f"{category}_label"],
+            description=texts[f"{category}_description"],
+            cookies=declaration.rows(category)[:limit],
+            total=len(declaration.rows(category)),
+            checked=category == "necessary" or category in granted,
+            locked=category == "necessary",
+        )
+        for category in CATEGORIES
+    ]
 
 
 def _as_category(value: object, fallback: Category) -> Category:
@@ -432,9 +425,3 @@ def _as_category(value: object, fallback: Category) -> Category:
         if value == category:
             return category
     return fallback
-
-
-def _cookie_row(rule: CookieRule) -> _CookieRow:
-    """Display values of a cookie rule; a prefix rule shows as ``name*``."""
-    name = rule.name + "*" if rule.match == "prefix" else rule.name
-    return _CookieRow(name, rule.provider, rule.purpose, rule.retention)

@@ -9,31 +9,76 @@ ASGI nor WSGI: :class:`~.middleware.ConsentMiddleware` and
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from functools import lru_cache, partial
 from typing import Any, Final
 
 from ..crawlers import is_crawler
 from ..decision import ConsentCodec, Decision, StoredConsent, decide
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from ..jurisdiction import JurisdictionResolver, read_signals
 from ..policy import Policy
 from ..stores import ReceiptStore
 from ..trackers import TrackerIndex, default_index
 from .admin import Admin
 from .banner import Banner
+from .declaration import Declaration
 from .editor import ResponseRules
 from .endpoints import ConsentEndpoints
 from .recorder import Recorder, open_receipt_store
 from .request import RequestInfo
 from .settings import Settings
+from .third_party import UnknownHosts
 from .unclassified import UnclassifiedReport
 
 __all__ = ["ConsentCore"]
 
 _MEMO_ITEMS: Final = 4096
+_MIN_KEY_BYTES: Final = 32
+_SETTINGS_FIELDS: Final = frozenset(f.name for f in fields(Settings))
+_ALL_OPTIONS: Final = _SETTINGS_FIELDS | {
+    "policy",
+    "secret_key",
+    "store",
+    "receipt_key",
+    "spool_path",
+    "banner",
+    "jurisdiction",
+    "trusted_headers",
+    "geoip_path",
+    "trackers",
+}
+
+
+def check_secret_keys(
+    secret_key: str | bytes | Sequence[str | bytes] | None, *, source: str
+) -> str | bytes | Sequence[str | bytes]:
+    """Each signing key must hold at least 32 bytes: a short one can be guessed offline."""
+    fix = (
+        "pass secret_key=os.environ['CONSENTKIT_SECRET'], a random key of at least "
+        f"{_MIN_KEY_BYTES} bytes (`consentkit keygen` prints one)"
+    )
+    if not secret_key:
+        raise ConfigError(
+            "a secret key is required to sign consent cookies",
+            source=source,
+            key="secret_key",
+            fix=fix,
+        )
+    keys = [secret_key] if isinstance(secret_key, str | bytes) else list(secret_key)
+    for key in keys:
+        size = len(key.encode("utf-8") if isinstance(key, str) else key)
+        if size < _MIN_KEY_BYTES:
+            raise ConfigError(
+                f"a signing key has {size} bytes, fewer than {_MIN_KEY_BYTES}",
+                source=source,
+                key="secret_key",
+                fix=fix,
+            )
+    return secret_key
 
 
 @lru_cache(maxsize=_MEMO_ITEMS)
@@ -45,8 +90,10 @@ class ConsentCore:
     """Keep a site's cookie-consent promises on the server (shared by ASGI and WSGI).
 
     Args:
-        policy: the site's :class:`~consentkit.policy.Policy`.
-        secret_key: key (or keys, newest first) signing the consent cookie. Required.
+        policy: the site's :class:`~consentkit.policy.Policy`, or the path of a TOML
+            policy file, loaded with :meth:`Policy.from_toml <consentkit.policy.Policy.from_toml>`.
+        secret_key: key (or keys, newest first) signing the consent cookie. Required;
+            each at least 32 bytes (``consentkit keygen`` prints one).
         store: a :class:`~consentkit.stores.ReceiptStore` or a store URL
             (``sqlite:///consent.db``, ``postgresql://...``); ``None`` records nothing.
         receipt_key: key (or keys, newest first) sealing receipts; required with a store
@@ -54,7 +101,8 @@ class ConsentCore:
         spool_path: where receipts wait when the store is down (default: next to a
             SQLite store, else ``consentkit-spool.jsonl``).
         banner: a :class:`~consentkit.web.banner.Banner`, ``True`` for the default one,
-            ``False`` to inject nothing.
+            ``False`` to inject nothing. A banner given is bound to this middleware's
+            ``policy`` and ``prefix`` (:meth:`Banner.bound_to`).
         jurisdiction: resolves the visitor's region and consent model; by default
             the policy's region table with ``trusted_headers`` (none: every visitor
             gets the policy's default region) and ``geoip_path``.
@@ -69,7 +117,7 @@ class ConsentCore:
     def __init__(
         self,
         *,
-        policy: Policy,
+        policy: Policy | str | os.PathLike[str],
         secret_key: str | bytes | Sequence[str | bytes] | None = None,
         store: ReceiptStore | str | None = None,
         receipt_key: str | Sequence[str] | None = None,
@@ -82,28 +130,35 @@ class ConsentCore:
         **options: Any,
     ) -> None:
         src = f"{type(self).__name__}(...)"
+        if isinstance(policy, str | os.PathLike):
+            policy = Policy.from_toml(os.fspath(policy))
         if not isinstance(policy, Policy):
             raise ConfigError(
-                "policy is required", source=src, key="policy", fix="pass policy=Policy(...)"
-            )
-        if not secret_key:
-            raise ConfigError(
-                "a secret key is required to sign consent cookies",
+                "policy is required",
                 source=src,
-                key="secret_key",
-                fix="pass secret_key=os.environ['CONSENTKIT_SECRET'] (a long random string)",
+                key="policy",
+                fix='pass policy=Policy(...) or the path of a TOML policy ("consent.toml")',
             )
-        try:
-            self.settings = Settings(**options)
-        except TypeError as exc:
+        secret_key = check_secret_keys(secret_key, source=src)
+        unknown = sorted(set(options) - _SETTINGS_FIELDS)
+        if unknown:
             raise ConfigError(
-                str(exc), source=src, key="options", fix="see docs/configuration.md"
-            ) from None
+                "unknown option",
+                source=src,
+                key=unknown[0],
+                fix=did_you_mean(unknown[0], _ALL_OPTIONS, or_list="known options: "),
+            )
+        self.settings = Settings(**options)
         self.policy = policy
         self.codec = ConsentCodec(secret_key)
+        self.declaration = Declaration(policy)
         if banner is True:
             banner = Banner(policy, prefix=self.settings.prefix)
-        self.banner: Banner | None = banner or None
+        # One source of truth: the banner posts under this middleware's prefix and
+        # lists this policy, whatever it was built with.
+        self.banner: Banner | None = (
+            banner.bound_to(policy, self.settings.prefix, self.declaration) if banner else None
+        )
         self.jurisdiction = jurisdiction or JurisdictionResolver(
             trusted_headers, geoip_path, table=policy.region_table
         )
@@ -127,7 +182,9 @@ class ConsentCore:
             self.unclassified,
             scan_store_url=store if isinstance(store, str) else None,
         )
-        self.endpoints = ConsentEndpoints(self.settings, policy, self.recorder, self.banner, admin)
+        self.endpoints = ConsentEndpoints(
+            self.settings, policy, self.recorder, self.banner, admin, declaration=self.declaration
+        )
         self.rules = ResponseRules(
             policy=policy,
             own_cookies=self.own_cookies,
@@ -135,6 +192,8 @@ class ConsentCore:
             recorder=self.recorder,
             unclassified=self.unclassified,
             banner=self.banner,
+            declaration=self.declaration,
+            unknown_hosts=UnknownHosts(policy, self.unclassified),
             rewrite_html=self.settings.rewrite_html,
             inject_banner=self.settings.inject_banner,
         )

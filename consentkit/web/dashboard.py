@@ -74,6 +74,8 @@ class _Report(Protocol):
     def snapshot(self) -> list[tuple[str, int, datetime]]: ...
     def undeclared(self) -> Sequence[_Undeclared]: ...
 
+    def hosts(self) -> list[tuple[str, str, int, datetime]]: ...
+
 
 class _Settings(Protocol):
     @property
@@ -206,6 +208,10 @@ def render_dashboard(mw: DashboardSource, days: str | None, *, now: datetime | N
         ],
         "undeclared": undeclared_rows(mw.unclassified),
         "scan": scan_context(mw.scan_store_url),
+        "unknown_hosts": [
+            (host, kind, count, _fmt_time(first))
+            for host, kind, count, first in mw.unclassified.hosts()
+        ],
         "exports": [
             (fmt.upper(), f"{prefix}/admin/export?format={fmt}")
             for fmt in ("csv", "ndjson", "json")

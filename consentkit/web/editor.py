@@ -10,6 +10,7 @@ into the bytes to send. The ASGI responder and the WSGI middleware only move byt
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -18,11 +19,14 @@ from ..enforcement import cookies_to_expire, enforce_set_cookies, expiry_headers
 from ..policy import Policy
 from ..rewriter import Blocked, HTMLRewriter, RewritePlan, default_placeholder, sniff_charset
 from ..trackers import TrackerIndex
-from .banner import Banner
+from .banner import Banner, BannerContext
+from .declaration import Declaration
 from .encodings import CorruptBody, Decoder, Encoder, codec_for
 from .headers import RawHeaders, add_vary, csp_nonce, make_private
+from .i18n import LANGUAGE_STATE_KEY, preferring
 from .recorder import Recorder
 from .request import RequestInfo
+from .third_party import UnknownHosts
 from .unclassified import UnclassifiedReport
 
 __all__ = ["ResponseEditor", "ResponseRules"]
@@ -57,6 +61,8 @@ class ResponseRules:
         banner: injected into HTML pages when *inject_banner*; ``None`` for none.
         rewrite_html: stream HTML bodies through the rewriter at all.
         inject_banner: put the banner into rewritten pages.
+        declaration: records the cookie names responses set, for the declaration.
+        unknown_hosts: judges script and frame hosts no tracker matches.
     """
 
     policy: Policy
@@ -65,6 +71,8 @@ class ResponseRules:
     recorder: Recorder
     unclassified: UnclassifiedReport
     banner: Banner | None
+    declaration: Declaration | None = None
+    unknown_hosts: UnknownHosts | None = None
     rewrite_html: bool = True
     inject_banner: bool = True
     _warned_encodings: set[str] = field(default_factory=set, repr=False)
@@ -125,6 +133,8 @@ class ResponseEditor:
             rules.unclassified.add(result.unclassified)
         if result.undeclared:
             rules.unclassified.add_undeclared(result.undeclared)
+        if result.seen and rules.declaration is not None:
+            rules.declaration.observe(result.seen)
         stale = cookies_to_expire(
             request.cookies,
             decision=decision,
@@ -201,24 +211,38 @@ class ResponseEditor:
         nonce = csp_nonce(headers.getlist("content-security-policy"))
         head_html = body_html = ""
         placeholder = default_placeholder
+        body_for_lang: Callable[[str], str] | None = None
         if rules.banner is not None and rules.inject_banner and not decision.crawler:
             banner = rules.banner
-            ctx = banner.context(
-                decision,
-                accept_language=request.header("accept-language"),
-                return_to=request.return_to,
-                nonce=nonce,
-            )
+            # The app's choice for this response, then the page's <html lang>, then
+            # the visitor's Accept-Language: the first the banner offers wins.
+            override = (request.scope.get("state") or {}).get(LANGUAGE_STATE_KEY)
+            accept = request.header("accept-language")
+
+            def context(html_lang: str = "") -> BannerContext:
+                return banner.context(
+                    decision,
+                    accept_language=preferring(override, html_lang, accept_language=accept),
+                    return_to=request.return_to,
+                    nonce=nonce,
+                )
+
+            ctx = context()
             head_html = banner.head_html(ctx)
             body_html = banner.body_html(ctx)
-            language = ctx.language
+            language = [ctx.language]
+
+            def body_for_lang(html_lang: str) -> str:
+                page_ctx = context(html_lang)
+                language[0] = page_ctx.language
+                return banner.body_html(page_ctx)
 
             def placeholder(blocked: Blocked) -> str:
                 return banner.placeholder_html(
                     provider=blocked.provider,
                     category=blocked.category,
                     src=blocked.url,
-                    language=language,
+                    language=language[0],
                     granted=decision.granted,
                     return_to=request.return_to,
                 )
@@ -228,9 +252,13 @@ class ResponseEditor:
             trackers=rules.trackers,
             head_html=head_html,
             body_start_html=body_html,
+            body_start_html_for_lang=body_for_lang,
             placeholder=placeholder,
             unclassified_category=rules.policy.unclassified,
             site_host=request.hostname,
+            unknown_source=(
+                rules.unknown_hosts.for_site(request.hostname) if rules.unknown_hosts else None
+            ),
         )
         charset = sniff_charset(headers.get("content-type"), b"")
         decoder, encoder = codec

@@ -20,10 +20,11 @@ from ..categories import CATEGORIES, OPTIONAL_CATEGORIES, VISITOR_ACTIONS, Categ
 from ..decision import Decision, StoredConsent, choice, decide
 from ..enforcement import cookies_to_expire, expiry_headers
 from ..jurisdiction import gpc_json
-from ..policy import Policy
+from ..policy import Controller, Policy
 from ..stores.export import to_kantara
 from .admin import Admin
 from .banner import Banner
+from .declaration import Declaration
 from .paths import safe_path
 from .recorder import Recorder
 from .request import RequestInfo
@@ -38,6 +39,14 @@ _JSON = "application/json"
 _GPC_LAST_UPDATE: Final = date(2026, 11, 1)
 
 
+def _controller_table(settings: Settings, policy: Policy) -> dict[str, str]:
+    """The receipt's controller: the middleware's ``controller`` option, else the policy's."""
+    controller = Controller.coerce(
+        settings.controller or policy.controller, source="ConsentMiddleware(...)"
+    )
+    return controller.as_dict(policy_url=policy.privacy_url)
+
+
 class ConsentEndpoints:
     """Dispatches requests under the prefix.
 
@@ -47,6 +56,7 @@ class ConsentEndpoints:
         recorder: signs the consent cookie and stores receipts.
         banner: renders the preferences and cookie pages; ``None`` disables them.
         admin: answers ``{prefix}/admin``.
+        declaration: the declared and observed cookies (names to expire on refusal).
     """
 
     def __init__(
@@ -56,8 +66,10 @@ class ConsentEndpoints:
         recorder: Recorder,
         banner: Banner | None,
         admin: Admin,
+        declaration: Declaration | None = None,
     ) -> None:
         self.settings = settings
+        self.declaration = declaration or Declaration(policy)
         self.policy = policy
         self.recorder = recorder
         self.banner = banner
@@ -273,9 +285,9 @@ class ConsentEndpoints:
         """Exact cookie names of refused categories, for the page script to delete."""
         names: list[str] = []
         for category in refused:
-            for rule in self.policy.cookies_for(category):
-                if rule.match == "exact" and rule.name not in already and rule.name not in names:
-                    names.append(rule.name)
+            for name in self.declaration.names(category):
+                if name not in already and name not in names:
+                    names.append(name)
         return names
 
     def _set_consent_cookie(
@@ -309,7 +321,7 @@ class ConsentEndpoints:
         latest = store.latest(decision.consent_id)
         if latest is None:
             return error(404, "no receipt recorded for this browser")
-        body = to_kantara(latest, controller={"piiController": self.settings.controller})
+        body = to_kantara(latest, controller=_controller_table(self.settings, self.policy))
         return json_reply(body, headers={"Cache-Control": "private, no-store"})
 
     def static(self, name: str, request: RequestInfo) -> Reply:

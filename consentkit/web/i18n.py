@@ -14,10 +14,17 @@ from types import MappingProxyType
 from typing import Final
 
 from ..categories import CATEGORIES
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from ..policy import Policy
 
-__all__ = ["BUNDLED_LANGUAGES", "RTL_LANGUAGES", "Texts", "fill"]
+__all__ = [
+    "BUNDLED_LANGUAGES",
+    "LANGUAGE_STATE_KEY",
+    "RTL_LANGUAGES",
+    "Texts",
+    "fill",
+    "preferring",
+]
 
 BUNDLED_LANGUAGES: Final[tuple[str, ...]] = (
     "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr",
@@ -30,6 +37,12 @@ _PLACEHOLDER_RE: Final = re.compile(r"\{([a-z_]+)\}")
 _LANGUAGE_TAG_RE: Final = re.compile(r"\*|[a-z]{1,8}(?:-[a-z0-9]{1,8})*")
 _QVALUE_RE: Final = re.compile(r"0(?:\.\d{0,3})?|1(?:\.0{0,3})?")
 _MAX_ACCEPT_LANGUAGE: Final = 1024
+_MAX_PREFERRED_TAG: Final = 64
+
+LANGUAGE_STATE_KEY: Final = "consent_language"
+"""The ``scope["state"]`` key (``request.state.consent_language``) an app sets to choose
+the banner's language for one response; it wins over the page's ``<html lang>`` and
+``Accept-Language`` when the banner offers that language."""
 _MAX_LANGUAGE_ENTRIES: Final = 64
 
 
@@ -72,6 +85,12 @@ class Texts:
         self._texts = _build_texts(policy, languages, overrides, src)
         self.languages: tuple[str, ...] = tuple(self._texts)
         default_language = default_language.lower()
+        if default_language not in self._texts:
+            # ``languages=["en-GB"]`` with the default "en": the regional variant stands in.
+            default_language = next(
+                (lang for lang in self.languages if lang.split("-", 1)[0] == default_language),
+                default_language,
+            )
         if default_language not in self._texts:
             raise ConfigError(
                 f"default language {default_language!r} is not offered",
@@ -123,6 +142,21 @@ class Texts:
         return primary if primary in self._texts else None
 
 
+def preferring(*tags: object, accept_language: str | None) -> str:
+    """An ``Accept-Language`` value that puts *tags* (in order) before the visitor's own.
+
+    Negotiation keeps the first offered language among equal q-values, so the first of
+    *tags* the banner offers wins, then the visitor's preferences. Empty, non-string or
+    over-long tags are left out.
+    """
+    first = [
+        tag.replace(",", "").replace(";", "")
+        for tag in tags
+        if isinstance(tag, str) and tag.strip() and len(tag) <= _MAX_PREFERRED_TAG
+    ]
+    return ", ".join([*first, accept_language or ""]) if first else accept_language or ""
+
+
 def _qvalue(params: str) -> float | None:
     q = 1.0
     for param in params.split(";"):
@@ -133,6 +167,14 @@ def _qvalue(params: str) -> float | None:
                 return None
             q = float(value)
     return q
+
+
+def _bundled_base(lang: str) -> str | None:
+    """The bundled texts a language uses: its own, else its base language's (``en-gb``: ``en``)."""
+    if lang in BUNDLED_LANGUAGES:
+        return lang
+    primary = lang.split("-", 1)[0]
+    return primary if primary in BUNDLED_LANGUAGES else None
 
 
 def _build_texts(
@@ -156,7 +198,8 @@ def _build_texts(
             )
     result: dict[str, MappingProxyType[str, str]] = {}
     for lang in wanted:
-        base = _load_bundled(lang) if lang in BUNDLED_LANGUAGES else {}
+        bundled = _bundled_base(lang)
+        base = _load_bundled(bundled) if bundled else {}
         merged = {**base, **lowered.get(lang, {})}
         for key, value in merged.items():
             if key not in reference:
@@ -164,7 +207,8 @@ def _build_texts(
                     "unknown text key",
                     source=src,
                     key=f"texts.{lang}.{key}",
-                    fix=f"use a key of the English texts, e.g. {sorted(reference)[0]}",
+                    fix=did_you_mean(key, reference)
+                    or f"use a key of the English texts, e.g. {sorted(reference)[0]}",
                 )
             if not isinstance(value, str) or not value.strip():
                 raise ConfigError(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import ConfigError
+from ..policy import Controller
 from ..privacy import IP_MODES, IPMode
 from ..urls import check_prefix
 
@@ -28,11 +30,14 @@ class Settings:
     max_body_size: int = 16 * 1024
     ip_mode: IPMode = "truncate"
     crawler_mode: Literal["block", "off"] = "block"
-    controller: str = ""
+    controller: Controller | Mapping[str, str] | str | None = None
 
     def __post_init__(self) -> None:
         src = "ConsentMiddleware(...)"
         check_prefix(self.prefix, source=src)
+        if self.controller is not None:
+            controller = Controller.coerce(self.controller, source=src)
+            object.__setattr__(self, "controller", controller)
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.cookie_name):
             raise ConfigError(
                 f"invalid cookie name {self.cookie_name!r}",

@@ -1,6 +1,6 @@
-"""Cookies seen in responses that match no rule, or that the policy does not declare.
+"""Cookies and third-party hosts nothing classifies, and cookies the policy does not declare.
 
-Unclassified cookies are logged once; both kinds are counted for the dashboard.
+Unclassified cookies and unknown hosts are logged once; all are counted for the dashboard.
 """
 
 from __future__ import annotations
@@ -11,12 +11,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
 from ..registry import Classification
 
 __all__ = ["UnclassifiedReport", "UndeclaredCookie"]
 
 logger = logging.getLogger("consentkit")
+
+_MAX_HOSTS: Final = 1024
+"""Distinct hosts remembered; past it new ones are still judged, no longer listed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,33 @@ class UnclassifiedReport:
         self._lock = threading.Lock()
         self._seen: dict[str, tuple[int, float]] = {}
         self._undeclared: dict[str, tuple[str, str, int, float, float]] = {}
+        self._hosts: dict[str, tuple[str, int, float]] = {}
+
+    def add_host(self, kind: str, host: str) -> None:
+        """Count a script or frame host nothing knows; the first sighting is logged."""
+        with self._lock:
+            seen = self._hosts.get(host)
+            if seen is not None:
+                self._hosts[host] = (seen[0], seen[1] + 1, seen[2])
+                return
+            if len(self._hosts) >= _MAX_HOSTS:
+                return
+            self._hosts[host] = (kind, 1, time.time())
+        logger.warning(
+            "unknown third-party %s host %r: add it to the policy's known_hosts if you trust "
+            "it (block_unknown_hosts = true blocks such hosts until consent)",
+            kind,
+            host,
+        )
+
+    def hosts(self) -> list[tuple[str, str, int, datetime]]:
+        """``(host, kind, count, first seen)`` for every unknown host, most seen first."""
+        with self._lock:
+            items = list(self._hosts.items())
+        return sorted(
+            ((h, k, c, datetime.fromtimestamp(f, UTC)) for h, (k, c, f) in items),
+            key=lambda row: (-row[2], row[0]),
+        )
 
     def add(self, names: Sequence[str]) -> None:
         with self._lock:
