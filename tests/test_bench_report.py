@@ -11,12 +11,14 @@ import pytest
 from benchmarks.__main__ import machine_info, parse_topics, run_topic
 from benchmarks.report import (
     MACHINE_FIELDS,
+    NOT_MEASURED,
     TOPICS,
     VERSION_FIELDS,
     TopicResult,
     columns_of,
     format_cell,
     from_json,
+    goal_rows,
     markdown_table,
     ratio,
     render_markdown,
@@ -178,3 +180,55 @@ def test_machine_info_has_every_header_field() -> None:
     assert isinstance(info["cores"], int)
     assert set(VERSION_FIELDS) - {"chromium", "wrk", "postgres"} <= set(info["versions"])
     assert info["versions"]["consentkit"]
+
+
+def _http(route: str, contender: str, ratio_: float, added: float) -> dict[str, Any]:
+    return {
+        "route": route,
+        "contender": contender,
+        "verified": True,
+        "overhead_ratio": ratio_,
+        "added_ms": added,
+    }
+
+
+def _goal_results(page_added: float) -> list[TopicResult]:
+    http = [
+        _http("/json", "consentkit", 1.01, 0.001),
+        _http("/json", "consentkit-accepted", 1.02, 0.002),
+        _http("/page20", "consentkit", 2.0, page_added),
+        _http("/page20", "obvious", 5.0, 1.0),
+        _http("/page300", "consentkit", 2.0, page_added),
+        _http("/page300", "obvious", 5.0, 1.0),
+        _http("/page300", "consentkit-accepted", 3.0, 0.1),
+        _http("/stream3m", "consentkit", 2.0, 10.0),
+        _http("/stream3m", "obvious", 3.0, 20.0),
+    ]
+    rewriter = [
+        {"page": "small", "consentkit_vs_selectolax": 3.5, "met": "yes"},
+        {"page": "hostile", "consentkit_ms": 5.0, "met": "yes"},
+    ]
+    return [TopicResult("http", http), TopicResult("rewriter", rewriter)]
+
+
+def test_goal_rows_cover_every_goal_and_judge_the_figures() -> None:
+    met = {row["goal"].split(".")[0]: row["met"] for row in goal_rows(_goal_results(0.3))}
+    assert list(met) == ["1", "2", "3", "4", "5", "6", "7"]
+    assert [met["2"], met["6"], met["7"]] == ["yes", "yes", "yes"]
+    # Parts without a figure never pass: goal 1's in-process µs, 3's refused visitor, 4's
+    # peak memory and 5's injected bytes.
+    assert met["1"] == met["3"] == met["4"] == met["5"] == NOT_MEASURED
+    slow = {row["goal"].split(".")[0]: row["met"] for row in goal_rows(_goal_results(0.5))}
+    assert slow["2"] == "no"
+
+
+def test_goal_rows_without_topics_pass_nothing() -> None:
+    assert all(row["met"] != "yes" for row in goal_rows([]))
+    failed = [TopicResult("http", error="boom"), TopicResult("rewriter", error="boom")]
+    assert all(row["met"] != "yes" for row in goal_rows(failed))
+
+
+def test_results_md_carries_the_goal_table() -> None:
+    text = render_markdown(_goal_results(0.3), INFO, quick=False, when="now")
+    assert "## Goals of the HTML path" in text
+    assert text.index("## Goals") < text.index("## Request overhead")
