@@ -232,3 +232,19 @@ def test_results_md_carries_the_goal_table() -> None:
     text = render_markdown(_goal_results(0.3), INFO, quick=False, when="now")
     assert "## Goals of the HTML path" in text
     assert text.index("## Goals") < text.index("## Request overhead")
+
+
+def test_goals_four_and_five_read_the_inject_topic() -> None:
+    inject = [
+        {"measure": "injected bytes, first visit", "value": 3000, "met": "yes"},
+        {"measure": "injected bytes, accepted all", "value": 5000, "met": "no"},
+        {"measure": "peak memory (bytes), 3 MB streamed, consentkit", "value": 9, "met": "x"},
+        {"measure": "body chunks sent before the app wrote half", "value": 3, "met": "yes"},
+    ]
+    rows = goal_rows([*_goal_results(0.3), TopicResult("inject", inject)])
+    by_goal = {row["goal"].split(".")[0]: row for row in rows}
+    assert by_goal["5"]["met"] == "no"
+    assert "accepted all: 5,000 B" in by_goal["5"]["measured"]
+    # The memory bound is reported, not judged, so goal 4 cannot read as met.
+    assert by_goal["4"]["met"] == NOT_MEASURED
+    assert "peak memory 9 B" in by_goal["4"]["measured"]
