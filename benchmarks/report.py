@@ -59,6 +59,7 @@ MACHINE_FIELDS: Final = (
     ("memory_gb", "Memory (GB)"),
     ("os", "OS"),
     ("python", "Python"),
+    ("load", "Load average (1/5/15 min)"),
 )
 """Machine facts shown in the header of ``results.md``, in order."""
 
