@@ -114,6 +114,11 @@ def _npm_version(package: str) -> str | None:
     return str(meta.get("version")) if isinstance(meta, dict) else None
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: the machine may be shared with other work."""
+    return "/".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def machine_info() -> dict[str, Any]:
     """CPU, cores, memory, OS, Python and the versions of everything benchmarked."""
     import consentkit
@@ -138,6 +143,7 @@ def machine_info() -> dict[str, Any]:
         "memory_gb": _memory_gb(),
         "os": platform.platform(terse=True),
         "python": platform.python_version(),
+        "load": load_average(),
         "versions": versions,
     }
 
@@ -183,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     topics = parse_topics(args.only)
+    load_at_start = load_average()
     started = time.perf_counter()
     results = []
     for name in topics:
@@ -191,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
         print(topic_section(result) + "\n", flush=True)
     info = machine_info()
+    info["load"] = f"start {load_at_start}, end {info['load']}"
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text(

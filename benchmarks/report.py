@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-TOPICS: Final = ("http", "rewriter", "banner", "store", "receipts_http", "wsgi")
+TOPICS: Final = ("http", "rewriter", "inject", "banner", "store", "receipts_http", "wsgi")
 """Every benchmark topic, in the order they run; ``benchmarks/bench_<topic>.py`` each."""
 
 TOPIC_TEXT: Final[Mapping[str, tuple[str, str]]] = {
@@ -26,6 +26,12 @@ TOPIC_TEXT: Final[Mapping[str, tuple[str, str]]] = {
         "MB/s of the streaming rewriter against parse-edit-serialise with selectolax and "
         "BeautifulSoup, on the same pages, after checking all block the same elements. "
         "Ratios above 1 mean consentkit is faster.",
+    ),
+    "inject": (
+        "Injected markup and streaming memory",
+        "Bytes consentkit adds to a small tracker-free page per visitor state, and peak "
+        "traced memory while the 3 MB page streams through consentkit and through the naive "
+        "buffering blocker, in process. Counts, not times: one round is exact.",
     ),
     "banner": (
         "Banner in the browser",
@@ -61,6 +67,7 @@ MACHINE_FIELDS: Final = (
     ("os", "OS"),
     ("python", "Python"),
     ("knowledge_base", "Knowledge base (`consentkit kb stats`)"),
+    ("load", "Load average (1/5/15 min)"),
 )
 """Machine facts (and the size of the knowledge base classified against) shown in the header
 of ``results.md``, in order."""
@@ -212,6 +219,8 @@ def render_markdown(
         f"{' --quick' if quick else ''}`; see docs/benchmarks.md for how to read it.",
         "",
         machine_table(info),
+        "",
+        goals_section(results),
     ]
     for result in results:
         parts += ["", topic_section(result)]
@@ -246,3 +255,191 @@ def to_json(
             for r in results
         },
     }
+
+
+NOT_MEASURED: Final = "not measured"
+"""The ``met`` cell of a goal whose figure this run does not produce: never counted as met."""
+
+SHARE_OF_NAIVE: Final = 0.35
+"""Goal 2: consentkit's added time on a first visit, as a share of the naive blocker's."""
+
+NON_HTML_RPS_SHARE: Final = 0.95
+"""Goal 1: requests/s through consentkit on a non-HTML route, as a share of bare."""
+
+DECIDED_PAGE_RATIO: Final = 5.0
+"""Goal 3: the 300 KB page for an accepted-all visitor, as a multiple of bare."""
+
+
+def _http_row(rows: Sequence[Mapping[str, Any]], route: str, contender: str) -> Mapping[str, Any]:
+    for row in rows:
+        if row.get("route") == route and row.get("contender") == contender:
+            return row
+    return {}
+
+
+def _verdict(checks: Sequence[bool | None]) -> str:
+    """``yes`` only when every part was measured and met; ``not measured`` when a part is
+    missing and none failed; else ``no``."""
+    if any(check is False for check in checks):
+        return "no"
+    if any(check is None for check in checks) or not checks:
+        return NOT_MEASURED
+    return "yes"
+
+
+def _num(value: Any, suffix: str = "") -> str:
+    return MISSING if not isinstance(value, int | float) else format_number(float(value)) + suffix
+
+
+def goal_rows(results: Sequence[TopicResult]) -> list[dict[str, Any]]:
+    """One row per goal of the HTML-path speed work (1-7), derived from the topics' rows:
+    its target, what this run measured for it, and whether it is met. A goal whose figure no
+    topic produced says so instead of passing."""
+    by_name = {r.name: r.rows for r in results if r.ok}
+    http = by_name.get("http", [])
+    rewriter = by_name.get("rewriter", [])
+
+    def overhead(route: str, contender: str) -> float | None:
+        value = _http_row(http, route, contender).get("overhead_ratio")
+        return float(value) if isinstance(value, int | float) else None
+
+    def added(route: str, contender: str) -> float | None:
+        value = _http_row(http, route, contender).get("added_ms")
+        return float(value) if isinstance(value, int | float) else None
+
+    goals: list[dict[str, Any]] = []
+
+    # 1. Non-HTML responses.
+    json_parts = {name: overhead("/json", name) for name in ("consentkit", "consentkit-accepted")}
+    checks1: list[bool | None] = [
+        None if value is None else 1 / value >= NON_HTML_RPS_SHARE for value in json_parts.values()
+    ]
+    checks1.append(None)  # the in-process +5 µs part has no figure in this run
+    goals.append(
+        {
+            "goal": "1. non-HTML responses",
+            "target": f"<= +5 µs in-process; >= {NON_HTML_RPS_SHARE}× bare rps (uvicorn + wrk)",
+            "measured": "; ".join(
+                f"{name}: {_num(None if v is None else 1 / v, '×')} bare rps"
+                for name, v in json_parts.items()
+            )
+            + "; in-process µs: "
+            + NOT_MEASURED,
+            "met": _verdict(checks1),
+        }
+    )
+
+    # 2. First visit against the naive blocker.
+    checks2: list[bool | None] = []
+    parts2: list[str] = []
+    for route in ("/page20", "/page300"):
+        ours, naive = added(route, "consentkit"), added(route, "obvious")
+        share = ratio(ours, naive) if naive and naive > 0 else None
+        verified = _http_row(http, route, "consentkit").get("verified")
+        checks2.append(None if share is None else share <= SHARE_OF_NAIVE and verified is True)
+        parts2.append(f"{route}: {_num(share, '×')} of naive's added time")
+    goals.append(
+        {
+            "goal": "2. first visit",
+            "target": f"added time <= {SHARE_OF_NAIVE}× the naive blocker's, 20 KB and 300 KB",
+            "measured": "; ".join(parts2),
+            "met": _verdict(checks2),
+        }
+    )
+
+    # 3. Decided visitors with nothing to block.
+    accepted = overhead("/page300", "consentkit-accepted")
+    goals.append(
+        {
+            "goal": "3. decided, nothing to block",
+            "target": f"300 KB page <= {DECIDED_PAGE_RATIO:.0f}× bare; refused/partial <= first "
+            "visit",
+            "measured": f"accepted all: {_num(accepted, '×')} bare (uvicorn + wrk); "
+            f"refused/partial: {NOT_MEASURED}",
+            "met": _verdict([None if accepted is None else accepted <= DECIDED_PAGE_RATIO, None]),
+        }
+    )
+
+    # 4. The 3 MB streamed page.
+    ours4, naive4 = added("/stream3m", "consentkit"), added("/stream3m", "obvious")
+    inject = by_name.get("inject", [])
+
+    def measure(prefix: str) -> Mapping[str, Any]:
+        return next((r for r in inject if str(r.get("measure", "")).startswith(prefix)), {})
+
+    peak = measure("peak memory")
+    early = measure("body chunks sent")
+    goals.append(
+        {
+            "goal": "4. 3 MB streamed page",
+            "target": "less added time than naive; peak memory bounded by chunk + pending "
+            "construct; first chunk not held back",
+            "measured": f"added {_num(ours4, ' ms')} vs naive {_num(naive4, ' ms')}; "
+            f"peak memory {_num(peak.get('value'), ' B')} ({peak.get('note', MISSING)}), "
+            f"bound not judged; chunks out by half-page: {_num(early.get('value'))}",
+            "met": _verdict(
+                [
+                    None if ours4 is None or naive4 is None else ours4 < naive4,
+                    None if not early else early.get("met") == "yes",
+                    None,  # the bound on peak memory is reported, not judged
+                ]
+            ),
+        }
+    )
+
+    # 5. Lean injection.
+    injected = [r for r in inject if str(r.get("measure", "")).startswith("injected bytes")]
+    goals.append(
+        {
+            "goal": "5. lean injection",
+            "target": "<= 4 KB injected on a first visit, <= 1 KB once decided",
+            "measured": "; ".join(
+                f"{str(r['measure']).removeprefix('injected bytes, ')}: "
+                f"{_num(r.get('value'), ' B')}"
+                for r in injected
+            )
+            or f"injected bytes: {NOT_MEASURED}",
+            "met": _verdict([r.get("met") == "yes" for r in injected]),
+        }
+    )
+
+    # 6. Rewriter throughput; 7. hostile pages.
+    pages = [r for r in rewriter if "consentkit_vs_selectolax" in r]
+    hostile = [r for r in rewriter if "consentkit_ms" in r]
+    goals.append(
+        {
+            "goal": "6. rewriter throughput",
+            "target": ">= 3× selectolax on each page",
+            "measured": "; ".join(
+                f"{r.get('page')}: {_num(r['consentkit_vs_selectolax'], '×')}" for r in pages
+            )
+            or MISSING,
+            "met": _verdict([r.get("met") == "yes" for r in pages]),
+        }
+    )
+    goals.append(
+        {
+            "goal": "7. hostile pages linear",
+            "target": "each < 50 ms",
+            "measured": "; ".join(
+                f"{r.get('page')}: {_num(r['consentkit_ms'], ' ms')}" for r in hostile
+            )
+            or MISSING,
+            "met": _verdict([r.get("met") == "yes" for r in hostile]),
+        }
+    )
+    return goals
+
+
+def goals_section(results: Sequence[TopicResult]) -> str:
+    """``## Goals``: the goal table, before the topics' own tables."""
+    return "\n".join(
+        [
+            "## Goals of the HTML path",
+            "",
+            "Each goal's target and this run's figure for it, taken from the topic tables "
+            "below; a part no topic measures reads `not measured` and the goal is not met.",
+            "",
+            markdown_table(goal_rows(results), ["goal", "target", "measured", "met"]),
+        ]
+    )

@@ -11,12 +11,14 @@ import pytest
 from benchmarks.__main__ import machine_info, parse_topics, run_topic
 from benchmarks.report import (
     MACHINE_FIELDS,
+    NOT_MEASURED,
     TOPICS,
     VERSION_FIELDS,
     TopicResult,
     columns_of,
     format_cell,
     from_json,
+    goal_rows,
     machine_table,
     markdown_table,
     ratio,
@@ -190,3 +192,71 @@ def test_header_records_the_knowledge_base_counts() -> None:
     assert "tracker domains" in counts
     table = machine_table({**INFO, "knowledge_base": counts})
     assert f"| Knowledge base (`consentkit kb stats`) | {counts} |" in table
+
+
+def _http(route: str, contender: str, ratio_: float, added: float) -> dict[str, Any]:
+    return {
+        "route": route,
+        "contender": contender,
+        "verified": True,
+        "overhead_ratio": ratio_,
+        "added_ms": added,
+    }
+
+
+def _goal_results(page_added: float) -> list[TopicResult]:
+    http = [
+        _http("/json", "consentkit", 1.01, 0.001),
+        _http("/json", "consentkit-accepted", 1.02, 0.002),
+        _http("/page20", "consentkit", 2.0, page_added),
+        _http("/page20", "obvious", 5.0, 1.0),
+        _http("/page300", "consentkit", 2.0, page_added),
+        _http("/page300", "obvious", 5.0, 1.0),
+        _http("/page300", "consentkit-accepted", 3.0, 0.1),
+        _http("/stream3m", "consentkit", 2.0, 10.0),
+        _http("/stream3m", "obvious", 3.0, 20.0),
+    ]
+    rewriter = [
+        {"page": "small", "consentkit_vs_selectolax": 3.5, "met": "yes"},
+        {"page": "hostile", "consentkit_ms": 5.0, "met": "yes"},
+    ]
+    return [TopicResult("http", http), TopicResult("rewriter", rewriter)]
+
+
+def test_goal_rows_cover_every_goal_and_judge_the_figures() -> None:
+    met = {row["goal"].split(".")[0]: row["met"] for row in goal_rows(_goal_results(0.3))}
+    assert list(met) == ["1", "2", "3", "4", "5", "6", "7"]
+    assert [met["2"], met["6"], met["7"]] == ["yes", "yes", "yes"]
+    # Parts without a figure never pass: goal 1's in-process µs, 3's refused visitor, 4's
+    # peak memory and 5's injected bytes.
+    assert met["1"] == met["3"] == met["4"] == met["5"] == NOT_MEASURED
+    slow = {row["goal"].split(".")[0]: row["met"] for row in goal_rows(_goal_results(0.5))}
+    assert slow["2"] == "no"
+
+
+def test_goal_rows_without_topics_pass_nothing() -> None:
+    assert all(row["met"] != "yes" for row in goal_rows([]))
+    failed = [TopicResult("http", error="boom"), TopicResult("rewriter", error="boom")]
+    assert all(row["met"] != "yes" for row in goal_rows(failed))
+
+
+def test_results_md_carries_the_goal_table() -> None:
+    text = render_markdown(_goal_results(0.3), INFO, quick=False, when="now")
+    assert "## Goals of the HTML path" in text
+    assert text.index("## Goals") < text.index("## Request overhead")
+
+
+def test_goals_four_and_five_read_the_inject_topic() -> None:
+    inject = [
+        {"measure": "injected bytes, first visit", "value": 3000, "met": "yes"},
+        {"measure": "injected bytes, accepted all", "value": 5000, "met": "no"},
+        {"measure": "peak memory (bytes), 3 MB streamed, consentkit", "value": 9, "met": "x"},
+        {"measure": "body chunks sent before the app wrote half", "value": 3, "met": "yes"},
+    ]
+    rows = goal_rows([*_goal_results(0.3), TopicResult("inject", inject)])
+    by_goal = {row["goal"].split(".")[0]: row for row in rows}
+    assert by_goal["5"]["met"] == "no"
+    assert "accepted all: 5,000 B" in by_goal["5"]["measured"]
+    # The memory bound is reported, not judged, so goal 4 cannot read as met.
+    assert by_goal["4"]["met"] == NOT_MEASURED
+    assert "peak memory 9 B" in by_goal["4"]["measured"]

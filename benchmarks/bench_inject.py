@@ -1,0 +1,213 @@
+"""What consentkit adds to a page, and what a streamed page costs in memory.
+
+Counts, not times, so one round is exact:
+
+* injected bytes per visitor state (first visit, accepted all, necessary only): the body
+  consentkit answers for a small page with no trackers, minus the page the app wrote, so
+  every added byte is markup consentkit injected (banner, head defaults, the "Cookie
+  settings" control);
+* peak memory (``tracemalloc``, after one untraced warm-up request) while the 3 MB page
+  streams through consentkit and through the naive buffering blocker, in process, for a
+  first visit; and how many body chunks
+  had left consentkit when the app had written half of the page (0 would mean it holds the
+  page back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tracemalloc
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from benchmarks.apps import SECRET, STREAM_CHUNK, body
+from benchmarks.apps.starlette_apps import COOKIE_NAME, consent_cookie, obvious_app, policy
+from consentkit import ConsentMiddleware
+from consentkit.categories import CATEGORIES
+from consentkit.decision import ConsentCodec, StoredConsent
+
+Message = MutableMapping[str, Any]
+ASGI = Callable[
+    [Message, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
+    Awaitable[None],
+]
+
+PLAIN_PAGE: Final = (
+    b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Plain</title>'
+    b"</head><body><main><h1>Plain</h1><p>Nothing to block here.</p></main></body></html>"
+)
+FIRST_VISIT_TARGET: Final = 4096
+DECIDED_TARGET: Final = 1024
+
+
+def necessary_cookie() -> str:
+    """A ``Cookie`` header carrying a signed "necessary only" decision."""
+    pol = policy()
+    stored = StoredConsent(
+        consent_id="bench-0123456789abcdef",
+        granted=frozenset({"necessary"}),
+        refused=frozenset(CATEGORIES) - {"necessary"},
+        revision=pol.revision,
+        decided_at=datetime.now(UTC),
+        fingerprints={c: pol.fingerprint(c) for c in CATEGORIES},
+        action="reject_all",
+    )
+    return f"{COOKIE_NAME}={ConsentCodec(SECRET).dumps(stored)}"
+
+
+def _scope(path: str, cookie: str | None) -> Message:
+    headers = [(b"host", b"bench.test"), (b"accept", b"text/html")]
+    if cookie:
+        headers.append((b"cookie", cookie.encode("latin-1")))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("bench.test", 80),
+    }
+
+
+def _streaming_app(data: bytes, written: list[int]) -> ASGI:
+    async def app(scope: Message, receive: Any, send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/html; charset=utf-8")],
+            }
+        )
+        for start in range(0, len(data), STREAM_CHUNK):
+            written.append(start)
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": data[start : start + STREAM_CHUNK],
+                    "more_body": True,
+                }
+            )
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    return app
+
+
+async def _call(app: ASGI, path: str, cookie: str | None, on_body: Callable[[bytes], None]) -> int:
+    status = 0
+
+    requested = False
+    never = asyncio.Event()
+
+    async def receive() -> Message:
+        nonlocal requested
+        if requested:  # the client stays connected until the response ends
+            await never.wait()
+        requested = True
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+        elif message["type"] == "http.response.body":
+            on_body(bytes(message.get("body", b"")))
+
+    await app(_scope(path, cookie), receive, send)
+    return status
+
+
+def _injected(cookie: str | None) -> int:
+    chunks: list[bytes] = []
+    app = ConsentMiddleware(_streaming_app(PLAIN_PAGE, []), policy=policy(), secret_key=SECRET)
+    status = asyncio.run(_call(app, "/", cookie, chunks.append))
+    if status != 200:
+        raise SystemExit(f"plain page answered {status}")
+    return len(b"".join(chunks)) - len(PLAIN_PAGE)
+
+
+def _stream_memory(app: ASGI, path: str) -> tuple[int, int]:
+    """Peak traced bytes while *app* streams *path*, and how many body chunks had left it
+    when the app had written half of the page (or the chunk count, for an app that does not
+    expose its writes)."""
+    sent: list[int] = []
+    asyncio.run(_call(app, path, None, lambda b: None))  # imports and caches happen once
+    tracemalloc.start()
+    try:
+        asyncio.run(_call(app, path, None, lambda b: sent.append(len(b))))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak, len(sent)
+
+
+async def _early_chunks(data: bytes) -> int:
+    """Body messages consentkit had sent when the app had written half of *data*."""
+    written: list[int] = []
+    seen_at_half: list[int] = []
+    sent = 0
+    app = ConsentMiddleware(_streaming_app(data, written), policy=policy(), secret_key=SECRET)
+
+    def on_body(chunk: bytes) -> None:
+        nonlocal sent
+        if chunk:
+            sent += 1
+        if not seen_at_half and written and written[-1] >= len(data) // 2:
+            seen_at_half.append(sent)
+
+    await _call(app, "/stream3m", None, on_body)
+    return seen_at_half[0] if seen_at_half else 0
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """Injected bytes per visitor state, then peak memory of the streamed page."""
+    rows: list[dict[str, Any]] = []
+    states = {
+        "first visit": (None, FIRST_VISIT_TARGET),
+        "accepted all": (consent_cookie(), DECIDED_TARGET),
+        "necessary only": (necessary_cookie(), DECIDED_TARGET),
+    }
+    for state, (cookie, target) in states.items():
+        injected = _injected(cookie)
+        rows.append(
+            {
+                "measure": f"injected bytes, {state}",
+                "value": injected,
+                "target": f"<= {target:,} B",
+                "met": "yes" if injected <= target else "no",
+            }
+        )
+    data = body("/stream3m")
+    ours = ConsentMiddleware(_streaming_app(data, []), policy=policy(), secret_key=SECRET)
+    peak, chunks = _stream_memory(ours, "/stream3m")
+    naive_peak, _ = _stream_memory(obvious_app(), "/stream3m")
+    rows.append(
+        {
+            "measure": "peak memory (bytes), 3 MB streamed, consentkit",
+            "value": peak,
+            "target": f"bounded by chunk ({STREAM_CHUNK:,} B) + longest pending construct",
+            "met": "not judged",
+            "note": f"{chunks} chunks out; naive blocker peak {naive_peak:,} B",
+        }
+    )
+    early = asyncio.run(_early_chunks(data))
+    rows.append(
+        {
+            "measure": "body chunks sent before the app wrote half of the 3 MB page",
+            "value": early,
+            "target": "> 0 (first chunk not held back)",
+            "met": "yes" if early > 0 else "no",
+        }
+    )
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
