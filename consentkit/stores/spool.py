@@ -192,6 +192,15 @@ class SpooledStore:
         Raises :class:`~consentkit.errors.StoreError` only when the inner store fails
         *and* the spool is full or cannot be written.
         """
+        if self._size() == 0:
+            # Nothing waits to be replayed, so nothing must go first: append without the
+            # spool lock, which lets concurrent appends share one commit in the inner store.
+            try:
+                return self.inner.append(draft)
+            except Exception as exc:
+                with self._locked():
+                    self._spool_locked(draft, exc)
+                return None
         with self._locked():
             try:
                 self._replay_locked()

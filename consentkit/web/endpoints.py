@@ -69,6 +69,7 @@ class ConsentEndpoints:
         self.admin = admin
         self.prefix = settings.prefix
         self.own_cookies = frozenset({settings.cookie_name})
+        self._names_by_refusal: dict[frozenset[Category], tuple[str, ...]] = {}
 
     async def __call__(
         self,
@@ -273,12 +274,17 @@ class ConsentEndpoints:
 
     def _declared_names(self, refused: frozenset[Category], already: list[str]) -> list[str]:
         """Exact cookie names of refused categories, for the page script to delete."""
-        names: list[str] = []
-        for category in refused:
-            for rule in self.policy.cookies_for(category):
-                if rule.match == "exact" and rule.name not in already and rule.name not in names:
-                    names.append(rule.name)
-        return names
+        names = self._names_by_refusal.get(refused)
+        if names is None:
+            # Computed once per refused set (at most eight): hundreds of known names each.
+            seen: dict[str, None] = {}
+            for category in (c for c in OPTIONAL_CATEGORIES if c in refused):
+                for rule in self.policy.cookies_for(category):
+                    if rule.match == "exact":
+                        seen.setdefault(rule.name)
+            names = self._names_by_refusal[refused] = tuple(seen)
+        skip = set(already)
+        return [name for name in names if name not in skip]
 
     def _set_consent_cookie(
         self, response: Response, request: RequestInfo, stored: StoredConsent
