@@ -205,12 +205,14 @@ async def test_database_outage_spools_then_replays_in_order(
         assert [(d["consent_id"], d["action"]) for d in drafts] == posted[1:]
 
         own_cluster.pg_ctl("start")
-        # The pool may need a moment to reconnect: posts until then are spooled too.
+        # The pool may need a moment to reconnect, and after a failure the spool tries the
+        # database again only every few seconds: posts until then are spooled too.
         recorded = None
-        for _ in range(10):
+        for _ in range(60):
             recorded = (await post("save")).json()["receipt_id"]
             if recorded is not None:
                 break
+            await asyncio.sleep(0.25)
         assert recorded is not None, server.log_tail()
         assert spooled_drafts(spool) == []
         receipt = (await client.get("/_consent/receipt")).json()

@@ -44,7 +44,8 @@ def inner(tmp_path: Path) -> Iterator[FlakyStore]:
 
 @pytest.fixture
 def spooled(inner: FlakyStore, tmp_path: Path) -> SpooledStore:
-    return SpooledStore(inner, tmp_path / "spool" / "receipts.jsonl", max_items=5)
+    # Every append tries the inner store again (the pause after a failure is tested apart).
+    return SpooledStore(inner, tmp_path / "spool" / "receipts.jsonl", max_items=5, retry_interval=0)
 
 
 def consent_ids(store: SpooledStore) -> list[str]:
@@ -84,6 +85,24 @@ def test_outage_spools_then_replays_in_order(
     # The replayed receipts keep the time of the decision, not of the replay.
     replayed = spooled.for_consent("second")[0]
     assert replayed.timestamp == draft(1).timestamp
+
+
+def test_after_a_failure_appends_spool_without_waiting_on_the_store(
+    inner: FlakyStore, tmp_path: Path
+) -> None:
+    spooled = SpooledStore(inner, tmp_path / "spool.jsonl", retry_interval=3600)
+    spooled.append(draft(0, consent_id="first"))
+    inner.failing = True
+    assert spooled.append(draft(1, consent_id="second")) is None
+    inner.failing = False
+    # Within the retry interval the store is not tried: the draft queues behind the other.
+    assert spooled.append(draft(2, consent_id="third")) is None
+    assert consent_ids(spooled) == ["first"]
+    assert spooled.pending() == 2
+    assert spooled.drain() == 2
+    assert consent_ids(spooled) == ["first", "second", "third"]
+    assert spooled.append(draft(3, consent_id="fourth")) is not None
+    assert verify_store(spooled, keys=KEYS).ok
 
 
 def test_drain(spooled: SpooledStore, inner: FlakyStore) -> None:
@@ -161,7 +180,9 @@ def test_spool_survives_a_restart(inner: FlakyStore, tmp_path: Path) -> None:
 def test_locked_sqlite_database_is_a_real_outage(tmp_path: Path) -> None:
     db = tmp_path / "receipts.db"
     store = SpooledStore(
-        SQLiteReceiptStore(db, receipt_keys=KEYS, busy_timeout=0.05), tmp_path / "spool.jsonl"
+        SQLiteReceiptStore(db, receipt_keys=KEYS, busy_timeout=0.05),
+        tmp_path / "spool.jsonl",
+        retry_interval=0,
     )
     store.append(draft(0, consent_id="a"))
     blocker = sqlite3.connect(db, isolation_level=None)

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -45,12 +46,29 @@ class SpooledStore:
     """
 
     def __init__(
-        self, inner: ReceiptStore, spool_path: str | os.PathLike[str], *, max_items: int = 10000
+        self,
+        inner: ReceiptStore,
+        spool_path: str | os.PathLike[str],
+        *,
+        max_items: int = 10000,
+        retry_interval: float = 2.0,
     ) -> None:
         if max_items < 1:
             raise ConfigError(
                 "must be at least 1", source="SpooledStore", key="max_items", fix="use e.g. 10000"
             )
+        if not retry_interval >= 0:
+            raise ConfigError(
+                "must be 0 or more seconds",
+                source="SpooledStore",
+                key="retry_interval",
+                fix="use e.g. 2.0",
+            )
+        self.retry_interval = retry_interval
+        # While the inner store is failing, appends go straight to the spool until this
+        # monotonic time: a database that is down answers each attempt only after its
+        # connection timeout, and every visitor would wait that long.
+        self._retry_at = 0.0
         self.inner = inner
         self.path = Path(spool_path)
         self.max_items = max_items
@@ -202,6 +220,9 @@ class SpooledStore:
                     self._spool_locked(draft, exc)
                 return None
         with self._locked():
+            if time.monotonic() < self._retry_at and self._pending_locked():
+                self._spool_locked(draft, None)  # behind the drafts already waiting
+                return None
             try:
                 self._replay_locked()
                 return self.inner.append(draft)
@@ -210,7 +231,11 @@ class SpooledStore:
                 self._spool_locked(draft, exc)
                 return None
 
-    def _spool_locked(self, draft: ReceiptDraft, cause: Exception) -> None:
+    def _spool_locked(self, draft: ReceiptDraft, cause: Exception | None) -> None:
+        """Write *draft* to the spool; *cause* is the inner store's failure (``None``: the
+        store failed moments ago and was not tried again)."""
+        if cause is not None:
+            self._retry_at = time.monotonic() + self.retry_interval
         pending = self._pending_locked()
         if pending >= self.max_items:
             logger.error(
@@ -236,7 +261,7 @@ class SpooledStore:
             raise StoreError(f"receipt store failing and spool unwritable: {exc}") from exc
         logger.error(
             "consentkit: receipt store failed (%s); decision spooled to %s (%d waiting)",
-            cause,
+            cause or f"still failing; tried again at most every {self.retry_interval} s",
             self.path,
             pending + 1,
             exc_info=cause,

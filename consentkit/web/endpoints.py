@@ -84,7 +84,9 @@ class ConsentEndpoints:
         try:
             response = await self._dispatch(sub, method, scope, receive, request, decision)
         except BadRequest as exc:
-            response = error(exc.status, exc.message)
+            # After a timed-out body the connection's state is unknown: the server closes it.
+            close = {"Connection": "close"} if exc.status == 408 else None
+            response = error(exc.status, exc.message, close)
         await response(scope, receive, send)
 
     async def _dispatch(
@@ -144,17 +146,20 @@ class ConsentEndpoints:
                 raise BadRequest(413, f"body larger than {limit} bytes")
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise BadRequest(400, "client disconnected")
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise BadRequest(413, f"body larger than {limit} bytes")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+        # A body dribbled in byte by byte must not hold the request open for ever.
+        with anyio.move_on_after(self.settings.body_timeout):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise BadRequest(400, "client disconnected")
+                chunk: bytes = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise BadRequest(413, f"body larger than {limit} bytes")
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+        raise BadRequest(408, "the request body did not arrive in time")
 
     def _parse_body(self, body: bytes, content_type: str) -> tuple[dict[str, Any], bool]:
         """Return the fields and whether the caller speaks JSON."""
@@ -275,14 +280,8 @@ class ConsentEndpoints:
     def _declared_names(self, refused: frozenset[Category], already: list[str]) -> list[str]:
         """Exact cookie names of refused categories, for the page script to delete."""
         names = self._names_by_refusal.get(refused)
-        if names is None:
-            # Computed once per refused set (at most eight): hundreds of known names each.
-            seen: dict[str, None] = {}
-            for category in (c for c in OPTIONAL_CATEGORIES if c in refused):
-                for rule in self.policy.cookies_for(category):
-                    if rule.match == "exact":
-                        seen.setdefault(rule.name)
-            names = self._names_by_refusal[refused] = tuple(seen)
+        if names is None:  # once per refused set (at most eight): hundreds of names each
+            names = self._names_by_refusal[refused] = _exact_names(self.policy, refused)
         skip = set(already)
         return [name for name in names if name not in skip]
 
@@ -343,3 +342,12 @@ class ConsentEndpoints:
             headers={"Cache-Control": "public, max-age=86400"},
         )
         await response(scope, receive, send)
+
+
+def _exact_names(policy: Policy, refused: frozenset[Category]) -> tuple[str, ...]:
+    """The exact-match cookie names of *refused* categories, in category order, once each."""
+    names: dict[str, None] = {}
+    for category in OPTIONAL_CATEGORIES:
+        if category in refused:
+            names.update((r.name, None) for r in policy.cookies_for(category) if r.match == "exact")
+    return tuple(names)
