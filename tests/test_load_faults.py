@@ -25,9 +25,10 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from consentkit import ConsentMiddleware
 from consentkit.cli import main as cli_main
 from consentkit.decision import ConsentCodec
-from consentkit.errors import StoreError
+from consentkit.errors import ConfigError, StoreError
 from consentkit.receipts import Receipt
 from consentkit.stores import open_store, verify_store
 from consentkit.stores._group import GroupCommit
@@ -388,6 +389,12 @@ def test_dribbled_body_gets_408_while_other_requests_are_served(
         assert [r.action for r in store.iter_receipts()] == ["reject_all"]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("value", [0, -1, True, "10", 1e9])
+def test_body_timeout_must_be_a_sensible_number_of_seconds(value: object) -> None:
+    with pytest.raises(ConfigError, match="body_timeout"):
+        ConsentMiddleware(make_app(), policy=site_policy(), secret_key=SECRET, body_timeout=value)
 
 
 # --- key rotation ----------------------------------------------------------------------
