@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from starlette.testclient import TestClient
 
@@ -29,9 +30,12 @@ from consentkit import ConsentMiddleware
 from consentkit.cli import main as cli_main
 from consentkit.decision import ConsentCodec
 from consentkit.errors import ConfigError, StoreError
-from consentkit.receipts import Receipt
+from consentkit.receipts import Receipt, ReceiptDraft
 from consentkit.stores import open_store, verify_store
 from consentkit.stores._group import GroupCommit
+from consentkit.stores.sqlite import SQLiteReceiptStore
+from consentkit.web.recorder import Recorder
+from consentkit.web.settings import Settings
 
 from .conftest import make_app, site_policy
 from .crash_app import RECEIPT_KEY, SECRET, ServerProcess
@@ -160,6 +164,81 @@ def test_concurrent_appends_form_one_chain(store_url: str) -> None:
         assert verify_store(store, keys=KEYS).ok
     finally:
         store.close()
+
+
+class CountingStore(SQLiteReceiptStore):
+    """A real SQLite store that remembers the size of each ``append_many`` call."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, receipt_keys=KEYS)
+        self.calls: list[int] = []
+
+    def append_many(self, drafts: Sequence[ReceiptDraft]) -> list[Receipt]:
+        self.calls.append(len(drafts))
+        return super().append_many(drafts)
+
+
+class AppendOnlyStore:
+    """A store with only the protocol's ``append``, failing for one visitor."""
+
+    def __init__(self, inner: SQLiteReceiptStore) -> None:
+        self.inner = inner
+
+    def append(self, draft: ReceiptDraft) -> Receipt:
+        if draft.consent_id == "cid-bad":
+            raise StoreError("refused")
+        return self.inner.append(draft)
+
+
+def _recorder(store: Any) -> Recorder:
+    return Recorder(Settings(), site_policy(), ConsentCodec(SECRET), store, None)
+
+
+async def test_requests_waiting_on_a_write_are_stored_together(tmp_path: Path) -> None:
+    store = CountingStore(tmp_path / "receipts.db")
+    recorder = _recorder(store)
+    outcomes: dict[int, tuple[bool, str | None]] = {}
+
+    async def one(i: int) -> None:
+        outcomes[i] = await recorder.store_receipt(draft(i, consent_id=f"visitor-{i}"))
+
+    try:
+        async with anyio.create_task_group() as group:
+            for i in range(20):
+                group.start_soon(one, i)
+        # The first write starts alone; the nineteen arriving meanwhile share the next.
+        assert store.calls == [1, 19]
+        receipts = {r.consent_id: r for r in store.iter_receipts()}
+        assert [r.consent_id for r in store.iter_receipts()] == [f"visitor-{i}" for i in range(20)]
+        for i in range(20):
+            assert outcomes[i] == (True, receipts[f"visitor-{i}"].receipt_id)
+        assert verify_store(store, keys=KEYS).ok
+    finally:
+        store.close()
+
+
+async def test_a_store_without_append_many_answers_each_request_alone(tmp_path: Path) -> None:
+    inner = SQLiteReceiptStore(tmp_path / "receipts.db", receipt_keys=KEYS)
+    recorder = _recorder(AppendOnlyStore(inner))
+    outcomes: dict[str, tuple[bool, str | None]] = {}
+
+    async def one(consent_id: str) -> None:
+        outcomes[consent_id] = await recorder.store_receipt(draft(0, consent_id=consent_id))
+
+    try:
+        async with anyio.create_task_group() as group:
+            for consent_id in ("cid-a", "cid-b", "cid-bad", "cid-c"):
+                group.start_soon(one, consent_id)
+        stored = {r.consent_id: r.receipt_id for r in inner.iter_receipts()}
+        assert sorted(stored) == ["cid-a", "cid-b", "cid-c"]
+        assert outcomes == {
+            "cid-a": (True, stored["cid-a"]),
+            "cid-b": (True, stored["cid-b"]),
+            "cid-bad": (False, None),
+            "cid-c": (True, stored["cid-c"]),
+        }
+    finally:
+        inner.close()
 
 
 # --- real servers ----------------------------------------------------------------------

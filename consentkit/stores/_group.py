@@ -37,39 +37,50 @@ class GroupCommit(Generic[_In, _Out]):
     """Run *commit* on batches of the items submitted concurrently.
 
     *commit* gets the items in submission order and returns one result per item, or
-    raises: then every item of that batch fails with the error.
+    raises: then every item of that batch fails with the error. The items of one
+    :meth:`submit_many` always share a transaction: they are committed or fail together.
     """
 
     def __init__(
         self, commit: Callable[[Sequence[_In]], Sequence[_Out]], *, max_batch: int = MAX_BATCH
     ) -> None:
         self._commit = commit
-        self._max_batch = max_batch
-        self._queue: list[_Pending[_In, _Out]] = []
+        self._max = max_batch
+        # Submissions waiting, each a list of items committed together (never split).
+        self._queue: list[list[_Pending[_In, _Out]]] = []
         self._queue_lock = threading.Lock()
         # Held by the leader for the whole commit; the waiting threads queue on it.
         self._writer = threading.Lock()
 
     def submit(self, item: _In) -> _Out:
         """Commit *item* (with whatever else is queued); its result once durable."""
-        pending: _Pending[_In, _Out] = _Pending(item)
+        return self.submit_many([item])[0]
+
+    def submit_many(self, items: Sequence[_In]) -> list[_Out]:
+        """Commit *items*, kept together and in order; their results once all are durable."""
+        pending: list[_Pending[_In, _Out]] = [_Pending(item) for item in items]
+        if not pending:
+            return []
         with self._queue_lock:
             self._queue.append(pending)
+        last = pending[-1]
         with self._writer:
-            led = not pending.done
-            while not pending.done:  # a backlog longer than one batch takes several
+            led = not last.done
+            while not last.done:  # a backlog longer than one batch takes several
                 self._lead()
-        if pending.error is not None:
+        failed = next((p for p in pending if p.error is not None), None)
+        if failed is not None:
             if led:
-                raise pending.error
+                raise failed.error  # type: ignore[misc]
             # Each waiter raises its own exception object, chained to the commit's.
-            raise StoreError(str(pending.error)) from pending.error
-        return pending.result  # type: ignore[return-value]
+            raise StoreError(str(failed.error)) from failed.error
+        return [p.result for p in pending]  # type: ignore[misc]
 
     def _lead(self) -> None:
+        batch: list[_Pending[_In, _Out]] = []
         with self._queue_lock:
-            batch = self._queue[: self._max_batch]
-            del self._queue[: self._max_batch]
+            while self._queue and (not batch or len(batch) + len(self._queue[0]) <= self._max):
+                batch.extend(self._queue.pop(0))
         try:
             results = self._commit([p.item for p in batch])
             if len(results) != len(batch):  # pragma: no cover - a backend bug

@@ -493,6 +493,11 @@ class SQLStore(SQLReadMixin):
         self._signing_keys("append receipts")
         return self._group.submit(draft)
 
+    def append_many(self, drafts: Sequence[ReceiptDraft]) -> list[Receipt]:
+        """Append *drafts* as consecutive receipts, in order; all durable when this returns."""
+        self._signing_keys("append receipts")
+        return self._group.submit_many(drafts)
+
     def _append_batch(self, drafts: Sequence[ReceiptDraft]) -> list[Receipt]:
         """Seal *drafts* in order after the chain head and commit them in one transaction."""
         keys = self._signing_keys("append receipts")

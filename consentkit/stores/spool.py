@@ -231,6 +231,45 @@ class SpooledStore:
                 self._spool_locked(draft, exc)
                 return None
 
+    def append_many(self, drafts: Sequence[ReceiptDraft]) -> list[Receipt | None]:
+        """:meth:`append` for several drafts, in order, in one inner transaction if it can.
+
+        A draft the inner store did not take is spooled (``None`` in its place), and so is
+        every draft after it, so the order holds.
+        """
+        if not drafts:
+            return []
+        if self._size() == 0:
+            done: list[Receipt | None] = []
+            try:
+                self._append_inner(drafts, done)
+            except Exception as exc:
+                with self._locked():
+                    for draft in drafts[len(done) :]:
+                        self._spool_locked(draft, exc)
+            return done + [None] * (len(drafts) - len(done))
+        with self._locked():
+            done = []
+            cause: Exception | None = None
+            if not (time.monotonic() < self._retry_at and self._pending_locked()):
+                try:
+                    self._replay_locked()
+                    self._append_inner(drafts, done)
+                except Exception as exc:
+                    cause = exc
+            for draft in drafts[len(done) :]:
+                self._spool_locked(draft, cause)
+            return done + [None] * (len(drafts) - len(done))
+
+    def _append_inner(self, drafts: Sequence[ReceiptDraft], done: list[Receipt | None]) -> None:
+        """Append *drafts* to the inner store, collecting receipts in *done* as they land."""
+        many = getattr(self.inner, "append_many", None)
+        if many is not None:  # one transaction: all or none
+            done.extend(many(drafts))
+            return
+        for draft in drafts:
+            done.append(self.inner.append(draft))
+
     def _spool_locked(self, draft: ReceiptDraft, cause: Exception | None) -> None:
         """Write *draft* to the spool; *cause* is the inner store's failure (``None``: the
         store failed moments ago and was not tried again)."""

@@ -76,6 +76,9 @@ class Recorder:
         self._store = store
         self._reopen = reopen
         self._lock = threading.Lock()
+        # Per event loop: the batch collecting drafts, and the batch being written.
+        self._open: dict[int, _Batch] = {}
+        self._writing: dict[int, _Batch] = {}
 
     @property
     def store(self) -> ReceiptStore | SpooledStore | None:
@@ -117,18 +120,46 @@ class Recorder:
     async def store_receipt(self, draft: ReceiptDraft) -> tuple[bool, str | None]:
         """Append *draft*; ``(stored or spooled, receipt id)``.
 
-        Never raises: a visitor's choice is honoured even when it cannot be recorded
-        (the failure is logged loudly; a spooled store keeps the draft on disk).
+        Drafts that arrive while a write is under way wait for it and then go to the store
+        together, in arrival order, in one worker-thread call (and one transaction where
+        the store has ``append_many``); each caller is answered once its own receipt is
+        durable. Never raises: a visitor's choice is honoured even when it cannot be
+        recorded (the failure is logged loudly; a spooled store keeps the draft on disk).
         """
         store = self.store
         if store is None:
             return False, None
+        loop = threading.get_ident()  # one event loop per thread: batches never cross loops
+        batch = self._open.get(loop)
+        leader = batch is None
+        if batch is None:
+            batch = self._open[loop] = _Batch()
+        index = len(batch.drafts)
+        batch.drafts.append(draft)
+        if leader:
+            # Shielded: the drafts of every request in the batch depend on this write.
+            with anyio.CancelScope(shield=True):
+                await self._write(loop, batch, store)
+        else:
+            await batch.done.wait()
+        return batch.outcomes[index] if index < len(batch.outcomes) else (False, None)
+
+    async def _write(self, loop: int, batch: _Batch, store: ReceiptStore | SpooledStore) -> None:
         try:
-            receipt: Receipt | None = await anyio.to_thread.run_sync(store.append, draft)
-        except Exception:
-            logger.exception("could not record consent receipt for action %s", draft.action)
-            return False, None
-        return True, receipt.receipt_id if receipt is not None else None
+            previous = self._writing.get(loop)
+            if previous is not None:
+                await previous.done.wait()
+            # The batch is closed from here on: later drafts open the next one.
+            del self._open[loop]
+            self._writing[loop] = batch
+            try:
+                batch.outcomes = await anyio.to_thread.run_sync(_append_all, store, batch.drafts)
+            except Exception:
+                logger.exception("could not record %d consent receipt(s)", len(batch.drafts))
+        finally:
+            if self._writing.get(loop) is batch:
+                del self._writing[loop]
+            batch.done.set()
 
     def build_draft(
         self,
@@ -199,6 +230,37 @@ class Recorder:
             gpc_recorded=True,
         )
         return self.consent_cookie(request, stored)
+
+
+class _Batch:
+    """Drafts stored together, and what each of their requests is answered."""
+
+    __slots__ = ("done", "drafts", "outcomes")
+
+    def __init__(self) -> None:
+        self.drafts: list[ReceiptDraft] = []
+        self.outcomes: list[tuple[bool, str | None]] = []
+        self.done = anyio.Event()
+
+
+def _append_all(
+    store: ReceiptStore | SpooledStore, drafts: Sequence[ReceiptDraft]
+) -> list[tuple[bool, str | None]]:
+    """Store *drafts* in order (in a worker thread); ``(recorded, receipt id)`` for each."""
+    many = getattr(store, "append_many", None)
+    if many is not None:
+        stored: list[Receipt | None] = many(drafts)
+        return [(True, r.receipt_id if r is not None else None) for r in stored]
+    outcomes: list[tuple[bool, str | None]] = []
+    for draft in drafts:  # a store with only the protocol's append
+        try:
+            receipt = store.append(draft)
+        except Exception:
+            logger.exception("could not record consent receipt for action %s", draft.action)
+            outcomes.append((False, None))
+            continue
+        outcomes.append((True, receipt.receipt_id if receipt is not None else None))
+    return outcomes
 
 
 def open_receipt_store(
