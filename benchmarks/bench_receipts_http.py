@@ -4,7 +4,9 @@ Many visitors post decisions at once; the server answers each post only once its
 is durable (SQLite ``synchronous=FULL``; PostgreSQL with fsync on). Every round starts an
 empty store and a fresh server and checks afterwards that the store holds one receipt per
 answered post and that the chain verifies. Figures: receipts/s (median of the rounds, with
-min and max), latency percentiles, the server's CPU time per receipt, failed posts.
+min and max), latency percentiles, the server's CPU time per receipt (user + system, from
+``/proc``: it depends far less on what else the machine runs than receipts/s does), the
+machine's one-minute load average at the end of each round (median), failed posts.
 
 The visitors speak HTTP/1.1 over asyncio streams (keep-alive, one connection each, the
 consent cookie sent back as a browser would): a full HTTP client costs more CPU per post
@@ -156,6 +158,7 @@ def _round(
         cpu_before = _cpu_seconds(server.proc.pid)
         volley = asyncio.run(_fire(server.port, total, concurrency))
         cpu = _cpu_seconds(server.proc.pid) - cpu_before
+        load = os.getloadavg()[0]
     finally:
         server.stop()
     answered = len(warm.latencies) + len(volley.latencies)
@@ -170,6 +173,7 @@ def _round(
         "rate": done / volley.seconds,
         "latencies": volley.latencies,
         "cpu_ms": 1000 * cpu / done if done else float("nan"),
+        "load": load,
         "failures": volley.failures + warm.failures,
         "stored_match": stored == answered,
         "chain_ok": chain_ok,
@@ -191,6 +195,7 @@ def _summary(
         "min_per_s": round(min(rates)),
         "max_per_s": round(max(rates)),
         "server_cpu_ms": round(statistics.median(r["cpu_ms"] for r in rounds), 3),
+        "load_avg": round(statistics.median(r["load"] for r in rounds), 1),
         "latency_p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
         "latency_p99_ms": round(1000 * _percentile(latencies, 0.99), 1),
         "failed_posts": sum(r["failures"] for r in rounds),
