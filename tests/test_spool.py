@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -33,6 +33,11 @@ class FlakyStore(SQLiteReceiptStore):
                 raise StoreError("simulated outage mid-replay")
             self.successes_left -= 1
         return super().append(draft)
+
+    def append_many(self, drafts: Sequence[ReceiptDraft]) -> list[Receipt]:
+        if self.failing:
+            raise StoreError("simulated outage")
+        return super().append_many(drafts)
 
 
 @pytest.fixture
@@ -102,6 +107,26 @@ def test_after_a_failure_appends_spool_without_waiting_on_the_store(
     assert spooled.drain() == 2
     assert consent_ids(spooled) == ["first", "second", "third"]
     assert spooled.append(draft(3, consent_id="fourth")) is not None
+    assert verify_store(spooled, keys=KEYS).ok
+
+
+def test_append_many_spools_the_whole_batch_in_order_when_the_store_fails(
+    spooled: SpooledStore, inner: FlakyStore
+) -> None:
+    first = spooled.append_many([draft(0, consent_id="a"), draft(1, consent_id="b")])
+    assert [r.seq if r else None for r in first] == [1, 2]
+    inner.failing = True
+    assert spooled.append_many([draft(2, consent_id="c"), draft(3, consent_id="d")]) == [
+        None,
+        None,
+    ]
+    assert spooled.append_many([draft(4, consent_id="e")]) == [None]  # behind the others
+    assert spooled.pending() == 3
+    inner.failing = False
+    last = spooled.append_many([draft(5, consent_id="f"), draft(6, consent_id="g")])
+    assert [r.consent_id if r else None for r in last] == ["f", "g"]
+    assert consent_ids(spooled) == ["a", "b", "c", "d", "e", "f", "g"]
+    assert spooled.pending() == 0
     assert verify_store(spooled, keys=KEYS).ok
 
 
