@@ -23,7 +23,7 @@ from consentkit.decision import ConsentCodec
 from consentkit.stores import ReceiptStore, open_store, verify_store
 
 from .crash_app import RECEIPT_KEY, SECRET, ServerProcess
-from .pg_server import PgServer, PostgresUnavailable, skip_requested
+from .pg_server import PgServer
 
 try:
     import httpx2 as httpx
@@ -149,19 +149,6 @@ async def test_sigkill_mid_volley_loses_no_answered_receipt(
         store.close()
     assert not spool.exists() or spool.read_bytes() == b""
     assert cli_verify(store_url) == 0
-
-
-@pytest.fixture
-def own_cluster() -> Iterator[PgServer]:
-    """A cluster of its own, since the outage test stops it."""
-    if skip_requested():
-        pytest.skip("CONSENTKIT_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
-    try:
-        cluster = PgServer().start()
-    except PostgresUnavailable as exc:
-        pytest.fail(str(exc))
-    yield cluster
-    cluster.stop()
 
 
 def spooled_drafts(spool: Path) -> list[dict[str, Any]]:

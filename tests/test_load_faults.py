@@ -39,7 +39,7 @@ from consentkit.web.settings import Settings
 
 from .conftest import make_app, site_policy
 from .crash_app import RECEIPT_KEY, SECRET, ServerProcess
-from .pg_server import PgServer, PostgresUnavailable, skip_requested
+from .pg_server import PgServer
 from .receipt_factory import draft
 
 try:
@@ -355,19 +355,6 @@ async def test_four_workers_on_one_store_keep_one_chain(
     assert load.spooled == 0, "a healthy store must not spool"
     check_store(store_url, load)
     assert not spool.exists() or spool.read_bytes() == b""
-
-
-@pytest.fixture
-def own_cluster() -> Iterator[PgServer]:
-    """A cluster of its own, since the outage test stops it."""
-    if skip_requested():
-        pytest.skip("CONSENTKIT_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
-    try:
-        cluster = PgServer().start()
-    except PostgresUnavailable as exc:
-        pytest.fail(str(exc))
-    yield cluster
-    cluster.stop()
 
 
 async def test_postgres_outage_mid_load_loses_nothing(
