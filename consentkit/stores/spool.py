@@ -3,7 +3,9 @@
 :class:`SpooledStore` wraps a store. When an append fails it logs an error, writes the
 draft as one fsynced JSON line to a spool file and returns ``None``, so the visitor's
 choice is honoured anyway. The next append that gets through (or :meth:`drain`) first
-replays the spool in order. The spool is bounded: when full, appends raise
+replays the spool in order. After a failure the store is tried again at most every
+``retry_interval`` seconds; drafts meanwhile join the spool at once, behind the others.
+The spool is bounded: when full, appends raise
 :class:`~consentkit.errors.StoreError` rather than drop anything.
 
 Replay is at-least-once: a crash between a replayed append and the spool rewrite can
@@ -43,6 +45,8 @@ class SpooledStore:
     """A receipt store that spools drafts to *spool_path* while *inner* fails.
 
     Several processes may share one spool file: a lock file beside it serialises them.
+    An append with nothing spooled takes no lock, so concurrent appends can share the
+    inner store's commits.
     """
 
     def __init__(
