@@ -12,7 +12,7 @@ import pytest
 
 from consentkit.errors import StoreError
 from consentkit.receipts import Receipt, ReceiptDraft
-from consentkit.stores import SpooledStore, open_store, verify_store
+from consentkit.stores import ChainHead, SpooledStore, open_store, verify_store
 from consentkit.stores.sqlite import SQLiteReceiptStore
 
 from .pg_server import PgServer, PostgresUnavailable, skip_requested
@@ -128,6 +128,41 @@ def test_append_many_spools_the_whole_batch_in_order_when_the_store_fails(
     assert consent_ids(spooled) == ["a", "b", "c", "d", "e", "f", "g"]
     assert spooled.pending() == 0
     assert verify_store(spooled, keys=KEYS).ok
+
+
+class DownStore(FlakyStore):
+    """While failing, reads fail too (a database that is down), and appends are counted."""
+
+    append_calls = 0
+
+    def head(self) -> ChainHead | None:
+        if self.failing:
+            raise StoreError("simulated outage")
+        return super().head()
+
+    def append_many(self, drafts: Sequence[ReceiptDraft]) -> list[Receipt]:
+        self.append_calls += 1
+        return super().append_many(drafts)
+
+
+def test_a_store_still_down_is_asked_with_a_read_and_not_given_the_spool(
+    tmp_path: Path,
+) -> None:
+    inner = DownStore(tmp_path / "receipts.db", receipt_keys=KEYS)
+    spooled = SpooledStore(inner, tmp_path / "spool.jsonl", retry_interval=0)
+    try:
+        inner.failing = True
+        assert spooled.append(draft(0, consent_id="a")) is None
+        assert inner.append_calls == 1
+        # Something is spooled and the store does not answer a read: no replay attempt.
+        assert spooled.append(draft(1, consent_id="b")) is None
+        assert inner.append_calls == 1
+        assert spooled.pending() == 2
+        inner.failing = False
+        assert spooled.append(draft(2, consent_id="c")) is not None
+        assert consent_ids(spooled) == ["a", "b", "c"]
+    finally:
+        inner.close()
 
 
 def test_drain(spooled: SpooledStore, inner: FlakyStore) -> None:

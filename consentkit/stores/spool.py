@@ -73,6 +73,7 @@ class SpooledStore:
         # monotonic time: a database that is down answers each attempt only after its
         # connection timeout, and every visitor would wait that long.
         self._retry_at = 0.0
+        self._retry_lock = threading.Lock()
         self.inner = inner
         self.path = Path(spool_path)
         self.max_items = max_items
@@ -214,26 +215,7 @@ class SpooledStore:
         Raises :class:`~consentkit.errors.StoreError` only when the inner store fails
         *and* the spool is full or cannot be written.
         """
-        if self._size() == 0:
-            # Nothing waits to be replayed, so nothing must go first: append without the
-            # spool lock, which lets concurrent appends share one commit in the inner store.
-            try:
-                return self.inner.append(draft)
-            except Exception as exc:
-                with self._locked():
-                    self._spool_locked(draft, exc)
-                return None
-        with self._locked():
-            if time.monotonic() < self._retry_at and self._pending_locked():
-                self._spool_locked(draft, None)  # behind the drafts already waiting
-                return None
-            try:
-                self._replay_locked()
-                return self.inner.append(draft)
-            except Exception as exc:
-                # Any failure, whatever its type: the decision must not be lost.
-                self._spool_locked(draft, exc)
-                return None
+        return self.append_many([draft])[0]
 
     def append_many(self, drafts: Sequence[ReceiptDraft]) -> list[Receipt | None]:
         """:meth:`append` for several drafts, in order, in one inner transaction if it can.
@@ -241,29 +223,50 @@ class SpooledStore:
         A draft the inner store did not take is spooled (``None`` in its place), and so is
         every draft after it, so the order holds.
         """
+        done: list[Receipt | None] = []
+        cause: Exception | None = None
         if not drafts:
-            return []
+            return done
         if self._size() == 0:
-            done: list[Receipt | None] = []
+            # Nothing waits to be replayed, so nothing must go first: append without the
+            # spool lock, which lets concurrent appends share one commit in the inner store.
             try:
                 self._append_inner(drafts, done)
-            except Exception as exc:
-                with self._locked():
-                    for draft in drafts[len(done) :]:
-                        self._spool_locked(draft, exc)
-            return done + [None] * (len(drafts) - len(done))
-        with self._locked():
-            done = []
-            cause: Exception | None = None
-            if not (time.monotonic() < self._retry_at and self._pending_locked()):
+            except Exception as exc:  # any failure: the decision must not be lost
+                cause = exc
+        elif self._store_is_back():
+            with self._locked():
                 try:
                     self._replay_locked()
                     self._append_inner(drafts, done)
                 except Exception as exc:
                     cause = exc
-            for draft in drafts[len(done) :]:
-                self._spool_locked(draft, cause)
+                for draft in drafts[len(done) :]:
+                    self._spool_locked(draft, cause)
             return done + [None] * (len(drafts) - len(done))
+        with self._locked():
+            for draft in drafts[len(done) :]:
+                self._spool_locked(draft, cause)  # behind the drafts already waiting
+        return done + [None] * (len(drafts) - len(done))
+
+    def _store_is_back(self) -> bool:
+        """Whether the inner store answers again (asked at most every ``retry_interval``).
+
+        Asked outside the spool lock: a database that is down may take its whole connection
+        timeout to say so, and meanwhile the other appends keep spooling.
+        """
+        with self._retry_lock:
+            now = time.monotonic()
+            if now < self._retry_at:
+                return False
+            self._retry_at = now + self.retry_interval  # one probe at a time
+        try:
+            self.inner.head()
+        except Exception:
+            with self._retry_lock:
+                self._retry_at = time.monotonic() + self.retry_interval
+            return False
+        return True
 
     def _append_inner(self, drafts: Sequence[ReceiptDraft], done: list[Receipt | None]) -> None:
         """Append *drafts* to the inner store, collecting receipts in *done* as they land."""
@@ -278,7 +281,8 @@ class SpooledStore:
         """Write *draft* to the spool; *cause* is the inner store's failure (``None``: the
         store failed moments ago and was not tried again)."""
         if cause is not None:
-            self._retry_at = time.monotonic() + self.retry_interval
+            with self._retry_lock:
+                self._retry_at = time.monotonic() + self.retry_interval
         pending = self._pending_locked()
         if pending >= self.max_items:
             logger.error(
