@@ -65,6 +65,7 @@ class ConsentEndpoints:
         self.admin = admin
         self.prefix = settings.prefix
         self.own_cookies = frozenset({settings.cookie_name})
+        self._names_by_refusal: dict[frozenset[Category], tuple[str, ...]] = {}
 
     def handle(self, request: RequestInfo, decision: Decision, body: bytes = b"") -> Reply:
         """The answer to a request under the prefix; *body* is the request body of a POST.
@@ -272,12 +273,11 @@ class ConsentEndpoints:
 
     def _declared_names(self, refused: frozenset[Category], already: list[str]) -> list[str]:
         """Exact cookie names of refused categories, for the page script to delete."""
-        names: list[str] = []
-        for category in refused:
-            for rule in self.policy.cookies_for(category):
-                if rule.match == "exact" and rule.name not in already and rule.name not in names:
-                    names.append(rule.name)
-        return names
+        names = self._names_by_refusal.get(refused)
+        if names is None:  # once per refused set (at most eight): hundreds of names each
+            names = self._names_by_refusal[refused] = _exact_names(self.policy, refused)
+        skip = set(already)
+        return [name for name in names if name not in skip]
 
     def _set_consent_cookie(
         self, response: Reply, request: RequestInfo, stored: StoredConsent
@@ -336,3 +336,12 @@ class ConsentEndpoints:
             media_type="application/json",
             headers={"Cache-Control": "public, max-age=86400"},
         )
+
+
+def _exact_names(policy: Policy, refused: frozenset[Category]) -> tuple[str, ...]:
+    """The exact-match cookie names of *refused* categories, in category order, once each."""
+    names: dict[str, None] = {}
+    for category in OPTIONAL_CATEGORIES:
+        if category in refused:
+            names.update((r.name, None) for r in policy.cookies_for(category) if r.match == "exact")
+    return tuple(names)
