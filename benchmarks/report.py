@@ -48,8 +48,10 @@ TOPIC_TEXT: Final[Mapping[str, tuple[str, str]]] = {
     "receipts_http": (
         "Receipts through the HTTP endpoint",
         "Consent posts per second through `POST /_consent` on a real uvicorn server, each "
-        "answered only once its receipt is durable in SQLite or PostgreSQL; the store is "
-        "checked afterwards (every answered receipt present, chain intact).",
+        "answered only once its receipt is durable in SQLite or PostgreSQL: the median of "
+        "several rounds (the stores taking turns) with min and max, the server's CPU time "
+        "per receipt and the machine's load average; the store is checked after every "
+        "round (every answered receipt present, chain intact).",
     ),
     "wsgi": (
         "WSGI middleware overhead",

@@ -87,6 +87,19 @@ def pg_server() -> Iterator[PgServer]:
     server.stop()
 
 
+@pytest.fixture
+def own_cluster() -> Iterator[PgServer]:
+    """A PostgreSQL cluster of the test's own, for tests that stop and start it."""
+    if skip_requested():
+        pytest.skip("CONSENTKIT_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
+    try:
+        cluster = PgServer().start()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc))
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL to a fresh, empty receipt store of each backend."""

@@ -2,12 +2,14 @@
 
 ``python -m uvicorn tests.crash_app:app_from_env --factory`` builds the app from
 ``CONSENTKIT_TEST_STORE`` (a store URL) and, optionally, ``CONSENTKIT_TEST_SPOOL``
-(the spool file; SQLite stores default to one beside the database).
+(the spool file; SQLite stores default to one beside the database) and
+``CONSENTKIT_TEST_OPTIONS`` (more middleware options, as a JSON object).
 :class:`ServerProcess` starts, kills and restarts such a process.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -15,7 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,6 +31,7 @@ RECEIPT_KEY = "crash-receipt-key-fedcba9876543210"
 ADMIN_TOKEN = "crash-admin-token-0123456789"
 STORE_ENV = "CONSENTKIT_TEST_STORE"
 SPOOL_ENV = "CONSENTKIT_TEST_SPOOL"
+OPTIONS_ENV = "CONSENTKIT_TEST_OPTIONS"
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -36,8 +39,8 @@ async def home(request: Request) -> Response:
     return HTMLResponse("<html><head><title>t</title></head><body><p>hi</p></body></html>")
 
 
-def create_app(store_url: str, spool_path: str | None = None) -> Starlette:
-    """The test site with receipts recorded in *store_url*."""
+def create_app(store_url: str, spool_path: str | None = None, **options: Any) -> Starlette:
+    """The test site with receipts recorded in *store_url*; *options* go to the middleware."""
     policy = Policy(
         revision="2026-11",
         cookies=(CookieRule("sessionid", "necessary", provider="This site", purpose="Login"),),
@@ -51,6 +54,7 @@ def create_app(store_url: str, spool_path: str | None = None) -> Starlette:
         receipt_key=RECEIPT_KEY,
         spool_path=spool_path,
         admin_token=ADMIN_TOKEN,
+        **options,
     )
     return app
 
@@ -60,7 +64,8 @@ def app_from_env() -> Starlette:
     store_url = os.environ.get(STORE_ENV)
     if not store_url:
         raise RuntimeError(f"set {STORE_ENV} to a receipt store URL")
-    return create_app(store_url, os.environ.get(SPOOL_ENV) or None)
+    options = json.loads(os.environ.get(OPTIONS_ENV) or "{}")
+    return create_app(store_url, os.environ.get(SPOOL_ENV) or None, **options)
 
 
 def free_port() -> int:
@@ -73,12 +78,24 @@ def free_port() -> int:
 class ServerProcess:
     """One uvicorn process serving :func:`app_from_env` on 127.0.0.1.
 
-    The server's stderr goes to *log_path*, so a failing test can show it.
+    The server's stderr goes to *log_path*, so a failing test can show it. *workers* above
+    one runs that many uvicorn worker processes on the one port; *options* are more
+    middleware options (JSON-serialisable).
     """
 
-    def __init__(self, store_url: str, log_path: Path, spool_path: str | None = None) -> None:
+    def __init__(
+        self,
+        store_url: str,
+        log_path: Path,
+        spool_path: str | None = None,
+        *,
+        workers: int = 1,
+        options: dict[str, Any] | None = None,
+    ) -> None:
         self.store_url = store_url
         self.spool_path = spool_path
+        self.workers = workers
+        self.options = options or {}
         self.log_path = log_path
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -91,7 +108,14 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> ServerProcess:
         """Start the process and wait until it answers; raise ``RuntimeError`` if it does not."""
         self.port = free_port()
-        env = dict(os.environ, **{STORE_ENV: self.store_url, SPOOL_ENV: self.spool_path or ""})
+        env = dict(
+            os.environ,
+            **{
+                STORE_ENV: self.store_url,
+                SPOOL_ENV: self.spool_path or "",
+                OPTIONS_ENV: json.dumps(self.options),
+            },
+        )
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         self._log = self.log_path.open("ab")
         command = [
@@ -110,6 +134,8 @@ class ServerProcess:
             "--lifespan",
             "off",
         ]
+        if self.workers > 1:
+            command += ["--workers", str(self.workers)]
         self.proc = subprocess.Popen(
             command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=self._log
         )

@@ -23,7 +23,7 @@ from consentkit.decision import ConsentCodec
 from consentkit.stores import ReceiptStore, open_store, verify_store
 
 from .crash_app import RECEIPT_KEY, SECRET, ServerProcess
-from .pg_server import PgServer, PostgresUnavailable, skip_requested
+from .pg_server import PgServer
 
 try:
     import httpx2 as httpx
@@ -151,19 +151,6 @@ async def test_sigkill_mid_volley_loses_no_answered_receipt(
     assert cli_verify(store_url) == 0
 
 
-@pytest.fixture
-def own_cluster() -> Iterator[PgServer]:
-    """A cluster of its own, since the outage test stops it."""
-    if skip_requested():
-        pytest.skip("CONSENTKIT_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
-    try:
-        cluster = PgServer().start()
-    except PostgresUnavailable as exc:
-        pytest.fail(str(exc))
-    yield cluster
-    cluster.stop()
-
-
 def spooled_drafts(spool: Path) -> list[dict[str, Any]]:
     if not spool.exists():
         return []
@@ -205,12 +192,14 @@ async def test_database_outage_spools_then_replays_in_order(
         assert [(d["consent_id"], d["action"]) for d in drafts] == posted[1:]
 
         own_cluster.pg_ctl("start")
-        # The pool may need a moment to reconnect: posts until then are spooled too.
+        # The pool may need a moment to reconnect, and after a failure the spool tries the
+        # database again only every few seconds: posts until then are spooled too.
         recorded = None
-        for _ in range(10):
+        for _ in range(60):
             recorded = (await post("save")).json()["receipt_id"]
             if recorded is not None:
                 break
+            await asyncio.sleep(0.25)
         assert recorded is not None, server.log_tail()
         assert spooled_drafts(spool) == []
         receipt = (await client.get("/_consent/receipt")).json()

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from consentkit.errors import StoreError
 from consentkit.receipts import Receipt, ReceiptDraft
-from consentkit.stores import SpooledStore, open_store, verify_store
+from consentkit.stores import ChainHead, SpooledStore, open_store, verify_store
 from consentkit.stores.sqlite import SQLiteReceiptStore
 
 from .pg_server import PgServer, PostgresUnavailable, skip_requested
@@ -34,6 +34,11 @@ class FlakyStore(SQLiteReceiptStore):
             self.successes_left -= 1
         return super().append(draft)
 
+    def append_many(self, drafts: Sequence[ReceiptDraft]) -> list[Receipt]:
+        if self.failing:
+            raise StoreError("simulated outage")
+        return super().append_many(drafts)
+
 
 @pytest.fixture
 def inner(tmp_path: Path) -> Iterator[FlakyStore]:
@@ -44,7 +49,8 @@ def inner(tmp_path: Path) -> Iterator[FlakyStore]:
 
 @pytest.fixture
 def spooled(inner: FlakyStore, tmp_path: Path) -> SpooledStore:
-    return SpooledStore(inner, tmp_path / "spool" / "receipts.jsonl", max_items=5)
+    # Every append tries the inner store again (the pause after a failure is tested apart).
+    return SpooledStore(inner, tmp_path / "spool" / "receipts.jsonl", max_items=5, retry_interval=0)
 
 
 def consent_ids(store: SpooledStore) -> list[str]:
@@ -84,6 +90,79 @@ def test_outage_spools_then_replays_in_order(
     # The replayed receipts keep the time of the decision, not of the replay.
     replayed = spooled.for_consent("second")[0]
     assert replayed.timestamp == draft(1).timestamp
+
+
+def test_after_a_failure_appends_spool_without_waiting_on_the_store(
+    inner: FlakyStore, tmp_path: Path
+) -> None:
+    spooled = SpooledStore(inner, tmp_path / "spool.jsonl", retry_interval=3600)
+    spooled.append(draft(0, consent_id="first"))
+    inner.failing = True
+    assert spooled.append(draft(1, consent_id="second")) is None
+    inner.failing = False
+    # Within the retry interval the store is not tried: the draft queues behind the other.
+    assert spooled.append(draft(2, consent_id="third")) is None
+    assert consent_ids(spooled) == ["first"]
+    assert spooled.pending() == 2
+    assert spooled.drain() == 2
+    assert consent_ids(spooled) == ["first", "second", "third"]
+    assert spooled.append(draft(3, consent_id="fourth")) is not None
+    assert verify_store(spooled, keys=KEYS).ok
+
+
+def test_append_many_spools_the_whole_batch_in_order_when_the_store_fails(
+    spooled: SpooledStore, inner: FlakyStore
+) -> None:
+    first = spooled.append_many([draft(0, consent_id="a"), draft(1, consent_id="b")])
+    assert [r.seq if r else None for r in first] == [1, 2]
+    inner.failing = True
+    assert spooled.append_many([draft(2, consent_id="c"), draft(3, consent_id="d")]) == [
+        None,
+        None,
+    ]
+    assert spooled.append_many([draft(4, consent_id="e")]) == [None]  # behind the others
+    assert spooled.pending() == 3
+    inner.failing = False
+    last = spooled.append_many([draft(5, consent_id="f"), draft(6, consent_id="g")])
+    assert [r.consent_id if r else None for r in last] == ["f", "g"]
+    assert consent_ids(spooled) == ["a", "b", "c", "d", "e", "f", "g"]
+    assert spooled.pending() == 0
+    assert verify_store(spooled, keys=KEYS).ok
+
+
+class DownStore(FlakyStore):
+    """While failing, reads fail too (a database that is down), and appends are counted."""
+
+    append_calls = 0
+
+    def head(self) -> ChainHead | None:
+        if self.failing:
+            raise StoreError("simulated outage")
+        return super().head()
+
+    def append_many(self, drafts: Sequence[ReceiptDraft]) -> list[Receipt]:
+        self.append_calls += 1
+        return super().append_many(drafts)
+
+
+def test_a_store_still_down_is_asked_with_a_read_and_not_given_the_spool(
+    tmp_path: Path,
+) -> None:
+    inner = DownStore(tmp_path / "receipts.db", receipt_keys=KEYS)
+    spooled = SpooledStore(inner, tmp_path / "spool.jsonl", retry_interval=0)
+    try:
+        inner.failing = True
+        assert spooled.append(draft(0, consent_id="a")) is None
+        assert inner.append_calls == 1
+        # Something is spooled and the store does not answer a read: no replay attempt.
+        assert spooled.append(draft(1, consent_id="b")) is None
+        assert inner.append_calls == 1
+        assert spooled.pending() == 2
+        inner.failing = False
+        assert spooled.append(draft(2, consent_id="c")) is not None
+        assert consent_ids(spooled) == ["a", "b", "c"]
+    finally:
+        inner.close()
 
 
 def test_drain(spooled: SpooledStore, inner: FlakyStore) -> None:
@@ -161,7 +240,9 @@ def test_spool_survives_a_restart(inner: FlakyStore, tmp_path: Path) -> None:
 def test_locked_sqlite_database_is_a_real_outage(tmp_path: Path) -> None:
     db = tmp_path / "receipts.db"
     store = SpooledStore(
-        SQLiteReceiptStore(db, receipt_keys=KEYS, busy_timeout=0.05), tmp_path / "spool.jsonl"
+        SQLiteReceiptStore(db, receipt_keys=KEYS, busy_timeout=0.05),
+        tmp_path / "spool.jsonl",
+        retry_interval=0,
     )
     store.append(draft(0, consent_id="a"))
     blocker = sqlite3.connect(db, isolation_level=None)

@@ -24,6 +24,7 @@ from ..receipts import (
     unchecked_receipt,
     verify_chain,
 )
+from ._group import GroupCommit
 from .base import ChainHead, Stats
 
 _T = TypeVar("_T")
@@ -424,7 +425,8 @@ class SQLStore(SQLReadMixin):
 
     A store sets the class attributes and provides ``_transaction`` (run work in one
     transaction that holds the chain against other writers), ``_query``, ``_time_param``,
-    ``_encode_list`` and ``_iter_upto``; ``_keys`` holds its receipt keys.
+    ``_encode_list`` and ``_iter_upto``; ``_keys`` holds its receipt keys and ``_group``
+    batches concurrent appends.
     """
 
     MIGRATIONS: ClassVar[tuple[tuple[int, tuple[str, ...]], ...]]
@@ -432,6 +434,8 @@ class SQLStore(SQLReadMixin):
     LOCK_HEAD: ClassVar[str]
     """Appended to the chain-head SELECT inside a write (`` FOR UPDATE`` or nothing)."""
     _keys: tuple[str | bytes, ...]
+    _group: GroupCommit[ReceiptDraft, Receipt]
+    """Set by the backend's ``__init__``: ``GroupCommit(self._append_batch)``."""
 
     def _transaction(self, doing: str, work: Callable[[Any], _T]) -> _T:
         raise NotImplementedError
@@ -481,30 +485,54 @@ class SQLStore(SQLReadMixin):
         self._transaction("migrate the schema", work)
 
     def append(self, draft: ReceiptDraft) -> Receipt:
-        """Seal *draft* as the next receipt; committed (durable) when this returns."""
+        """Seal *draft* as the next receipt; committed (durable) when this returns.
+
+        Concurrent calls share one transaction (group commit): one flush to disk for
+        the whole batch, the chain in the order the calls arrived.
+        """
+        self._signing_keys("append receipts")
+        return self._group.submit(draft)
+
+    def append_many(self, drafts: Sequence[ReceiptDraft]) -> list[Receipt]:
+        """Append *drafts* as consecutive receipts, in order; all durable when this returns."""
+        self._signing_keys("append receipts")
+        return self._group.submit_many(drafts)
+
+    def _append_batch(self, drafts: Sequence[ReceiptDraft]) -> list[Receipt]:
+        """Seal *drafts* in order after the chain head and commit them in one transaction."""
         keys = self._signing_keys("append receipts")
         mark = self.PARAM
         insert = (
             f"INSERT INTO {RECEIPTS} ({SELECT_COLUMNS}) VALUES ({placeholders(len(COLUMNS), mark)})"
         )
 
-        def work(conn: Any) -> Receipt:
+        def work(conn: Any) -> list[Receipt]:
             head = f"SELECT seq, hash FROM {HEAD} WHERE id = 1{self.LOCK_HEAD}"
             row = conn.execute(head).fetchone()
             if row is None:
                 raise StoreError(f"{self!r}: chain head missing; run migrate")
-            receipt = seal(draft, seq=int(row[0]) + 1, prev_hash=str(row[1]), keys=keys)
-            params = receipt_params(
-                receipt, encode_list=self._encode_list, encode_time=self._time_param
-            )
-            conn.execute(insert, params)
+            seq, prev_hash = int(row[0]), str(row[1])
+            receipts = []
+            for draft in drafts:
+                seq += 1
+                receipt = seal(draft, seq=seq, prev_hash=prev_hash, keys=keys)
+                prev_hash = receipt.hash
+                receipts.append(receipt)
+            encode = self._encode_list, self._time_param
+            rows = [
+                receipt_params(r, encode_list=encode[0], encode_time=encode[1]) for r in receipts
+            ]
+            if len(rows) == 1:
+                conn.execute(insert, rows[0])
+            else:
+                conn.cursor().executemany(insert, rows)
             conn.execute(
-                f"UPDATE {HEAD} SET seq = {mark}, hash = {mark} WHERE id = 1",
-                (receipt.seq, receipt.hash),
+                f"UPDATE {HEAD} SET seq = {mark}, hash = {mark} WHERE id = 1", (seq, prev_hash)
             )
-            return receipt
+            return receipts
 
-        return self._transaction("append a receipt", work)
+        doing = "append a receipt" if len(drafts) == 1 else f"append {len(drafts)} receipts"
+        return self._transaction(doing, work)
 
     def purge(self, older_than: datetime) -> int:
         """Delete the chain prefix recorded before *older_than*, leaving a signed anchor."""

@@ -21,6 +21,7 @@ from ..receipts import (
     Receipt,
 )
 from . import _sql
+from ._group import GroupCommit
 from ._sql import ANCHORS, HEAD, RECEIPTS, SCHEMA, SELECT_COLUMNS
 
 try:
@@ -132,6 +133,7 @@ class PostgresReceiptStore(_sql.SQLStore):
             raise MissingExtraError("PostgreSQL store", "postgres", "psycopg")
         self._conninfo = conninfo
         self._keys = tuple(receipt_keys)
+        self._group = GroupCommit(self._append_batch)
         self._timeout = timeout
         self._pool: Any = None
         if ConnectionPool is not None:

@@ -3,7 +3,9 @@
 :class:`SpooledStore` wraps a store. When an append fails it logs an error, writes the
 draft as one fsynced JSON line to a spool file and returns ``None``, so the visitor's
 choice is honoured anyway. The next append that gets through (or :meth:`drain`) first
-replays the spool in order. The spool is bounded: when full, appends raise
+replays the spool in order. After a failure the store is tried again at most every
+``retry_interval`` seconds; drafts meanwhile join the spool at once, behind the others.
+The spool is bounded: when full, appends raise
 :class:`~consentkit.errors.StoreError` rather than drop anything.
 
 Replay is at-least-once: a crash between a replayed append and the spool rewrite can
@@ -16,6 +18,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -42,15 +45,35 @@ class SpooledStore:
     """A receipt store that spools drafts to *spool_path* while *inner* fails.
 
     Several processes may share one spool file: a lock file beside it serialises them.
+    An append with nothing spooled takes no lock, so concurrent appends can share the
+    inner store's commits.
     """
 
     def __init__(
-        self, inner: ReceiptStore, spool_path: str | os.PathLike[str], *, max_items: int = 10000
+        self,
+        inner: ReceiptStore,
+        spool_path: str | os.PathLike[str],
+        *,
+        max_items: int = 10000,
+        retry_interval: float = 2.0,
     ) -> None:
         if max_items < 1:
             raise ConfigError(
                 "must be at least 1", source="SpooledStore", key="max_items", fix="use e.g. 10000"
             )
+        if not retry_interval >= 0:
+            raise ConfigError(
+                "must be 0 or more seconds",
+                source="SpooledStore",
+                key="retry_interval",
+                fix="use e.g. 2.0",
+            )
+        self.retry_interval = retry_interval
+        # While the inner store is failing, appends go straight to the spool until this
+        # monotonic time: a database that is down answers each attempt only after its
+        # connection timeout, and every visitor would wait that long.
+        self._retry_at = 0.0
+        self._retry_lock = threading.Lock()
         self.inner = inner
         self.path = Path(spool_path)
         self.max_items = max_items
@@ -192,16 +215,74 @@ class SpooledStore:
         Raises :class:`~consentkit.errors.StoreError` only when the inner store fails
         *and* the spool is full or cannot be written.
         """
-        with self._locked():
-            try:
-                self._replay_locked()
-                return self.inner.append(draft)
-            except Exception as exc:
-                # Any failure, whatever its type: the decision must not be lost.
-                self._spool_locked(draft, exc)
-                return None
+        return self.append_many([draft])[0]
 
-    def _spool_locked(self, draft: ReceiptDraft, cause: Exception) -> None:
+    def append_many(self, drafts: Sequence[ReceiptDraft]) -> list[Receipt | None]:
+        """:meth:`append` for several drafts, in order, in one inner transaction if it can.
+
+        A draft the inner store did not take is spooled (``None`` in its place), and so is
+        every draft after it, so the order holds.
+        """
+        done: list[Receipt | None] = []
+        cause: Exception | None = None
+        if not drafts:
+            return done
+        if self._size() == 0:
+            # Nothing waits to be replayed, so nothing must go first: append without the
+            # spool lock, which lets concurrent appends share one commit in the inner store.
+            try:
+                self._append_inner(drafts, done)
+            except Exception as exc:  # any failure: the decision must not be lost
+                cause = exc
+        elif self._store_is_back():
+            with self._locked():
+                try:
+                    self._replay_locked()
+                    self._append_inner(drafts, done)
+                except Exception as exc:
+                    cause = exc
+                for draft in drafts[len(done) :]:
+                    self._spool_locked(draft, cause)
+            return done + [None] * (len(drafts) - len(done))
+        with self._locked():
+            for draft in drafts[len(done) :]:
+                self._spool_locked(draft, cause)  # behind the drafts already waiting
+        return done + [None] * (len(drafts) - len(done))
+
+    def _store_is_back(self) -> bool:
+        """Whether the inner store answers again (asked at most every ``retry_interval``).
+
+        Asked outside the spool lock: a database that is down may take its whole connection
+        timeout to say so, and meanwhile the other appends keep spooling.
+        """
+        with self._retry_lock:
+            now = time.monotonic()
+            if now < self._retry_at:
+                return False
+            self._retry_at = now + self.retry_interval  # one probe at a time
+        try:
+            self.inner.head()
+        except Exception:
+            with self._retry_lock:
+                self._retry_at = time.monotonic() + self.retry_interval
+            return False
+        return True
+
+    def _append_inner(self, drafts: Sequence[ReceiptDraft], done: list[Receipt | None]) -> None:
+        """Append *drafts* to the inner store, collecting receipts in *done* as they land."""
+        many = getattr(self.inner, "append_many", None)
+        if many is not None:  # one transaction: all or none
+            done.extend(many(drafts))
+            return
+        for draft in drafts:
+            done.append(self.inner.append(draft))
+
+    def _spool_locked(self, draft: ReceiptDraft, cause: Exception | None) -> None:
+        """Write *draft* to the spool; *cause* is the inner store's failure (``None``: the
+        store failed moments ago and was not tried again)."""
+        if cause is not None:
+            with self._retry_lock:
+                self._retry_at = time.monotonic() + self.retry_interval
         pending = self._pending_locked()
         if pending >= self.max_items:
             logger.error(
@@ -227,7 +308,7 @@ class SpooledStore:
             raise StoreError(f"receipt store failing and spool unwritable: {exc}") from exc
         logger.error(
             "consentkit: receipt store failed (%s); decision spooled to %s (%d waiting)",
-            cause,
+            cause or f"still failing; tried again at most every {self.retry_interval} s",
             self.path,
             pending + 1,
             exc_info=cause,

@@ -26,6 +26,7 @@ from ..receipts import (
     format_timestamp,
 )
 from . import _sql
+from ._group import GroupCommit
 from ._sql import ANCHORS, HEAD, RECEIPTS, SCHEMA, SELECT_COLUMNS
 
 __all__ = ["SQLiteReceiptStore"]
@@ -136,6 +137,7 @@ class SQLiteReceiptStore(_sql.SQLStore):
             )
         self._path = text
         self._keys = tuple(receipt_keys)
+        self._group = GroupCommit(self._append_batch)
         self._busy_timeout = busy_timeout
         self._local = threading.local()
         self._lock = threading.Lock()

@@ -283,12 +283,11 @@ class ConsentEndpoints:
 
     def _declared_names(self, refused: frozenset[Category], already: list[str]) -> list[str]:
         """Exact cookie names of refused categories, for the page script to delete."""
-        names: list[str] = []
+        names: dict[str, None] = dict.fromkeys(already)  # linear de-duplication
+        start = len(names)
         for category in refused:
-            for name in self.declaration.names(category):
-                if name not in already and name not in names:
-                    names.append(name)
-        return names
+            names.update(dict.fromkeys(self.declaration.names(category)))
+        return list(names)[start:]
 
     def _set_consent_cookie(
         self, response: Reply, request: RequestInfo, stored: StoredConsent

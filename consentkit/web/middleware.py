@@ -69,7 +69,9 @@ class ConsentMiddleware(ConsentCore):
                 endpoints.admit_body(request)
                 body = await self._read_body(receive)
             except BadRequest as exc:
-                await send_reply(error(exc.status, exc.message), send)
+                # After a timed-out body the connection's state is unknown: the server closes it.
+                close = {"Connection": "close"} if exc.status == 408 else None
+                await send_reply(error(exc.status, exc.message, close), send)
                 return
         if endpoints.blocks(request):
             reply = await anyio.to_thread.run_sync(endpoints.handle, request, decision, body)
@@ -81,17 +83,20 @@ class ConsentMiddleware(ConsentCore):
         limit = self.settings.max_body_size
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise BadRequest(400, "client disconnected")
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise self.endpoints.too_large()
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+        # A body dribbled in byte by byte must not hold the request open for ever.
+        with anyio.move_on_after(self.settings.body_timeout):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise BadRequest(400, "client disconnected")
+                chunk: bytes = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise self.endpoints.too_large()
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+        raise BadRequest(408, "the request body did not arrive in time")
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the lifespan protocol through; close the store once the app has shut down."""

@@ -116,8 +116,10 @@ class Recorder:
     def store_receipt(self, draft: ReceiptDraft) -> tuple[bool, str | None]:
         """Append *draft*; ``(stored or spooled, receipt id)``.
 
-        Never raises: a visitor's choice is honoured even when it cannot be recorded
-        (the failure is logged loudly; a spooled store keeps the draft on disk).
+        Concurrent appends from several worker threads are grouped by the store into one
+        transaction (see :mod:`consentkit.stores._group`). Never raises: a visitor's choice
+        is honoured even when it cannot be recorded (the failure is logged loudly; a
+        spooled store keeps the draft on disk).
         """
         store = self.store
         if store is None:

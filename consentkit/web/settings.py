@@ -28,6 +28,7 @@ class Settings:
     admin_token: str | None = None
     allowed_origins: tuple[str, ...] = ()
     max_body_size: int = 16 * 1024
+    body_timeout: float = 10.0
     ip_mode: IPMode = "truncate"
     crawler_mode: Literal["block", "off"] = "block"
     controller: Controller | Mapping[str, str] | str | None = None
@@ -51,6 +52,15 @@ class Settings:
                 source=src,
                 key="ip_mode",
                 fix='use "truncate", "omit" or "full"',
+            )
+        if isinstance(self.body_timeout, bool) or not (
+            isinstance(self.body_timeout, int | float) and 0 < self.body_timeout <= 3600
+        ):
+            raise ConfigError(
+                f"invalid body_timeout {self.body_timeout!r}",
+                source=src,
+                key="body_timeout",
+                fix="give the seconds a consent post's body may take to arrive, e.g. 10",
             )
         if self.admin_token is not None and len(self.admin_token) < 16:
             raise ConfigError(
