@@ -235,6 +235,7 @@ class ConsentEndpoints:
             host=request.hostname,
             path=urlsplit(return_to).path or "/",
             secure=request.scheme == "https",
+            cookie_domain=mw.settings.cookie_domain,
         ):
             response.raw_headers.append((key, value))
         return response

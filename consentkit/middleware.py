@@ -538,6 +538,7 @@ class _Responder:
                     host=request.hostname,
                     path=request.path,
                     secure=request.scheme == "https",
+                    cookie_domain=mw.settings.cookie_domain,
                 )
             )
         message["headers"] = headers
