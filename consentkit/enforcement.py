@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .categories import Category
-from .cookies import expire_cookie_headers, parse_set_cookie, request_paths
+from .cookies import canonical_deletion, expire_cookie_headers, parse_set_cookie, request_paths
 from .decision import Decision
 from .policy import Policy
 
@@ -47,7 +47,9 @@ def enforce_set_cookies(
 
     Lines that do not parse as a cookie are dropped too: a browser would ignore
     most of them, and one that it would not ignore cannot be classified. Lines
-    that delete a cookie always pass: removing a cookie never needs consent.
+    that delete a cookie always pass, rewritten into one canonical deletion
+    (:func:`~consentkit.cookies.canonical_deletion`): removing a cookie never needs
+    consent, but a line that only looks like a deletion must not set anything.
     """
     out: RawHeaders = []
     result = EnforcementResult(out)
@@ -60,9 +62,11 @@ def enforce_set_cookies(
         if cookie is None:
             result.dropped.append(("", policy.unclassified))
             continue
-        if cookie.name in own_cookies or cookie.is_deletion(now):
-            # Our own cookie, or the app deleting a cookie: both always pass.
+        if cookie.name in own_cookies:
             out.append((key, value))
+            continue
+        if cookie.is_deletion(now):
+            out.append((key, canonical_deletion(cookie).encode("latin-1")))
             continue
         classification = policy.classify(cookie.name, cookie.domain)
         category: Category

@@ -6,13 +6,23 @@ never time.
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 import pytest
 from starlette.testclient import TestClient
 
-from consentkit import ConfigError, Policy
-from consentkit.cookies import parse_set_cookie
+from consentkit import ConfigError, Decision, Policy
+from consentkit.cookies import parse_cookie_date, parse_set_cookie
+from consentkit.enforcement import enforce_set_cookies
 
 from .conftest import make_app, site_policy
+from .test_cookie_vectors import DATES
+
+
+def _refusal() -> Decision:
+    return Decision(decided=True, granted=frozenset({"necessary"}), reason="recorded")
+
 
 # --------------------------------------------------------------------------- expiry amplification
 
@@ -90,3 +100,87 @@ def test_hardening_options_load_from_toml_data() -> None:
     assert policy.site_hosts == ("example.com",)
     assert policy.max_expiry_lines == 8
     assert policy.expire_unclassified
+
+
+# --------------------------------------------------------------------------- fake deletions
+
+LOOKALIKE_DATES = [
+    "Thu, 01 Jan 1970:00:00 00:00:00 GMT",
+    "01 Jan 70x 00:00:00",
+    "Jan 1 00:00:00 1970abc",
+    "1 Jan 1970 00:00:00:00",
+]
+
+
+@pytest.mark.parametrize("date", LOOKALIKE_DATES)
+def test_lookalike_deletion_dates_are_not_deletions(date: str) -> None:
+    # RFC 6265bis reads each as 1970 (a production may carry trailing octets); a browser
+    # may not, and then stores the cookie for the session.
+    assert parse_cookie_date(date) is not None
+    assert parse_cookie_date(date, strict=True) is None
+    cookie = parse_set_cookie(f"_fbp=X; Expires={date}; Path=/")
+    assert cookie is not None and not cookie.is_deletion(datetime.now(UTC))
+
+
+@pytest.mark.parametrize("date", LOOKALIKE_DATES)
+def test_refused_cookie_with_lookalike_deletion_is_dropped(date: str) -> None:
+    headers = [
+        (b"set-cookie", f"_fbp=X; Expires={date}; Path=/".encode()),
+        (b"set-cookie", b"_gid=GA1.1; Path=/"),
+    ]
+    result = enforce_set_cookies(
+        headers, decision=_refusal(), policy=site_policy(), own_cookies=frozenset()
+    )
+    assert result.headers == []
+    assert {name for name, _ in result.dropped} == {"_fbp", "_gid"}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "_fbp=X; Max-Age=0; Path=/shop; Domain=.Example.com",
+        "_fbp=tracking-id; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=-5; Path=/shop; "
+        "Domain=example.com; SameSite=None; Secure; HttpOnly",
+        "_fbp=X; Expires=Wed, 01 Jan 2000 00:00:00 GMT; Path=/shop; Domain=example.com",
+    ],
+)
+def test_passing_deletions_are_rewritten_to_the_canonical_form(line: str) -> None:
+    result = enforce_set_cookies(
+        [(b"set-cookie", line.encode())],
+        decision=_refusal(),
+        policy=site_policy(),
+        own_cookies=frozenset(),
+    )
+    [(key, value)] = result.headers
+    secure = "; Secure" if "Secure" in line else ""
+    assert value.decode() == (
+        "_fbp=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Domain=example.com; "
+        f"Path=/shop{secure}"
+    )
+
+
+def _date_vectors() -> list[dict[str, str | None]]:
+    vectors: list[dict[str, str | None]] = []
+    for name in ("examples.json", "bsd-examples.json"):
+        path = DATES / name
+        if path.exists():
+            text = path.read_text(encoding="utf-8")
+            vectors += json.loads(text[text.index("[") :])
+    return vectors
+
+
+def test_strict_dates_agree_with_the_http_state_vectors_or_refuse() -> None:
+    vectors = _date_vectors()
+    if not vectors:
+        pytest.fail(f"date vectors missing under {DATES}")
+    read = 0
+    for vector in vectors:
+        text = str(vector["test"])
+        lenient = parse_cookie_date(text)
+        strict = parse_cookie_date(text, strict=True)
+        expected = vector["expected"]
+        assert (lenient is None) == (expected is None), text
+        # Strict never reads another date than the RFC; it only refuses ambiguous ones.
+        assert strict is None or strict == lenient, text
+        read += strict is not None
+    assert read >= 10  # the ordinary dates of the suite are still read
