@@ -119,7 +119,8 @@ def test_lookalike_deletion_dates_are_not_deletions(date: str) -> None:
     assert parse_cookie_date(date) is not None
     assert parse_cookie_date(date, strict=True) is None
     cookie = parse_set_cookie(f"_fbp=X; Expires={date}; Path=/")
-    assert cookie is not None and not cookie.is_deletion(datetime.now(UTC))
+    assert cookie is not None
+    assert not cookie.is_deletion(datetime.now(UTC))
 
 
 @pytest.mark.parametrize("date", LOOKALIKE_DATES)
@@ -151,7 +152,7 @@ def test_passing_deletions_are_rewritten_to_the_canonical_form(line: str) -> Non
         policy=site_policy(),
         own_cookies=frozenset(),
     )
-    [(key, value)] = result.headers
+    [(_key, value)] = result.headers
     secure = "; Secure" if "Secure" in line else ""
     assert value.decode() == (
         "_fbp=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Domain=example.com; "
