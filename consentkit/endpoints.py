@@ -280,8 +280,9 @@ class ConsentEndpoints:
         secure = settings.cookie_secure
         if secure is None:
             secure = request.scheme == "https"
+        # The name was chosen per request (a __Host- prefix needs Secure, which it has).
         value = render_set_cookie(
-            settings.cookie_name,
+            request.cookie_name,
             self.mw.codec.dumps(stored),
             max_age=lifetime * 86400,
             path="/",

@@ -26,7 +26,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .banner import Banner, BannerContext
 from .cookies import parse_cookie_header
 from .crawlers import is_crawler
-from .decision import ConsentCodec, Decision, StoredConsent, decide, new_consent_id
+from .decision import (
+    DEFAULT_COOKIE_NAME,
+    ConsentCodec,
+    Decision,
+    StoredConsent,
+    consent_cookie_name,
+    consent_token,
+    decide,
+    new_consent_id,
+)
 from .endpoints import ConsentEndpoints
 from .enforcement import cookies_to_expire, enforce_set_cookies, expiry_headers
 from .errors import ConfigError
@@ -60,7 +69,8 @@ class Settings:
     """Middleware configuration, validated once."""
 
     prefix: str = "/_consent"
-    cookie_name: str = "consentkit"
+    # None: "__Host-consentkit" on secure requests without cookie_domain, else "consentkit".
+    cookie_name: str | None = None
     cookie_domain: str | None = None
     cookie_secure: bool | None = None
     rewrite_html: bool = True
@@ -81,12 +91,30 @@ class Settings:
                 key="prefix",
                 fix='use a path like "/_consent" (leading slash, no trailing slash)',
             )
-        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.cookie_name):
+        if self.cookie_name is not None and not re.fullmatch(
+            r"[A-Za-z0-9_.-]{1,64}", self.cookie_name
+        ):
             raise ConfigError(
                 f"invalid cookie name {self.cookie_name!r}",
                 source=src,
                 key="cookie_name",
                 fix="use letters, digits, '_', '.' or '-'",
+            )
+        # A prefixed name the browser would always reject is a configuration error.
+        prefix = (self.cookie_name or "").lower()
+        if prefix.startswith("__host-") and self.cookie_domain:
+            raise ConfigError(
+                "a __Host- cookie cannot have a Domain",
+                source=src,
+                key="cookie_name",
+                fix="drop cookie_domain, or use a name without the __Host- prefix",
+            )
+        if prefix.startswith(("__host-", "__secure-")) and self.cookie_secure is False:
+            raise ConfigError(
+                "__Host- and __Secure- cookies must be Secure",
+                source=src,
+                key="cookie_secure",
+                fix="leave cookie_secure unset (Secure on HTTPS) or drop the prefix",
             )
         if self.ip_mode not in ("truncate", "omit", "full"):
             raise ConfigError(
@@ -196,7 +224,8 @@ class ConsentMiddleware:
             ) from None
         self.app = app
         self.policy = policy
-        self.codec = ConsentCodec(secret_key)
+        # The policy's site id binds tokens to this site (see ConsentCodec).
+        self.codec = ConsentCodec(secret_key, site=policy.site_id)
         self.store = self._open_store(store, receipt_key, secret_key, spool_path)
         if banner is True:
             banner = Banner(policy, prefix=self.settings.prefix)
@@ -206,7 +235,9 @@ class ConsentMiddleware:
         )
         self.trackers = trackers or default_index()
         self.unclassified = UnclassifiedReport()
-        self.own_cookies = frozenset({self.settings.cookie_name})
+        self.own_cookies = frozenset(
+            {self.cookie_name_for(True), self.cookie_name_for(False), DEFAULT_COOKIE_NAME}
+        )
         self.endpoints = ConsentEndpoints(self)
         self._warned_encodings: set[str] = set()
         self._prefix_slash = self.settings.prefix + "/"
@@ -258,7 +289,10 @@ class ConsentMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = RequestInfo(scope, self.settings.cookie_name)
+        secure = self.settings.cookie_secure
+        if secure is None:
+            secure = scope.get("scheme") == "https"
+        request = RequestInfo(scope, self.cookie_name_for(secure))
         decision = self.decide(request)
         scope.setdefault("state", {})["consent"] = decision
         path: str = scope["path"]
@@ -271,6 +305,13 @@ class ConsentMiddleware:
         responder = _Responder(self, scope, request, decision, send)
         await self.app(scope, receive, responder.send)
         await responder.finish()
+
+    def cookie_name_for(self, secure: bool) -> str:
+        """The consent cookie's name on a request whose cookies are *secure* or not."""
+        settings = self.settings
+        return consent_cookie_name(
+            settings.cookie_name, secure=secure, cookie_domain=settings.cookie_domain
+        )
 
     def decide(self, request: RequestInfo) -> Decision:
         """The decision for a request: stored cookie, region model and signals.
@@ -356,6 +397,7 @@ class RequestInfo:
         "_cookies",
         "_host",
         "consent_token",
+        "cookie_name",
         "headers",
         "method",
         "path",
@@ -366,6 +408,7 @@ class RequestInfo:
 
     def __init__(self, scope: Scope, cookie_name: str) -> None:
         self.scope = scope
+        self.cookie_name = cookie_name
         headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
         self.headers = headers
         cookie_parts: list[bytes] = []
@@ -390,8 +433,9 @@ class RequestInfo:
             self._cookie_header = b"; ".join(cookie_parts)
             self._cookies: dict[str, str] | None = None
             # The consent token is looked up only when the header mentions our cookie.
+            # Duplicates of our cookie read as no decision (cookie tossing).
             self.consent_token = (
-                self.cookies.get(cookie_name)
+                consent_token(self._cookie_header, cookie_name)
                 if cookie_name.encode() in self._cookie_header
                 else None
             )

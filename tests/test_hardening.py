@@ -185,3 +185,100 @@ def test_strict_dates_agree_with_the_http_state_vectors_or_refuse() -> None:
         assert strict is None or strict == lenient, text
         read += strict is not None
     assert read >= 10  # the ordinary dates of the suite are still read
+
+
+# --------------------------------------------------------------------------- cookie tossing
+
+GRANTED_ALL = ["functionality", "necessary", "performance", "targeting"]
+
+
+def _token(client: TestClient, action: str) -> tuple[str, str]:
+    response = client.post("/_consent", json={"action": action})
+    assert response.status_code == 200, response.text
+    [line] = [v for v in response.headers.get_list("set-cookie") if "Max-Age=0" not in v]
+    cookie = parse_set_cookie(line)
+    assert cookie is not None
+    return cookie.name, cookie.value
+
+
+def test_duplicate_consent_cookies_read_as_no_decision() -> None:
+    client = TestClient(make_app())
+    name, accept = _token(client, "accept_all")
+    _, reject = _token(TestClient(make_app()), "reject_all")
+    fresh = TestClient(make_app())
+    alone = fresh.get("/api", headers={"Cookie": f"{name}={accept}"}).json()
+    assert alone == {"decided": True, "granted": GRANTED_ALL}
+    # A sibling subdomain plants an "accept all" next to the visitor's own refusal.
+    tossed = fresh.get("/api", headers={"Cookie": f"{name}={accept}; {name}={reject}"}).json()
+    assert tossed == {"decided": False, "granted": ["necessary"]}
+
+
+def test_https_consent_cookie_is_host_prefixed() -> None:
+    client = TestClient(make_app(), base_url="https://shop.example.com")
+    response = client.post("/_consent", json={"action": "accept_all"})
+    [line] = response.headers.get_list("set-cookie")
+    cookie = parse_set_cookie(line)
+    assert cookie is not None
+    assert cookie.name == "__Host-consentkit"
+    assert (cookie.secure, cookie.path, cookie.domain) == (True, "/", None)
+    assert client.get("/api").json()["decided"] is True
+    # An unprefixed cookie (all a sibling subdomain can plant) means nothing on HTTPS.
+    planted = TestClient(make_app(), base_url="https://shop.example.com")
+    result = planted.get("/api", headers={"Cookie": f"consentkit={cookie.value}"}).json()
+    assert result["decided"] is False
+
+
+@pytest.mark.parametrize(
+    ("base_url", "options", "expected"),
+    [
+        ("http://shop.example.com", {}, "consentkit"),
+        ("https://shop.example.com", {"cookie_domain": "example.com"}, "consentkit"),
+        ("https://shop.example.com", {"cookie_name": "site_consent"}, "site_consent"),
+        ("http://shop.example.com", {"cookie_name": "__Host-site"}, "site"),
+        ("https://shop.example.com", {"cookie_name": "__Host-site"}, "__Host-site"),
+    ],
+)
+def test_consent_cookie_name_depends_on_scheme_and_domain(
+    base_url: str, options: dict[str, str], expected: str
+) -> None:
+    client = TestClient(make_app(**options), base_url=base_url)
+    response = client.post("/_consent", json={"action": "reject_all"})
+    assert response.status_code == 200
+    names = [parse_set_cookie(v).name for v in response.headers.get_list("set-cookie")]  # type: ignore[union-attr]
+    assert names == [expected]
+    # The browser sends it back and the decision holds.
+    assert client.get("/api").json()["decided"] is True
+
+
+def test_host_prefix_over_plain_http_form_post_does_not_fail() -> None:
+    client = TestClient(make_app(cookie_name="__Host-consentkit"))
+    response = client.post(
+        "/_consent", data={"action": "accept_all"}, headers={"Origin": "http://testserver"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert response.status_code == 303
+    assert client.get("/api").json()["granted"] == GRANTED_ALL
+
+
+@pytest.mark.parametrize(
+    ("options", "key"),
+    [
+        ({"cookie_name": "__Host-x", "cookie_domain": "example.com"}, "cookie_name"),
+        ({"cookie_name": "__Secure-x", "cookie_secure": False}, "cookie_secure"),
+    ],
+)
+def test_prefixed_names_browsers_would_reject_are_config_errors(
+    options: dict[str, object], key: str
+) -> None:
+    with pytest.raises(ConfigError, match=key):
+        make_app(**options).build_middleware_stack()
+
+
+def test_tokens_are_bound_to_the_site() -> None:
+    site_a = site_policy(site_hosts=("a.example",))
+    site_b = site_policy(site_hosts=("b.example",))
+    name, token = _token(TestClient(make_app(site_a)), "accept_all")
+    same = TestClient(make_app(site_a)).get("/api", headers={"Cookie": f"{name}={token}"})
+    assert same.json()["decided"] is True
+    other = TestClient(make_app(site_b)).get("/api", headers={"Cookie": f"{name}={token}"})
+    assert other.json() == {"decided": False, "granted": ["necessary"]}
