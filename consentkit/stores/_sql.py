@@ -11,7 +11,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
 
 from ..errors import ConfigError
-from ..receipts import RECEIPT_FIELDS, Receipt, unchecked_receipt
+from ..receipts import (
+    RECEIPT_FIELDS,
+    Receipt,
+    parse_stored_timestamp,
+    sign_head,
+    unchecked_receipt,
+)
 from .base import ChainHead, Stats
 
 RECEIPTS: Final = "consentkit_receipts"
@@ -57,9 +63,22 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
 
 def _as_datetime(value: Any) -> datetime:
     if isinstance(value, str):
-        return datetime.fromisoformat(value)
+        # Non-canonical text is marked, and verification reports it.
+        return parse_stored_timestamp(value)
     result: datetime = value.astimezone(UTC)
     return result
+
+
+# Schema 2: the chain head carries a signature (receipts.sign_head).
+HEAD_SIGNATURE_MIGRATION: Final = f"ALTER TABLE {HEAD} ADD COLUMN hmac TEXT NOT NULL DEFAULT ''"
+
+
+def head_update(
+    param: str, seq: int, hash_: str, keys: Sequence[str | bytes]
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement and parameters that move the chain head to *seq*, signed."""
+    sql = f"UPDATE {HEAD} SET seq = {param}, hash = {param}, hmac = {param} WHERE id = 1"
+    return sql, (seq, hash_, sign_head(seq, hash_, keys=keys))
 
 
 def row_to_receipt(row: Sequence[Any]) -> Receipt:
@@ -347,10 +366,12 @@ class SQLReadMixin:
 
     def head(self) -> ChainHead | None:
         """The seq and hash recorded by the last append (``None`` for an empty chain)."""
-        rows = self._query("read the chain head", f"SELECT seq, hash FROM {HEAD} WHERE id = 1")
+        rows = self._query(
+            "read the chain head", f"SELECT seq, hash, hmac FROM {HEAD} WHERE id = 1"
+        )
         if not rows or int(rows[0][0]) == 0:
             return None
-        return ChainHead(int(rows[0][0]), str(rows[0][1]))
+        return ChainHead(int(rows[0][0]), str(rows[0][1]), str(rows[0][2]))
 
     def stats(self, *, since: datetime | None = None, until: datetime | None = None) -> Stats:
         """Counts per action, category, jurisdiction, language and UTC day."""

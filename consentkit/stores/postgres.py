@@ -88,6 +88,7 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             )""",
         ),
     ),
+    (2, (_sql.HEAD_SIGNATURE_MIGRATION,)),
 )
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
 
@@ -248,9 +249,7 @@ class PostgresReceiptStore(_sql.SQLReadMixin):
                 f"VALUES ({_sql.placeholders(len(params), '%s')})",
                 params,
             )
-            conn.execute(
-                f"UPDATE {HEAD} SET seq = %s, hash = %s WHERE id = 1", (receipt.seq, receipt.hash)
-            )
+            conn.execute(*_sql.head_update("%s", receipt.seq, receipt.hash, keys))
             return receipt
 
         return self._run("append a receipt", work)

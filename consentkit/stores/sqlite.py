@@ -83,6 +83,7 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             )""",
         ),
     ),
+    (2, (_sql.HEAD_SIGNATURE_MIGRATION,)),
 )
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
 
@@ -269,9 +270,7 @@ class SQLiteReceiptStore(_sql.SQLReadMixin):
                 f"VALUES ({_sql.placeholders(len(params), '?')})",
                 params,
             )
-            conn.execute(
-                f"UPDATE {HEAD} SET seq = ?, hash = ? WHERE id = 1", (receipt.seq, receipt.hash)
-            )
+            conn.execute(*_sql.head_update("?", receipt.seq, receipt.hash, keys))
             return receipt
 
         return self._write("append a receipt", work)
