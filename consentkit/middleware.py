@@ -41,7 +41,15 @@ from .enforcement import cookies_to_expire, enforce_set_cookies, expiry_headers
 from .errors import ConfigError
 from .jurisdiction import JurisdictionResolver, read_signals
 from .policy import Policy
-from .rewriter import Blocked, HTMLRewriter, RewritePlan, default_placeholder, sniff_charset
+from .rewriter import (
+    Blocked,
+    HTMLRewriter,
+    RewritePlan,
+    block_key_html,
+    default_placeholder,
+    new_block_key,
+    sniff_charset,
+)
 from .stores import ReceiptStore, open_store
 from .stores.spool import SpooledStore
 from .trackers import TrackerIndex, default_index
@@ -667,13 +675,15 @@ class _Responder:
         nonce = _csp_nonce(headers.getlist("content-security-policy"))
         crawler = decision.crawler
         granted = decision.granted
-        head_html = body_html = ""
+        head_html = body_html = block_key = ""
         placeholder = default_placeholder
         if mw.banner is not None and mw.settings.inject_banner and not crawler:
             banner = mw.banner
             ctx = mw.banner_context(request, decision, nonce)
             head_html = banner.head_html(ctx)
-            body_html = banner.body_html(ctx)
+            # This response's key for what it blocks, right after the banner script.
+            block_key = new_block_key()
+            body_html = banner.body_html(ctx) + block_key_html(block_key)
             language = ctx.language
 
             def placeholder(blocked: Blocked) -> str:
@@ -694,6 +704,7 @@ class _Responder:
             placeholder=placeholder,
             unclassified_category=mw.policy.unclassified,
             site_host=request.hostname,
+            block_key=block_key,
         )
         charset = sniff_charset(headers.get("content-type"), b"")
         self.rewriter = HTMLRewriter(plan, encoding=charset)

@@ -7,16 +7,20 @@ never time.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from consentkit import ConfigError, Decision, Policy
+from consentkit import ConfigError, ConsentMiddleware, Decision, Policy
 from consentkit.cookies import parse_cookie_date, parse_set_cookie
 from consentkit.enforcement import enforce_set_cookies
 
-from .conftest import make_app, site_policy
+from .conftest import SECRET, make_app, site_policy
 from .test_cookie_vectors import DATES
 
 
@@ -282,3 +286,33 @@ def test_tokens_are_bound_to_the_site() -> None:
     assert same.json()["decided"] is True
     other = TestClient(make_app(site_b)).get("/api", headers={"Cookie": f"{name}={token}"})
     assert other.json() == {"decided": False, "granted": ["necessary"]}
+
+
+# --------------------------------------------------------------------------- activation keys
+
+
+def test_each_html_response_marks_what_it_blocks_with_a_fresh_key() -> None:
+    html = (
+        '<html><body><script data-consent="performance">x()</script>'
+        '<script type="text/plain" data-ck-blocked data-ck-category="targeting">y()</script>'
+        "</body></html>"
+    )
+
+    async def handler(request: object) -> HTMLResponse:
+        return HTMLResponse(html)
+
+    app = Starlette(routes=[Route("/", handler)])
+    app.add_middleware(ConsentMiddleware, policy=site_policy(), secret_key=SECRET)
+    client = TestClient(app)
+    keys = []
+    for _ in range(2):
+        body = client.get("/").text
+        [key] = re.findall(r'<meta data-ck-key="([^"]+)">', body)
+        # Right after the banner script, where the script looks for it.
+        assert f'consentkit.js" defer></script><meta data-ck-key="{key}">' in body
+        # The element the server blocked carries the key; the pre-marked one does not.
+        assert body.count(f'data-ck-blocked="{key}"') == 1
+        assert "data-ck-blocked data-ck-category=\"targeting\">y()" in body
+        keys.append(key)
+    assert keys[0] != keys[1]
+    assert len(keys[0]) >= 16
