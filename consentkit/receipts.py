@@ -18,7 +18,7 @@ import ipaddress
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final, Literal, TypeAlias
@@ -458,14 +458,23 @@ def anchor_from_dict(data: Mapping[str, Any]) -> ChainAnchor:
     )
 
 
-def _check_anchor(anchor: ChainAnchor, ring: Mapping[str, bytes]) -> str | None:
-    key = ring.get(anchor.key_id)
+def _check_signed(
+    point: ChainAnchor,
+    ring: Mapping[str, bytes],
+    message: Callable[[int, str, datetime], bytes],
+    what: str,
+) -> str | None:
+    key = ring.get(point.key_id)
     if key is None:
-        return f"purge anchor at seq {anchor.seq} is signed by unknown key {anchor.key_id!r}"
-    expected = _sign(key, _anchor_message(anchor.seq, anchor.hash, anchor.created_at))
-    if not _same(expected, anchor.hmac):
-        return f"purge anchor at seq {anchor.seq} has an invalid signature (forged or edited)"
+        return f"{what} at seq {point.seq} is signed by unknown key {point.key_id!r}"
+    expected = _sign(key, message(point.seq, point.hash, point.created_at))
+    if not _same(expected, point.hmac):
+        return f"{what} at seq {point.seq} has an invalid signature (forged or edited)"
     return None
+
+
+def _check_anchor(anchor: ChainAnchor, ring: Mapping[str, bytes]) -> str | None:
+    return _check_signed(anchor, ring, _anchor_message, "purge anchor")
 
 
 def _checkpoint_message(seq: int, hash_: str, created_at: datetime) -> bytes:
@@ -488,13 +497,7 @@ def seal_checkpoint(
 
 
 def _check_checkpoint(point: ChainAnchor, ring: Mapping[str, bytes]) -> str | None:
-    key = ring.get(point.key_id)
-    if key is None:
-        return f"checkpoint at seq {point.seq} is signed by unknown key {point.key_id!r}"
-    expected = _sign(key, _checkpoint_message(point.seq, point.hash, point.created_at))
-    if not _same(expected, point.hmac):
-        return f"checkpoint at seq {point.seq} has an invalid signature (forged or edited)"
-    return None
+    return _check_signed(point, ring, _checkpoint_message, "checkpoint")
 
 
 def _head_message(seq: int, hash_: str) -> bytes:

@@ -312,7 +312,7 @@ def test_each_html_response_marks_what_it_blocks_with_a_fresh_key() -> None:
         assert f'consentkit.js" defer></script><meta data-ck-key="{key}">' in body
         # The element the server blocked carries the key; the pre-marked one does not.
         assert body.count(f'data-ck-blocked="{key}"') == 1
-        assert "data-ck-blocked data-ck-category=\"targeting\">y()" in body
+        assert 'data-ck-blocked data-ck-category="targeting">y()' in body
         keys.append(key)
     assert keys[0] != keys[1]
     assert len(keys[0]) >= 16
