@@ -123,3 +123,28 @@ def test_forged_or_foreign_anchor_file_fails(
     log.write_text("not json\n")
     assert _cli(url, "verify", "--anchor", str(log)) == 2
     assert "not a consentkit anchor" in capsys.readouterr().err
+
+
+def test_migrating_from_schema_1_signs_the_head_when_the_key_is_at_hand(
+    store: ReceiptStore, url: str
+) -> None:
+    from consentkit.stores import open_store
+
+    # Turn the store back into schema 1: no head signature column.
+    raw(url, "ALTER TABLE consentkit_chain_head DROP COLUMN hmac")
+    raw(url, "UPDATE consentkit_schema SET version = 1")
+    readonly = open_store(url, receipt_keys=[])  # no key: the column returns, unsigned
+    try:
+        assert readonly.schema_version() == 2
+        result = verify_store(readonly, keys=KEYS)
+        assert result.error is not None
+        assert "not signed" in result.error.message
+    finally:
+        readonly.close()
+    raw(url, "ALTER TABLE consentkit_chain_head DROP COLUMN hmac")
+    raw(url, "UPDATE consentkit_schema SET version = 1")
+    keyed = open_store(url, receipt_keys=KEYS)
+    try:
+        assert verify_store(keyed, keys=KEYS).ok
+    finally:
+        keyed.close()

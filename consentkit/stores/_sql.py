@@ -81,6 +81,15 @@ def head_update(
     return sql, (seq, hash_, sign_head(seq, hash_, keys=keys))
 
 
+def sign_legacy_head(conn: Any, param: str, current: int, keys: Sequence[str | bytes]) -> None:
+    """During a migration from schema 1, sign the head schema 1 left unsigned (with a key)."""
+    if not 0 < current < 2 or not keys:
+        return
+    row = conn.execute(f"SELECT seq, hash FROM {HEAD} WHERE id = 1").fetchone()
+    if row is not None and int(row[0]) > 0:
+        conn.execute(*head_update(param, int(row[0]), str(row[1]), keys))
+
+
 def row_to_receipt(row: Sequence[Any]) -> Receipt:
     """Map a row selected with :data:`SELECT_COLUMNS` to a receipt (no re-validation)."""
     values = list(row)

@@ -218,6 +218,7 @@ class PostgresReceiptStore(_sql.SQLReadMixin):
                 if version > current:
                     for statement in statements:
                         conn.execute(statement)
+            _sql.sign_legacy_head(conn, "%s", current, self._keys)
             if current < SCHEMA_VERSION:
                 conn.execute(f"DELETE FROM {SCHEMA}")
                 conn.execute(f"INSERT INTO {SCHEMA} (version) VALUES (%s)", (SCHEMA_VERSION,))

@@ -238,6 +238,7 @@ class SQLiteReceiptStore(_sql.SQLReadMixin):
                 if version > current:
                     for statement in statements:
                         conn.execute(statement)
+            _sql.sign_legacy_head(conn, "?", current, self._keys)
             if current < SCHEMA_VERSION:
                 conn.execute(f"DELETE FROM {SCHEMA}")
                 conn.execute(f"INSERT INTO {SCHEMA} (version) VALUES (?)", (SCHEMA_VERSION,))
