@@ -39,6 +39,7 @@ __all__ = [
     "MAX_NAME_VALUE_OCTETS",
     "SameSite",
     "SetCookie",
+    "canonical_deletion",
     "cookie_name_of_header",
     "expire_cookie_headers",
     "parse_cookie_date",
@@ -208,16 +209,32 @@ _DAY: Final = re.compile(r"([0-9]{1,2})(?![0-9])")
 _YEAR: Final = re.compile(r"([0-9]{2,4})(?![0-9])")
 
 
-def parse_cookie_date(text: str) -> datetime | None:
-    """Parse an ``Expires`` value with the cookie-date algorithm of RFC 6265 section 5.1.1.
+_STRICT_NUMERIC: Final = re.compile(r"[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}|[0-9]{1,4}")
 
-    Tokens are read in any order; the first time, day of month, month and year found are
-    used; two-digit years 70-99 mean 19xx and 00-69 mean 20xx. Returns an aware UTC datetime,
-    or ``None`` for anything that is not a valid date (including 31 February). Never raises.
+
+def parse_cookie_date(text: str, *, strict: bool = False) -> datetime | None:
+    """Parse an ``Expires`` value with the cookie-date algorithm of RFC 6265bis section 5.1.1.
+
+    The value is split into date-tokens at the delimiters; each token is tried, in this
+    order, as the first time (``hh:mm:ss``), day of month, month and year not yet found,
+    where a production may be followed by a non-digit and anything after it (``70x`` is a
+    year). Two-digit years 70-99 mean 19xx and 00-69 mean 20xx. Returns an aware UTC
+    datetime, or ``None`` for anything that is not a valid date (including 31 February).
+
+    With ``strict=True`` a value is only read when no browser could read it differently:
+    every token starting with a digit must be a bare time (``hh:mm:ss``) or number, and at
+    most one token may look like a time. Browsers differ on the trailing octets the RFC
+    allows (Chromium ignores ``1970abc`` as a year), so a date that needs them returns
+    ``None``. Never raises.
     """
     time: tuple[int, int, int] | None = None
     day = month = year = None
     for token in _DATE_TOKEN.findall(text):
+        if strict and token[0].isdigit():
+            if not _STRICT_NUMERIC.fullmatch(token):
+                return None
+            if time is not None and ":" in token:
+                return None
         if time is None and (match := _TIME.match(token)):
             time = (int(match[1]), int(match[2]), int(match[3]))
         elif day is None and (match := _DAY.match(token)):
@@ -251,7 +268,9 @@ class SetCookie:
     ``domain`` is ``None`` for a host-only cookie (no ``Domain`` attribute, or an empty one);
     otherwise it is lower-cased without its leading dot. ``path`` is ``None`` when the browser
     would use the default path (no ``Path`` attribute, or one not starting with ``/``).
-    ``raw`` is the header value as received.
+    ``raw`` is the header value as received. ``expires_ambiguous`` is true when the
+    ``Expires`` date is only a date under the lenient rules of RFC 6265bis (see
+    :func:`parse_cookie_date`'s ``strict``): browsers may read it as no date at all.
     """
 
     name: str
@@ -265,6 +284,7 @@ class SetCookie:
     same_site: SameSite | None = None
     partitioned: bool = False
     raw: str = ""
+    expires_ambiguous: bool = False
 
     def expiry(self, now: datetime) -> datetime | None:
         """When a browser receiving this header at *now* would drop the cookie.
@@ -283,7 +303,13 @@ class SetCookie:
         return self.expires
 
     def is_deletion(self, now: datetime) -> bool:
-        """Whether this header removes the cookie (it is already expired at *now*)."""
+        """Whether this header removes the cookie (it is already expired at *now*).
+
+        An ambiguous ``Expires`` (see the class docstring) never counts: a browser that
+        ignores it stores the cookie as a session cookie.
+        """
+        if self.max_age is None and self.expires_ambiguous:
+            return False
         expiry = self.expiry(now)
         return expiry is not None and expiry <= now
 
@@ -305,6 +331,7 @@ def parse_set_cookie(value: str | bytes) -> SetCookie | None:
         return None
     name, val, unparsed = split
     expires: datetime | None = None
+    ambiguous = False
     max_age: int | None = None
     domain: str | None = None
     path: str | None = None
@@ -317,7 +344,10 @@ def parse_set_cookie(value: str | bytes) -> SetCookie | None:
         if _octets(attribute) > MAX_ATTRIBUTE_OCTETS:
             continue
         if key == "expires":
-            expires = parse_cookie_date(attribute) or expires
+            date = parse_cookie_date(attribute)
+            if date is not None:
+                expires = date
+                ambiguous = parse_cookie_date(attribute, strict=True) is None
         elif key == "max-age":
             if _MAX_AGE.fullmatch(attribute):
                 max_age = int(attribute)
@@ -342,6 +372,7 @@ def parse_set_cookie(value: str | bytes) -> SetCookie | None:
         same_site=same_site,
         partitioned="partitioned" in flags,
         raw=raw,
+        expires_ambiguous=ambiguous,
     )
 
 
@@ -597,12 +628,32 @@ def expire_cookie_headers(
     return list(dict.fromkeys(headers))
 
 
-def _expiry_header(name: str, domain: str | None, path: str, *, secure: bool) -> str:
+def _expiry_header(
+    name: str, domain: str | None, path: str | None, *, secure: bool, partitioned: bool = False
+) -> str:
     value = "" if name else "deleted"
     parts = [f"{name}={value}", "Max-Age=0", f"Expires={_EPOCH}"]
     if domain is not None:
         parts.append(f"Domain={domain}")
-    parts.append(f"Path={path}")
+    if path is not None:
+        parts.append(f"Path={path}")
     if secure:
         parts.append("Secure")
+    if partitioned and secure:
+        parts.append("Partitioned")
     return "; ".join(parts)
+
+
+def canonical_deletion(cookie: SetCookie) -> str:
+    """The one deleting ``Set-Cookie`` value for the cookie *cookie* addresses.
+
+    ``name=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT`` with the original
+    ``Domain`` and ``Path`` (and ``Secure``/``Partitioned``, which a browser needs to let
+    the header touch such a cookie). Whatever value, date or attribute the original carried
+    is gone, so a header that only looks like a deletion cannot set anything.
+    """
+    lowered = cookie.name.lower()
+    secure = cookie.secure or lowered.startswith(("__secure-", "__host-"))
+    return _expiry_header(
+        cookie.name, cookie.domain, cookie.path, secure=secure, partitioned=cookie.partitioned
+    )

@@ -8,6 +8,7 @@ to the middleware. It validates itself on construction and raises one
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,10 @@ __all__ = ["MAX_LIFETIME_DAYS", "CategoryText", "Policy"]
 
 MAX_LIFETIME_DAYS: Final = 395
 """Thirteen months: the longest consent lifetime regulators accept."""
+
+_HOST_NAME: Final = re.compile(
+    r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*"
+)
 
 DEFAULT_TEXTS: Final[Mapping[Category, tuple[str, str]]] = {
     "necessary": (
@@ -60,6 +65,9 @@ _TOP_LEVEL_KEYS: Final = frozenset(
         "honor_dnt",
         "site_name",
         "privacy_url",
+        "expire_unclassified",
+        "max_expiry_lines",
+        "site_hosts",
     }
 )
 
@@ -89,6 +97,15 @@ class Policy:
         texts: overrides of category labels and descriptions.
         site_name: shown in the banner.
         privacy_url: link to the site's privacy policy, shown in the banner.
+        expire_unclassified: whether cookies the visitor sends that no rule and no
+            knowledge-base entry classifies are expired too (off: anyone can send any
+            cookie name, and expiring each one costs response bytes).
+        max_expiry_lines: the most ``Set-Cookie`` lines one response may carry to expire
+            refused cookies; the rest wait for later responses.
+        site_hosts: the host names the site is served on (``www.example.com``). They and
+            their parent domains are the ``Domain=`` candidates when expiring refused
+            cookies (never the request's ``Host`` header), and they bind consent tokens to
+            this site.
         source: where the values came from, used in error messages.
     """
 
@@ -104,6 +121,9 @@ class Policy:
     honor_dnt: bool = False
     regions: Mapping[str, Any] = field(default_factory=dict)
     default_region: str = ""
+    expire_unclassified: bool = False
+    max_expiry_lines: int = 64
+    site_hosts: tuple[str, ...] = ()
     source: str = "Policy(...)"
     _registry: Registry = field(init=False, repr=False, compare=False)
     _fingerprints: Mapping[Category, str] = field(init=False, repr=False, compare=False)
@@ -148,6 +168,7 @@ class Policy:
                     key=f"categories.{key}",
                     fix=f"use one of {', '.join(CATEGORIES)}",
                 )
+        self._check_hardening(src)
         cookies = tuple(self.cookies)
         for index, rule in enumerate(cookies):
             if not isinstance(rule, CookieRule):
@@ -167,6 +188,40 @@ class Policy:
             "_regions",
             parse_regions(self.regions, source=src, default_region=self.default_region),
         )
+
+    def _check_hardening(self, src: str) -> None:
+        limit = self.max_expiry_lines
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 1000:
+            raise ConfigError(
+                f"must be a whole number between 0 and 1000, got {limit!r}",
+                source=src,
+                key="max_expiry_lines",
+                fix="use the default 64, or about 4 lines per cookie you expect to expire",
+            )
+        if isinstance(self.site_hosts, str) or not all(isinstance(h, str) for h in self.site_hosts):
+            raise ConfigError(
+                f"must be a list of host names, got {self.site_hosts!r}",
+                source=src,
+                key="site_hosts",
+                fix='write site_hosts = ["www.example.com", "example.com"]',
+            )
+        hosts = tuple(h.strip().lower().rstrip(".") for h in self.site_hosts)
+        for host in hosts:
+            if not _HOST_NAME.fullmatch(host):
+                raise ConfigError(
+                    f"{host!r} is not a host name",
+                    source=src,
+                    key="site_hosts",
+                    fix="list bare host names without scheme, port or path, e.g. example.com",
+                )
+        object.__setattr__(self, "site_hosts", hosts)
+
+    @property
+    def site_id(self) -> str:
+        """What identifies this site in signed tokens: its hosts, else its name, else ``""``."""
+        if self.site_hosts:
+            return ",".join(sorted(set(self.site_hosts)))
+        return self.site_name
 
     # -- loading -------------------------------------------------------------------------
 
@@ -251,13 +306,18 @@ class Policy:
             "honor_dnt": "honor_dnt",
             "regions": "regions",
             "default_region": "default_region",
+            "expire_unclassified": "expire_unclassified",
+            "max_expiry_lines": "max_expiry_lines",
+            "site_hosts": "site_hosts",
         }
         for toml_key, attr in simple.items():
             if toml_key in data:
                 kwargs[attr] = data[toml_key]
         if "revision" in kwargs and not isinstance(kwargs["revision"], str):
             kwargs["revision"] = str(kwargs["revision"])
-        for key in ("knowledge_base", "honor_dnt"):
+        if isinstance(kwargs.get("site_hosts"), list):
+            kwargs["site_hosts"] = tuple(kwargs["site_hosts"])
+        for key in ("knowledge_base", "honor_dnt", "expire_unclassified"):
             if key in kwargs and not isinstance(kwargs[key], bool):
                 raise ConfigError(
                     f"must be true or false, got {kwargs[key]!r}",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import codecs
 import html
 import re
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
@@ -32,7 +33,9 @@ __all__ = [
     "HTMLRewriter",
     "RewritePlan",
     "RewriteStats",
+    "block_key_html",
     "default_placeholder",
+    "new_block_key",
     "rewrite",
     "scan_start_tags",
     "sniff_charset",
@@ -54,6 +57,19 @@ class Blocked:
     category: str
     provider: str | None = None
     url: str | None = None
+
+
+def new_block_key() -> str:
+    """A fresh, unguessable key for one response's blocked elements."""
+    return secrets.token_urlsafe(12)
+
+
+def block_key_html(key: str) -> str:
+    """Markup placed right after the banner script: it tells the script this response's key.
+
+    The script reads it as its own next sibling, which reflected markup cannot be.
+    """
+    return f'<meta data-ck-key="{html.escape(key)}">'
 
 
 def default_placeholder(blocked: Blocked) -> str:
@@ -93,6 +109,12 @@ class RewritePlan:
     """Category assumed for a marking the rewriter does not recognise."""
     site_host: str | None = None
     """The page's own host: URLs on it (and its subdomains) are never trackers."""
+    block_key: str = ""
+    """The value of ``data-ck-blocked`` on what this response blocks (see :func:`new_block_key`).
+
+    ``consentkit.js`` activates only elements carrying this response's key, so markup the
+    page reflects from its visitors, pre-marked or not, is never run by the banner.
+    """
 
     def allows(self, category: str) -> bool:
         """Whether elements of *category* may run."""
@@ -1116,7 +1138,7 @@ class _Core:
         markers: list[tuple[str, str | None]] = [("data-ck-category", category)]
         if tracker is not None:
             markers.append(("data-ck-provider", tracker.provider))
-        markers.append(("data-ck-blocked", None))
+        markers.append(("data-ck-blocked", self.plan.block_key or None))
         return markers
 
     def _iframe(self, tag: _Tag, in_noscript: bool) -> None:

@@ -63,6 +63,7 @@ FORBIDDEN_LIBRARIES: dict[str, frozenset[str]] = {
 OUTSIDE = frozenset({"demo_site", "benchmarks", "tests"})
 """Top-level packages that use consentkit; the library never imports them."""
 
+
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":

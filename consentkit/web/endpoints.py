@@ -68,7 +68,7 @@ class ConsentEndpoints:
         self.banner = banner
         self.admin = admin
         self.prefix = settings.prefix
-        self.own_cookies = frozenset({settings.cookie_name})
+        self.own_cookies = settings.own_cookies
 
     async def __call__(
         self,
@@ -248,6 +248,7 @@ class ConsentEndpoints:
             host=request.hostname,
             path=urlsplit(return_to).path or "/",
             secure=request.scheme == "https",
+            cookie_domain=self.settings.cookie_domain,
         ):
             response.raw_headers.append((key, value))
         return response

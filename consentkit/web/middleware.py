@@ -110,7 +110,8 @@ class ConsentMiddleware:
             ) from None
         self.app = app
         self.policy = policy
-        self.codec = ConsentCodec(secret_key)
+        # The policy's site id binds tokens to this site (see ConsentCodec).
+        self.codec = ConsentCodec(secret_key, site=policy.site_id)
         if banner is True:
             banner = Banner(policy, prefix=self.settings.prefix)
         self.banner: Banner | None = banner or None
@@ -119,7 +120,7 @@ class ConsentMiddleware:
         )
         self.trackers = trackers or default_index()
         self.unclassified = UnclassifiedReport()
-        self.own_cookies = frozenset({self.settings.cookie_name})
+        self.own_cookies = self.settings.own_cookies
         opened = open_receipt_store(store, receipt_key, secret_key, spool_path)
         # Only a store opened here is closed here (and opened again when used after that).
         reopen = (
@@ -141,6 +142,7 @@ class ConsentMiddleware:
             banner=self.banner,
             rewrite_html=self.settings.rewrite_html,
             inject_banner=self.settings.inject_banner,
+            cookie_domain=self.settings.cookie_domain,
         )
         self._prefix_slash = self.settings.prefix + "/"
         self._tokens: dict[str, StoredConsent | None] = {}
@@ -172,7 +174,10 @@ class ConsentMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        request = RequestInfo(scope, self.settings.cookie_name)
+        secure = self.settings.cookie_secure
+        if secure is None:
+            secure = scope.get("scheme") == "https"
+        request = RequestInfo(scope, self.settings.cookie_name_for(secure))
         decision = self.decide(request)
         scope.setdefault("state", {})["consent"] = decision
         path: str = scope["path"]

@@ -102,8 +102,9 @@ class Recorder:
         secure = settings.cookie_secure
         if secure is None:
             secure = request.scheme == "https"
+        # The name was chosen per request (a __Host- prefix needs Secure, which it has).
         value = render_set_cookie(
-            settings.cookie_name,
+            request.cookie_name,
             self.codec.dumps(stored),
             max_age=lifetime * 86400,
             path="/",

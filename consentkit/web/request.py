@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.types import Scope
 
 from ..cookies import parse_cookie_header
+from ..decision import consent_token
 from .headers import header_value
 
 __all__ = ["RequestInfo"]
@@ -18,6 +19,7 @@ class RequestInfo:
         "_cookies",
         "_host",
         "consent_token",
+        "cookie_name",
         "headers",
         "method",
         "path",
@@ -28,6 +30,7 @@ class RequestInfo:
 
     def __init__(self, scope: Scope, cookie_name: str) -> None:
         self.scope = scope
+        self.cookie_name = cookie_name
         headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
         self.headers = headers
         cookie_parts: list[bytes] = []
@@ -52,8 +55,9 @@ class RequestInfo:
             self._cookie_header = b"; ".join(cookie_parts)
             self._cookies: dict[str, str] | None = None
             # The consent token is looked up only when the header mentions our cookie.
+            # Duplicates of our cookie read as no decision (cookie tossing).
             self.consent_token = (
-                self.cookies.get(cookie_name)
+                consent_token(self._cookie_header, cookie_name)
                 if cookie_name.encode() in self._cookie_header
                 else None
             )

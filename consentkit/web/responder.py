@@ -19,7 +19,15 @@ from starlette.types import Message, Scope, Send
 from ..decision import Decision
 from ..enforcement import cookies_to_expire, enforce_set_cookies, expiry_headers
 from ..policy import Policy
-from ..rewriter import Blocked, HTMLRewriter, RewritePlan, default_placeholder, sniff_charset
+from ..rewriter import (
+    Blocked,
+    HTMLRewriter,
+    RewritePlan,
+    block_key_html,
+    default_placeholder,
+    new_block_key,
+    sniff_charset,
+)
 from ..trackers import TrackerIndex
 from .banner import Banner
 from .encodings import CorruptBody, Decoder, Encoder, codec_for
@@ -59,6 +67,8 @@ class ResponseRules:
         banner: injected into HTML pages when *inject_banner*; ``None`` for none.
         rewrite_html: stream HTML bodies through the rewriter at all.
         inject_banner: put the banner into rewritten pages.
+        cookie_domain: the configured ``cookie_domain``: expiry lines name it, never the
+            raw ``Host`` header's parents.
     """
 
     policy: Policy
@@ -69,6 +79,7 @@ class ResponseRules:
     banner: Banner | None
     rewrite_html: bool = True
     inject_banner: bool = True
+    cookie_domain: str | None = None
     _warned_encodings: set[str] = field(default_factory=set, repr=False)
 
     def warn_encoding(self, encoding: str) -> None:
@@ -163,6 +174,7 @@ class Responder:
                     host=request.hostname,
                     path=request.path,
                     secure=request.scheme == "https",
+                    cookie_domain=rules.cookie_domain,
                 )
             )
         message["headers"] = headers
@@ -216,7 +228,7 @@ class Responder:
         nonce = csp_nonce(headers.getlist("content-security-policy"))
         crawler = decision.crawler
         granted = decision.granted
-        head_html = body_html = ""
+        head_html = body_html = block_key = ""
         placeholder = default_placeholder
         if rules.banner is not None and rules.inject_banner and not crawler:
             banner = rules.banner
@@ -227,7 +239,9 @@ class Responder:
                 nonce=nonce,
             )
             head_html = banner.head_html(ctx)
-            body_html = banner.body_html(ctx)
+            # This response's key for what it blocks, right after the banner script.
+            block_key = new_block_key()
+            body_html = banner.body_html(ctx) + block_key_html(block_key)
             language = ctx.language
 
             def placeholder(blocked: Blocked) -> str:
@@ -248,6 +262,7 @@ class Responder:
             placeholder=placeholder,
             unclassified_category=rules.policy.unclassified,
             site_host=request.hostname,
+            block_key=block_key,
         )
         charset = sniff_charset(headers.get("content-type"), b"")
         decoder, encoder = codec

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from ..decision import DEFAULT_COOKIE_NAME, consent_cookie_name
 from ..errors import ConfigError
 from ..urls import check_prefix
 
@@ -17,7 +18,8 @@ class Settings:
     """Middleware configuration, validated once."""
 
     prefix: str = "/_consent"
-    cookie_name: str = "consentkit"
+    # None: "__Host-consentkit" on secure requests without cookie_domain, else "consentkit".
+    cookie_name: str | None = None
     cookie_domain: str | None = None
     cookie_secure: bool | None = None
     rewrite_html: bool = True
@@ -32,12 +34,30 @@ class Settings:
     def __post_init__(self) -> None:
         src = "ConsentMiddleware(...)"
         check_prefix(self.prefix, source=src)
-        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.cookie_name):
+        if self.cookie_name is not None and not re.fullmatch(
+            r"[A-Za-z0-9_.-]{1,64}", self.cookie_name
+        ):
             raise ConfigError(
                 f"invalid cookie name {self.cookie_name!r}",
                 source=src,
                 key="cookie_name",
                 fix="use letters, digits, '_', '.' or '-'",
+            )
+        # A prefixed name the browser would always reject is a configuration error.
+        prefix = (self.cookie_name or "").lower()
+        if prefix.startswith("__host-") and self.cookie_domain:
+            raise ConfigError(
+                "a __Host- cookie cannot have a Domain",
+                source=src,
+                key="cookie_name",
+                fix="drop cookie_domain, or use a name without the __Host- prefix",
+            )
+        if prefix.startswith(("__host-", "__secure-")) and self.cookie_secure is False:
+            raise ConfigError(
+                "__Host- and __Secure- cookies must be Secure",
+                source=src,
+                key="cookie_secure",
+                fix="leave cookie_secure unset (Secure on HTTPS) or drop the prefix",
             )
         if self.ip_mode not in ("truncate", "omit", "full"):
             raise ConfigError(
@@ -53,3 +73,16 @@ class Settings:
                 key="admin_token",
                 fix="use a random token of at least 16 characters",
             )
+
+    def cookie_name_for(self, secure: bool) -> str:
+        """The consent cookie's name on a request whose cookies are *secure* or not."""
+        return consent_cookie_name(
+            self.cookie_name, secure=secure, cookie_domain=self.cookie_domain
+        )
+
+    @property
+    def own_cookies(self) -> frozenset[str]:
+        """Every name the consent cookie may have: enforcement never touches these."""
+        return frozenset(
+            {self.cookie_name_for(True), self.cookie_name_for(False), DEFAULT_COOKIE_NAME}
+        )
