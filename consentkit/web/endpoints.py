@@ -161,7 +161,8 @@ class ConsentEndpoints:
         if media == _JSON:
             try:
                 data = json.loads(body.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+                # RecursionError: thousands of nested brackets.
                 raise BadRequest(400, "body is not valid JSON") from None
             if not isinstance(data, dict):
                 raise BadRequest(400, "JSON body must be an object")
