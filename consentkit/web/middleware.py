@@ -143,6 +143,7 @@ class ConsentMiddleware:
             rewrite_html=self.settings.rewrite_html,
             inject_banner=self.settings.inject_banner,
             cookie_domain=self.settings.cookie_domain,
+            max_decoded_size=self.settings.max_decoded_size,
         )
         self._prefix_slash = self.settings.prefix + "/"
         self._tokens: dict[str, StoredConsent | None] = {}

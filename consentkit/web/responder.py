@@ -30,7 +30,7 @@ from ..rewriter import (
 )
 from ..trackers import TrackerIndex
 from .banner import Banner
-from .encodings import CorruptBody, Decoder, Encoder, codec_for
+from .encodings import DEFAULT_MAX_DECODED, CorruptBody, Decoder, Encoder, codec_for
 from .headers import add_vary, csp_nonce, make_private
 from .recorder import Recorder
 from .request import RequestInfo
@@ -67,6 +67,8 @@ class ResponseRules:
         banner: injected into HTML pages when *inject_banner*; ``None`` for none.
         rewrite_html: stream HTML bodies through the rewriter at all.
         inject_banner: put the banner into rewritten pages.
+        max_decoded_size: the most bytes one compressed HTML body may decode to; above
+            it the body ends at the last byte within the limit (fail closed).
         cookie_domain: the configured ``cookie_domain``: expiry lines name it, never the
             raw ``Host`` header's parents.
     """
@@ -80,6 +82,7 @@ class ResponseRules:
     rewrite_html: bool = True
     inject_banner: bool = True
     cookie_domain: str | None = None
+    max_decoded_size: int = DEFAULT_MAX_DECODED
     _warned_encodings: set[str] = field(default_factory=set, repr=False)
 
     def warn_encoding(self, encoding: str) -> None:
@@ -220,7 +223,7 @@ class Responder:
 
     def _prepare_rewrite(self, headers: MutableHeaders) -> None:
         encoding = headers.get("content-encoding", "identity").strip().lower() or "identity"
-        codec = codec_for(encoding)
+        codec = codec_for(encoding, self.rules.max_decoded_size)
         if codec is None:
             self.rules.warn_encoding(encoding)
             return

@@ -9,6 +9,7 @@ from typing import Literal
 from ..decision import DEFAULT_COOKIE_NAME, consent_cookie_name
 from ..errors import ConfigError
 from ..urls import check_prefix
+from .encodings import DEFAULT_MAX_DECODED
 
 __all__ = ["Settings"]
 
@@ -27,6 +28,8 @@ class Settings:
     admin_token: str | None = None
     allowed_origins: tuple[str, ...] = ()
     max_body_size: int = 16 * 1024
+    # Decoded size cap of one compressed HTML body (compression bombs end the body there).
+    max_decoded_size: int = DEFAULT_MAX_DECODED
     ip_mode: Literal["truncate", "omit", "full"] = "truncate"
     crawler_mode: Literal["block", "off"] = "block"
     controller: str = ""
@@ -58,6 +61,17 @@ class Settings:
                 source=src,
                 key="cookie_secure",
                 fix="leave cookie_secure unset (Secure on HTTPS) or drop the prefix",
+            )
+        if (
+            not isinstance(self.max_decoded_size, int)
+            or isinstance(self.max_decoded_size, bool)
+            or self.max_decoded_size < 64 * 1024
+        ):
+            raise ConfigError(
+                f"invalid max_decoded_size {self.max_decoded_size!r}",
+                source=src,
+                key="max_decoded_size",
+                fix="use a number of bytes of at least 65536 (default 33554432, 32 MiB)",
             )
         if self.ip_mode not in ("truncate", "omit", "full"):
             raise ConfigError(
