@@ -132,6 +132,7 @@ def machine_info() -> dict[str, Any]:
     for package in NPM_PACKAGES:
         versions[f"npm {package}"] = _npm_version(package)
     return {
+        "knowledge_base": _knowledge_base_counts(),
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "memory_gb": _memory_gb(),
@@ -139,6 +140,16 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "versions": versions,
     }
+
+
+def _knowledge_base_counts() -> str:
+    """The ``consentkit kb stats`` summary line: what cookie classification ran against."""
+    from consentkit.knowledge import knowledge_base_stats
+    from consentkit.rules import knowledge_base
+    from consentkit.trackers import default_index
+
+    trackers = [(t.category, len(t.domains)) for t in default_index().trackers]
+    return knowledge_base_stats(knowledge_base(), trackers).summary()
 
 
 def parse_topics(text: str | None) -> list[str]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-TOPICS: Final = ("http", "rewriter", "banner", "store", "receipts_http")
+TOPICS: Final = ("http", "rewriter", "banner", "store", "receipts_http", "wsgi")
 """Every benchmark topic, in the order they run; ``benchmarks/bench_<topic>.py`` each."""
 
 TOPIC_TEXT: Final[Mapping[str, tuple[str, str]]] = {
@@ -45,6 +45,13 @@ TOPIC_TEXT: Final[Mapping[str, tuple[str, str]]] = {
         "answered only once its receipt is durable in SQLite or PostgreSQL; the store is "
         "checked afterwards (every answered receipt present, chain intact).",
     ),
+    "wsgi": (
+        "WSGI middleware overhead",
+        "Microseconds per request of a Flask app called in-process through PEP 3333, bare and "
+        "behind `ConsentWSGIMiddleware`, on the HTTP benchmark's routes (the answers are "
+        "checked first: tracker blocked, banner injected). `overhead_ratio` is consentkit's "
+        "time over bare.",
+    ),
 }
 
 MACHINE_FIELDS: Final = (
@@ -53,8 +60,10 @@ MACHINE_FIELDS: Final = (
     ("memory_gb", "Memory (GB)"),
     ("os", "OS"),
     ("python", "Python"),
+    ("knowledge_base", "Knowledge base (`consentkit kb stats`)"),
 )
-"""Machine facts shown in the header of ``results.md``, in order."""
+"""Machine facts (and the size of the knowledge base classified against) shown in the header
+of ``results.md``, in order."""
 
 VERSION_FIELDS: Final = (
     "consentkit",

@@ -11,6 +11,9 @@ Typical use::
         store="sqlite:///consent.db",
         receipt_key=os.environ["CONSENTKIT_RECEIPT_KEY"],
     )
+
+WSGI apps (Flask, Django under WSGI) use :class:`ConsentWSGIMiddleware` with the same
+options; ``docs/integrations.md`` has a recipe per framework.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .rules import CookieRule
 from .stores import ReceiptStore, open_store
 from .trackers import TrackerIndex
 from .web import Banner, BannerContext, ConsentMiddleware, Settings
+from .wsgi import ConsentWSGIMiddleware
 
 __all__ = [
     "CATEGORIES",
@@ -40,6 +44,7 @@ __all__ = [
     "ConsentCodec",
     "ConsentKitError",
     "ConsentMiddleware",
+    "ConsentWSGIMiddleware",
     "CookieRule",
     "Decision",
     "HTMLRewriter",

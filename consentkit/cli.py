@@ -1,4 +1,7 @@
-"""The ``consentkit`` command: migrate, verify, anchor, export, purge, show and stats.
+"""The ``consentkit`` command: migrate, verify, anchor, export, purge, show, stats and scan.
+
+``consentkit kb import|stats`` (in :mod:`consentkit.kbcli`) works on the cookie knowledge base
+and needs no store.
 
 The store URL comes from ``--store`` or ``CONSENTKIT_STORE``; receipt keys from repeated
 ``--receipt-key`` or ``CONSENTKIT_RECEIPT_KEYS`` (comma-separated, newest first).
@@ -18,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Final
 
 from .errors import ConfigError, ConsentKitError
+from .kbcli import add_kb_parser, run_kb
 from .receipts import (
     ChainAnchor,
     anchor_from_dict,
@@ -26,6 +30,7 @@ from .receipts import (
     seal_checkpoint,
     to_dict,
 )
+from .scan.command import add_scan_parser, run_scan_command
 from .stores import ReceiptStore, Stats, open_store, verify_store
 from .stores.export import MEDIA_TYPES, export_stream
 
@@ -119,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="consent rates per category and action")
     _add_period(stats)
     stats.add_argument("--json", action="store_true", help="machine-readable output")
+    add_scan_parser(commands)
+    add_kb_parser(commands)
     return parser
 
 
@@ -138,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "scan":
+        return run_scan_command(args)
+    if args.command == "kb":
+        return run_kb(args)
     if not args.store:
         parser.error("no store: pass --store URL or set CONSENTKIT_STORE")
     keys = _keys(args)

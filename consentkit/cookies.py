@@ -34,6 +34,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Final, Literal, TypeAlias
 
+from .cookie_dates import parse_cookie_date
+
 __all__ = [
     "MAX_ATTRIBUTE_OCTETS",
     "MAX_NAME_VALUE_OCTETS",
@@ -46,6 +48,7 @@ __all__ = [
     "parse_cookie_header",
     "parse_cookie_pairs",
     "parse_set_cookie",
+    "registrable_domain",
     "render_set_cookie",
     "request_paths",
 ]
@@ -192,70 +195,6 @@ def parse_cookie_header(value: str | bytes) -> dict[str, str]:
     for name, val in parse_cookie_pairs(value):
         cookies.setdefault(name, val)
     return cookies
-
-
-# --------------------------------------------------------------------------- cookie dates
-
-_MONTHS: Final = {
-    m: i
-    for i, m in enumerate(
-        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
-        start=1,
-    )
-}
-_DATE_TOKEN: Final = re.compile(r"[^\x09\x20-\x2f\x3b-\x40\x5b-\x60\x7b-\x7e]+")
-_TIME: Final = re.compile(r"([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?![0-9])")
-_DAY: Final = re.compile(r"([0-9]{1,2})(?![0-9])")
-_YEAR: Final = re.compile(r"([0-9]{2,4})(?![0-9])")
-
-
-_STRICT_NUMERIC: Final = re.compile(r"[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}|[0-9]{1,4}")
-
-
-def parse_cookie_date(text: str, *, strict: bool = False) -> datetime | None:
-    """Parse an ``Expires`` value with the cookie-date algorithm of RFC 6265bis section 5.1.1.
-
-    The value is split into date-tokens at the delimiters; each token is tried, in this
-    order, as the first time (``hh:mm:ss``), day of month, month and year not yet found,
-    where a production may be followed by a non-digit and anything after it (``70x`` is a
-    year). Two-digit years 70-99 mean 19xx and 00-69 mean 20xx. Returns an aware UTC
-    datetime, or ``None`` for anything that is not a valid date (including 31 February).
-
-    With ``strict=True`` a value is only read when no browser could read it differently:
-    every token starting with a digit must be a bare time (``hh:mm:ss``) or number, and at
-    most one token may look like a time. Browsers differ on the trailing octets the RFC
-    allows (Chromium ignores ``1970abc`` as a year), so a date that needs them returns
-    ``None``. Never raises.
-    """
-    time: tuple[int, int, int] | None = None
-    day = month = year = None
-    for token in _DATE_TOKEN.findall(text):
-        if strict and token[0].isdigit():
-            if not _STRICT_NUMERIC.fullmatch(token):
-                return None
-            if time is not None and ":" in token:
-                return None
-        if time is None and (match := _TIME.match(token)):
-            time = (int(match[1]), int(match[2]), int(match[3]))
-        elif day is None and (match := _DAY.match(token)):
-            day = int(match[1])
-        elif month is None and token[:3].lower() in _MONTHS:
-            month = _MONTHS[token[:3].lower()]
-        elif year is None and (match := _YEAR.match(token)):
-            year = int(match[1])
-    if time is None or day is None or month is None or year is None:
-        return None
-    if 70 <= year <= 99:
-        year += 1900
-    elif 0 <= year <= 69:
-        year += 2000
-    hour, minute, second = time
-    if year < 1601 or hour > 23 or minute > 59 or second > 59:
-        return None
-    try:
-        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 # --------------------------------------------------------------------------- Set-Cookie
@@ -531,6 +470,26 @@ def _canonical_host(request_host: str) -> tuple[str, bool]:
 
 def _is_public_suffix(domain: str) -> bool:
     return "." not in domain or domain in _MULTI_LABEL_SUFFIXES
+
+
+def registrable_domain(host: str) -> str:
+    """The site a host belongs to: its public suffix plus one label (``shop.example.co.uk``
+    gives ``example.co.uk``), with the same built-in suffix list as cookie expiry.
+
+    IP addresses, single-label names and bare suffixes are their own site.
+    """
+    host = host.strip().rstrip(".").lower()
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return host
+    labels = host.split(".")
+    for start in range(len(labels) - 1, 0, -1):
+        if not _is_public_suffix(".".join(labels[start:])):
+            return ".".join(labels[start:])
+    return host
 
 
 def _domain_candidates(

@@ -17,7 +17,15 @@ from typing import Any, Final, Literal, TypeAlias
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from .categories import CATEGORIES, OPTIONAL_CATEGORIES, Category, Model, is_category
+from .categories import (
+    CATEGORIES,
+    OPTIONAL_CATEGORIES,
+    Action,
+    Category,
+    Model,
+    is_action,
+    is_category,
+)
 from .cookies import parse_cookie_pairs
 from .policy import Policy
 
@@ -105,7 +113,7 @@ class StoredConsent:
     revision: str
     decided_at: datetime
     fingerprints: Mapping[str, str] = field(default_factory=dict)
-    action: str = "save"
+    action: Action = "save"
     gpc_recorded: bool = False
 
     def to_payload(self) -> dict[str, Any]:
@@ -143,7 +151,7 @@ class StoredConsent:
             and isinstance(granted, list)
             and isinstance(refused, list)
             and isinstance(prints, dict)
-            and isinstance(action, str)
+            and is_action(action)
             and all(is_category(c) for c in granted)
             and all(is_category(c) for c in refused)
         ):
@@ -276,6 +284,33 @@ class Decision:
             "region": self.region,
             "gpc": self.gpc,
         }
+
+
+def choice(
+    policy: Policy,
+    granted: frozenset[Category],
+    *,
+    action: Action,
+    consent_id: str | None = None,
+    now: datetime | None = None,
+    gpc_recorded: bool = False,
+) -> StoredConsent:
+    """What the consent cookie stores for a choice granting *granted* under *policy*.
+
+    Necessary is always granted; every optional category not granted is refused, and
+    each category's fingerprint is taken now, so a later declared cookie asks again.
+    """
+    granted = frozenset({"necessary", *granted})
+    return StoredConsent(
+        consent_id=consent_id or new_consent_id(),
+        granted=granted,
+        refused=frozenset(c for c in OPTIONAL_CATEGORIES if c not in granted),
+        revision=policy.revision,
+        decided_at=now or datetime.now(UTC),
+        fingerprints={c: policy.fingerprint(c) for c in CATEGORIES},
+        action=action,
+        gpc_recorded=gpc_recorded,
+    )
 
 
 def _default_grants(model: Model) -> frozenset[Category]:

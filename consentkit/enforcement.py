@@ -13,6 +13,7 @@ from .categories import Category
 from .cookies import canonical_deletion, expire_cookie_headers, parse_set_cookie, request_paths
 from .decision import Decision
 from .policy import Policy
+from .registry import Classification
 
 __all__ = ["EnforcementResult", "cookies_to_expire", "enforce_set_cookies"]
 
@@ -27,6 +28,9 @@ class EnforcementResult:
     kept: list[str] = field(default_factory=list)
     dropped: list[tuple[str, Category]] = field(default_factory=list)
     unclassified: list[str] = field(default_factory=list)
+    # Cookies set by the response that the policy does not declare (knowledge-base or
+    # unknown), for the dashboard's undeclared-cookie view.
+    undeclared: list[Classification] = field(default_factory=list)
 
     @property
     def consent_dependent(self) -> bool:
@@ -68,6 +72,8 @@ def enforce_set_cookies(
             out.append((key, canonical_deletion(cookie).encode("latin-1")))
             continue
         classification = policy.classify(cookie.name, cookie.domain)
+        if classification.source != "declared":
+            result.undeclared.append(classification)
         category: Category
         if classification.category == "unclassified":
             result.unclassified.append(cookie.name)

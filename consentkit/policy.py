@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from .categories import CATEGORIES, Category, is_category
 from .errors import ConfigError, did_you_mean
+from .knowledge import load_knowledge_base_file
 from .regions import RegionTable, parse_regions
 from .registry import Classification, Registry
 from .rules import CookieRule, load_rules
@@ -58,6 +59,7 @@ _TOP_LEVEL_KEYS: Final = frozenset(
         "refusal_lifetime_days",
         "unclassified",
         "knowledge_base",
+        "knowledge_base_files",
         "categories",
         "cookies",
         "regions",
@@ -94,6 +96,10 @@ class Policy:
             the same as ``consent_lifetime_days``.
         unclassified: the category whose consent an unknown cookie needs.
         knowledge_base: whether well-known cookies classify themselves.
+        knowledge_base_files: site-local knowledge-base TOML files (the bundled format, e.g.
+            from ``consentkit kb import``); they rank after declared cookies and before the
+            bundled knowledge base, earlier files first. Relative paths in a TOML policy start
+            at the policy file's folder.
         texts: overrides of category labels and descriptions.
         site_name: shown in the banner.
         privacy_url: link to the site's privacy policy, shown in the banner.
@@ -115,6 +121,7 @@ class Policy:
     refusal_lifetime_days: int | None = None
     unclassified: Category = "targeting"
     knowledge_base: bool = True
+    knowledge_base_files: Sequence[str | Path] = ()
     texts: Mapping[Category, CategoryText] = field(default_factory=dict)
     site_name: str = ""
     privacy_url: str = ""
@@ -180,7 +187,13 @@ class Policy:
                 )
         object.__setattr__(self, "cookies", cookies)
         object.__setattr__(
-            self, "_registry", Registry(cookies, use_knowledge_base=self.knowledge_base)
+            self,
+            "_registry",
+            Registry(
+                cookies,
+                use_knowledge_base=self.knowledge_base,
+                site_knowledge_bases=self._site_knowledge_bases(),
+            ),
         )
         object.__setattr__(self, "_fingerprints", self._compute_fingerprints())
         object.__setattr__(
@@ -223,6 +236,18 @@ class Policy:
             return ",".join(sorted(set(self.site_hosts)))
         return self.site_name
 
+    def _site_knowledge_bases(self) -> tuple[tuple[CookieRule, ...], ...]:
+        files = self.knowledge_base_files
+        if not isinstance(files, list | tuple) or not all(isinstance(f, str | Path) for f in files):
+            raise ConfigError(
+                f"must be a list of file paths, got {files!r}",
+                source=self.source,
+                key="knowledge_base_files",
+                fix='write knowledge_base_files = ["site-cookies.toml"]',
+            )
+        object.__setattr__(self, "knowledge_base_files", tuple(files))
+        return tuple(load_knowledge_base_file(path) for path in files)
+
     # -- loading -------------------------------------------------------------------------
 
     @classmethod
@@ -239,6 +264,13 @@ class Policy:
             raise ConfigError(
                 f"not valid TOML: {exc}", source=str(path), fix="fix the TOML syntax"
             ) from None
+        files = data.get("knowledge_base_files")
+        if isinstance(files, list):
+            # Relative to the policy file, so the policy works from any working directory.
+            data["knowledge_base_files"] = [
+                str(path.parent / f) if isinstance(f, str) and not Path(f).is_absolute() else f
+                for f in files
+            ]
         return cls.from_dict(data, source=str(path))
 
     @classmethod
@@ -301,6 +333,7 @@ class Policy:
             "refusal_lifetime_days": "refusal_lifetime_days",
             "unclassified": "unclassified",
             "knowledge_base": "knowledge_base",
+            "knowledge_base_files": "knowledge_base_files",
             "site_name": "site_name",
             "privacy_url": "privacy_url",
             "honor_dnt": "honor_dnt",

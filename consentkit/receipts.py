@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import urlsplit
 
+from .categories import Action
+
 __all__ = [
     "GENESIS_HASH",
     "ChainAnchor",
@@ -134,7 +136,7 @@ class ReceiptDraft:
     """
 
     consent_id: str
-    action: str
+    action: Action
     granted: tuple[str, ...]
     refused: tuple[str, ...]
     policy_revision: str

@@ -7,7 +7,8 @@ knowledge base shipped in ``consentkit/data/cookies.toml`` and answers
 
 Precedence, first match wins:
 
-1. declared rules, then knowledge-base rules (a declared rule always beats the knowledge base);
+1. declared rules, then the site's own knowledge-base files in order, then the bundled
+   knowledge base (a declared rule always beats any knowledge base);
 2. within each group: an exact name, then prefix and glob rules by the length of their literal
    prefix (the part of a glob before its first wildcard; longest first, ties in declaration
    order), then regular expressions in declaration order;
@@ -174,15 +175,19 @@ class Registry:
         *,
         use_knowledge_base: bool = True,
         knowledge_base: Sequence[CookieRule] | None = None,
+        site_knowledge_bases: Sequence[Sequence[CookieRule]] = (),
     ) -> None:
         self._declared = tuple(declared)
+        # Site-local knowledge-base files: each one a precedence group between the declared
+        # rules and the bundled base, in the order given.
+        self._site = tuple(tuple(group) for group in site_knowledge_bases)
         if not use_knowledge_base:
             self._kb: tuple[CookieRule, ...] = ()
         elif knowledge_base is None:
             self._kb = builtin_knowledge_base()
         else:
             self._kb = tuple(knowledge_base)
-        for rule in (*self._declared, *self._kb):
+        for rule in (*self._declared, *(r for group in self._site for r in group), *self._kb):
             if not isinstance(rule, CookieRule):
                 raise ConfigError(
                     f"expected CookieRule, got {type(rule).__name__}",
@@ -192,6 +197,7 @@ class Registry:
                 )
         self._groups: tuple[tuple[_Index, Source], ...] = (
             (_Index(self._declared), "declared"),
+            *((_Index(group), "knowledge_base") for group in self._site),
             (_Index(self._kb), "knowledge_base"),
         )
         self._by_category: dict[str, tuple[CookieRule, ...]] = {
@@ -213,8 +219,8 @@ class Registry:
         return self._cached(name, key_domain)
 
     def rules(self) -> tuple[CookieRule, ...]:
-        """All rules in precedence-group order: declared first, then the knowledge base."""
-        return self._declared + self._kb
+        """All rules in precedence-group order: declared, site knowledge bases, bundled base."""
+        return self._declared + tuple(r for group in self._site for r in group) + self._kb
 
     def rules_for(self, category: Category) -> tuple[CookieRule, ...]:
         """The rules (declared first) that put cookies in *category*."""

@@ -22,9 +22,11 @@ from .categories import CATEGORIES, CATEGORY_SYNONYMS, Category, Source
 from .errors import ConfigError, did_you_mean
 
 __all__ = [
+    "FAMILIES",
     "MATCH_KINDS",
     "CookieRule",
     "MatchKind",
+    "is_https_url",
     "knowledge_base",
     "load_knowledge_base",
     "load_rules",
@@ -45,7 +47,32 @@ _RULE_KEYS: Final = (
     "purpose",
     "retention",
 )
-_PLATFORM_KEYS: Final = ("name", "vendor", "category", "website", "cookies")
+# Keys only knowledge-base entries carry (bundled or site files), not a policy's [[cookies]].
+_KB_RULE_KEYS: Final = (*_RULE_KEYS, "source", "necessary_because", "generic")
+_PLATFORM_KEYS: Final = ("name", "vendor", "category", "family", "website", "source", "cookies")
+FAMILIES: Final[tuple[str, ...]] = (
+    "cms",
+    "framework",
+    "analytics",
+    "advertising",
+    "marketing",
+    "testing",
+    "security",
+    "infrastructure",
+    "payments",
+    "media",
+    "consent",
+    "site",
+)
+"""Kinds of platform a knowledge-base ``family`` names (what the vendor mainly does)."""
+_HTTPS_URL: Final = re.compile(r"https://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::\d+)?(?:[/?#]\S*)?")
+
+
+def is_https_url(value: object) -> bool:
+    """Whether *value* is an absolute ``https://`` URL with a host name (a cited source)."""
+    return isinstance(value, str) and _HTTPS_URL.fullmatch(value) is not None
+
+
 _KB_RESOURCE: Final = "cookies.toml"
 # Characters a browser never accepts in a cookie name, so a rule containing one can never match.
 _FORBIDDEN_NAME_CHARS: Final = frozenset("=;,") | frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
@@ -79,6 +106,9 @@ class CookieRule:
     purpose: str = ""
     retention: str = ""
     source: Source = "declared"
+    source_url: str = ""
+    necessary_because: str = ""
+    generic: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.domain, str):
@@ -190,6 +220,20 @@ def _text_problem(rule: CookieRule) -> _Problem | None:
     for field in ("provider", "purpose", "retention"):
         if not isinstance(getattr(rule, field), str):
             return _Problem(field, f"{field} must be a string", f'write {field} = "..."')
+    if rule.source_url and not is_https_url(rule.source_url):
+        return _Problem(
+            "source",
+            f"{rule.source_url!r} is not an https URL",
+            'cite the vendor documentation as "https://..."',
+        )
+    if not isinstance(rule.necessary_because, str) or not isinstance(rule.generic, bool):
+        return _Problem("necessary_because", "necessary_because must be a string", 'write "..."')
+    if rule.necessary_because and rule.category != "necessary":
+        return _Problem(
+            "necessary_because",
+            f"{rule.name!r} explains why it is necessary but is {rule.category!r}",
+            'remove necessary_because or set category = "necessary"',
+        )
     if rule.source not in ("declared", "knowledge_base"):
         return _Problem(
             "source", f"unknown rule source {rule.source!r}", 'use "declared" or "knowledge_base"'
@@ -283,6 +327,7 @@ def _rule_from_table(
     key: str,
     source: Source,
     defaults: Mapping[str, str] | None = None,
+    allowed: Sequence[str] = _RULE_KEYS,
 ) -> CookieRule:
     if not isinstance(table, Mapping):
         raise ConfigError(
@@ -291,8 +336,16 @@ def _rule_from_table(
             key=key,
             fix='write the entry as a table: { name = "...", category = "..." }',
         )
-    _reject_unknown_keys(table, _RULE_KEYS, source_name=source_name, key=key)
+    _reject_unknown_keys(table, allowed, source_name=source_name, key=key)
     values: dict[str, object] = {**(defaults or {}), **table}
+    generic = values.pop("generic", False)
+    if not isinstance(generic, bool):
+        raise ConfigError(
+            f"generic must be true or false, got {generic!r}",
+            source=source_name,
+            key=f"{key}.generic",
+            fix="write generic = true for a name many sites use for their own cookie",
+        )
     for required in ("name", "category"):
         if required not in values:
             raise ConfigError(
@@ -321,6 +374,9 @@ def _rule_from_table(
             purpose=strings.get("purpose", ""),
             retention=strings.get("retention", ""),
             source=source,
+            source_url=strings.get("source", ""),
+            necessary_because=strings.get("necessary_because", ""),
+            generic=generic,
         )
     except ConfigError as exc:
         raise ConfigError(
@@ -349,7 +405,9 @@ def load_knowledge_base(
 
     The document holds ``[[platform]]`` tables (``name``, ``vendor``, ``category``,
     ``website``) each with a ``cookies`` list; a cookie's ``provider`` defaults to the
-    platform name and its ``category`` to the platform's.
+    platform name, its ``category`` and ``source`` (documentation URL) to the platform's.
+    Entries may also say ``necessary_because`` (why a vendor's cookie is strictly necessary)
+    and ``generic = true`` (a name many sites use for a cookie of their own).
     """
     _reject_unknown_keys(document, ("platform",), source_name=source_name, key="(top level)")
     rules: list[CookieRule] = []
@@ -362,8 +420,17 @@ def load_knowledge_base(
             )
         _reject_unknown_keys(platform, _PLATFORM_KEYS, source_name=source_name, key=where)
         defaults = {"provider": str(platform.get("name", ""))}
-        if "category" in platform:
-            defaults["category"] = str(platform["category"])
+        for inherited in ("category", "source"):
+            if inherited in platform:
+                defaults[inherited] = str(platform[inherited])
+        family = platform.get("family")
+        if family is not None and family not in FAMILIES:
+            raise ConfigError(
+                f"unknown family {family!r}",
+                source=source_name,
+                key=f"{where}.family",
+                fix=did_you_mean(str(family), FAMILIES, or_list="use one of "),
+            )
         cookies = _as_list(
             platform.get("cookies", []), source_name=source_name, key=f"{where}.cookies"
         )
@@ -375,6 +442,7 @@ def load_knowledge_base(
                     key=f"{where}.cookies[{j}]",
                     source="knowledge_base",
                     defaults=defaults,
+                    allowed=_KB_RULE_KEYS,
                 )
             )
     return tuple(rules)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from consentkit.errors import ConfigError
+from consentkit.rules import is_https_url
 
 __all__ = ["KINDS", "TRACKER_CATEGORIES", "Tracker", "TrackerIndex", "default_index"]
 
@@ -44,6 +45,8 @@ class Tracker:
     domains: tuple[str, ...]
     paths: tuple[str, ...] = ()
     inline: tuple[str, ...] = ()
+    source: str = ""
+    """The vendor documentation the entry is based on (an https URL), or ""."""
 
 
 def url_host_path(url: str) -> tuple[str, str] | None:
@@ -115,6 +118,7 @@ def _inline_pattern(marker: str) -> str:
     return marker[1:-1] if _is_regex(marker) else re.escape(marker)
 
 
+_PROVIDER_KEYS: Final = ("name", "category", "source", "kind", "domains", "paths", "inline")
 _MISS: Final = object()
 _CACHE_ITEMS: Final = 256
 _CACHE_SCRIPT_BYTES: Final = 8192
@@ -244,6 +248,14 @@ class TrackerIndex:
     @classmethod
     def from_mapping(cls, data: Mapping[str, object], *, source: str = "trackers") -> TrackerIndex:
         """Build an index from parsed TOML data: ``{"provider": [{...}, ...]}``."""
+        for key in data:
+            if key != "provider":
+                raise ConfigError(
+                    f"unknown top-level key {key!r}",
+                    source=source,
+                    key=str(key),
+                    fix="write each provider as a [[provider]] table",
+                )
         providers = data.get("provider", [])
         if not isinstance(providers, list):
             raise ConfigError("must be an array of tables", source=source, key="provider")
@@ -269,6 +281,14 @@ def _tracker_from(entry: object, source: str, index: int) -> Tracker:
     where = f"provider[{index}]"
     if not isinstance(entry, dict):
         raise ConfigError("must be a table", source=source, key=where)
+    for key in entry:
+        if key not in _PROVIDER_KEYS:
+            raise ConfigError(
+                f"unknown key {key!r}",
+                source=source,
+                key=f"{where}.{key}",
+                fix="use only " + ", ".join(_PROVIDER_KEYS),
+            )
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ConfigError("needs a non-empty name", source=source, key=f"{where}.name")
@@ -300,7 +320,15 @@ def _tracker_from(entry: object, source: str, index: int) -> Tracker:
             raise ConfigError(
                 f"bad inline pattern {marker!r}: {exc}", source=source, key=f"{where}.inline"
             ) from exc
-    return Tracker(str(name), str(category), kinds, domains, paths, inline)
+    source_url = entry.get("source", "")
+    if not isinstance(source_url, str) or (source_url and not is_https_url(source_url)):
+        raise ConfigError(
+            f"{source_url!r} is not an https URL",
+            source=source,
+            key=f"{where}.source",
+            fix='cite the vendor documentation as "https://..."',
+        )
+    return Tracker(str(name), str(category), kinds, domains, paths, inline, source_url)
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,7 @@ from benchmarks.report import (
     columns_of,
     format_cell,
     from_json,
+    machine_table,
     markdown_table,
     ratio,
     render_markdown,
@@ -178,3 +179,14 @@ def test_machine_info_has_every_header_field() -> None:
     assert isinstance(info["cores"], int)
     assert set(VERSION_FIELDS) - {"chromium", "wrk", "postgres"} <= set(info["versions"])
     assert info["versions"]["consentkit"]
+
+
+def test_header_records_the_knowledge_base_counts() -> None:
+    from benchmarks.__main__ import _knowledge_base_counts
+    from consentkit.rules import knowledge_base
+
+    counts = _knowledge_base_counts()
+    assert counts.startswith(f"{len(knowledge_base()):,} cookie names and patterns")
+    assert "tracker domains" in counts
+    table = machine_table({**INFO, "knowledge_base": counts})
+    assert f"| Knowledge base (`consentkit kb stats`) | {counts} |" in table

@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from consentkit import ConsentMiddleware
 from consentkit.jurisdiction import JurisdictionResolver
 from consentkit.stores.sqlite import SQLiteReceiptStore
+from consentkit.web.admin import Admin
 from consentkit.web.dashboard import DEFAULT_DAYS, MAX_DAYS, parse_days, render_dashboard
 
 from .conftest import ADMIN_TOKEN, RECEIPT_KEY, make_app
@@ -289,8 +290,10 @@ def test_without_a_store_the_page_says_so(tmp_path: Path) -> None:
     assert "No receipt store is configured" in html
 
 
-def _middleware(app: Any) -> ConsentMiddleware:
+def _middleware(app: Any) -> Admin:
+    """The dashboard's source: the admin endpoint of the app's consent middleware."""
     stack = app.build_middleware_stack()
     while not isinstance(stack, ConsentMiddleware):
         stack = stack.app
-    return stack
+    admin: Admin = stack.endpoints.admin
+    return admin

@@ -6,14 +6,16 @@ import re
 import tomllib
 from collections import Counter
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from consentkit.categories import CATEGORIES
 from consentkit.errors import ConfigError
+from consentkit.knowledge import parse_retention
 from consentkit.registry import Registry
-from consentkit.rules import CookieRule, knowledge_base, load_knowledge_base
+from consentkit.rules import FAMILIES, CookieRule, knowledge_base, load_knowledge_base
 
 KB = knowledge_base()
 REGISTRY = Registry()
@@ -38,10 +40,10 @@ def _example_name(rule: CookieRule) -> str:
 
 
 def test_knowledge_base_is_large_enough() -> None:
-    names = {rule.name for rule in KB}
+    names = {(rule.name, rule.match) for rule in KB}
     platforms = {platform["name"] for platform in PLATFORMS}
-    assert len(names) >= 300
-    assert len(platforms) >= 40
+    assert len(names) >= 1500
+    assert len(platforms) >= 150
     assert len(platforms) == len(PLATFORMS), "platform names must be unique"
 
 
@@ -221,3 +223,312 @@ def test_malformed_knowledge_base_reports_the_entry() -> None:
         load_knowledge_base({"platform": [{"name": "P", "cookie": []}]}, source_name="kb.toml")
     assert info.value.key == "platform[0].cookie"
     assert 'did you mean "cookies"' in info.value.fix
+
+
+# --------------------------------------------------------------------------- sources, families
+
+
+@pytest.mark.parametrize("platform", PLATFORMS, ids=lambda p: p["name"])
+def test_every_platform_names_its_family_and_source(platform: dict[str, Any]) -> None:
+    assert platform["family"] in FAMILIES
+    assert re.fullmatch(r"https://[a-z0-9.-]+\.[a-z]{2,}/\S*", platform["source"])
+
+
+def test_every_entry_cites_an_https_source_and_a_parseable_retention() -> None:
+    problems = []
+    for rule in KB:
+        if not rule.source_url.startswith("https://"):
+            problems.append(f"{rule.provider}:{rule.name}: source {rule.source_url!r}")
+        try:
+            parse_retention(rule.retention)
+        except ValueError as exc:
+            problems.append(f"{rule.provider}:{rule.name}: {exc}")
+    assert problems == []
+
+
+def test_no_duplicate_names_within_a_platform() -> None:
+    for platform in PLATFORMS:
+        keys = Counter(
+            (c["name"], c.get("match", "exact"), c.get("domain")) for c in platform["cookies"]
+        )
+        assert [key for key, count in keys.items() if count > 1] == [], platform["name"]
+
+
+# Every family the knowledge base promises; infrastructure and the site's own defaults may be few.
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f not in ("infrastructure", "site")])
+def test_every_family_the_knowledge_base_promises_is_covered(family: str) -> None:
+    assert sum(1 for platform in PLATFORMS if platform["family"] == family) >= 3
+
+
+@pytest.mark.parametrize(
+    "provider",
+    [
+        "WordPress",
+        "WooCommerce",
+        "Shopify",
+        "Magento",
+        "Drupal",
+        "Joomla",
+        "Wix",
+        "Squarespace",
+        "Webflow",
+        "PrestaShop",
+        "Django",
+        "Rails",
+        "Laravel",
+        "ASP.NET",
+        "Spring",
+        "Express",
+        "Next.js",
+        "Google Analytics",
+        "Adobe Analytics",
+        "Matomo",
+        "Hotjar",
+        "Clarity",
+        "Mixpanel",
+        "Amplitude",
+        "Heap",
+        "FullStory",
+        "Segment",
+        "Piwik PRO",
+        "Yandex Metrica",
+        "Baidu",
+        "DoubleClick",
+        "Meta",
+        "LinkedIn",
+        "TikTok",
+        "Pinterest",
+        "Snap",
+        "Reddit",
+        "X (",
+        "Microsoft Advertising",
+        "Criteo",
+        "Taboola",
+        "Outbrain",
+        "Quantcast",
+        "Xandr",
+        "Trade Desk",
+        "Amazon",
+        "HubSpot",
+        "Pardot",
+        "Marketo",
+        "Mailchimp",
+        "Intercom",
+        "Zendesk",
+        "Drift",
+        "LiveChat",
+        "Tawk.to",
+        "Crisp",
+        "Optimizely",
+        "VWO",
+        "AB Tasty",
+        "Kameleoon",
+        "Cloudflare",
+        "Akamai",
+        "Load Balancing",
+        "Azure",
+        "Imperva",
+        "reCAPTCHA",
+        "hCaptcha",
+        "Stripe",
+        "PayPal",
+        "Klarna",
+        "Adyen",
+        "YouTube",
+        "Vimeo",
+        "Wistia",
+        "Vidyard",
+        "SoundCloud",
+        "Spotify",
+        "Disqus",
+        "AddThis",
+        "ShareThis",
+        "Cookiebot",
+        "OneTrust",
+        "Usercentrics",
+    ],
+)
+def test_the_platforms_site_owners_meet_most_are_known(provider: str) -> None:
+    assert any(provider in rule.provider for rule in KB)
+
+
+# --------------------------------------------------------------------------- necessary cookies
+
+
+def test_no_analytics_or_advertising_cookie_is_necessary_without_a_reason() -> None:
+    unexplained = []
+    for platform in PLATFORMS:
+        tracking_vendor = platform["family"] in ("analytics", "advertising") or platform[
+            "category"
+        ] in ("performance", "targeting")
+        for cookie in platform["cookies"]:
+            necessary = cookie.get("category", platform["category"]) == "necessary"
+            if tracking_vendor and necessary and not cookie.get("necessary_because"):
+                unexplained.append(f"{platform['name']}:{cookie['name']}")
+    assert unexplained == []
+
+
+def test_reasons_for_necessary_cookies_are_sentences() -> None:
+    reasons = [rule.necessary_because for rule in KB if rule.necessary_because]
+    assert len(reasons) >= 30
+    assert all(reason[0].isupper() and reason.endswith(".") for reason in reasons)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fix"),
+    [
+        ("necessary_because", "Stores consent.", "remove necessary_because"),
+        ("source", "http://vendor.example/cookies", "https://"),
+        ("generic", "yes", "generic = true"),
+    ],
+)
+def test_loader_rejects_bad_new_fields(field: str, value: str, fix: str) -> None:
+    cookie = {"name": "a", "purpose": "A.", "retention": "1 day", field: value}
+    document = {
+        "platform": [{"name": "P", "vendor": "V", "category": "performance", "cookies": [cookie]}]
+    }
+    with pytest.raises(ConfigError) as info:
+        load_knowledge_base(document, source_name="kb.toml")
+    assert info.value.key == f"platform[0].cookies[0].{field}"
+    assert fix in info.value.fix
+
+
+def test_loader_rejects_an_unknown_family() -> None:
+    document = {
+        "platform": [
+            {
+                "name": "P",
+                "vendor": "V",
+                "category": "performance",
+                "family": "analytic",
+                "cookies": [],
+            }
+        ]
+    }
+    with pytest.raises(ConfigError) as info:
+        load_knowledge_base(document, source_name="kb.toml")
+    assert info.value.key == "platform[0].family"
+    assert 'did you mean "analytics"' in info.value.fix
+
+
+def test_platform_source_is_inherited_and_a_cookie_may_override_it() -> None:
+    document = {
+        "platform": [
+            {
+                "name": "P",
+                "vendor": "V",
+                "category": "performance",
+                "source": "https://vendor.example/cookies",
+                "cookies": [
+                    {"name": "a", "purpose": "A.", "retention": "1 day"},
+                    {
+                        "name": "b",
+                        "purpose": "B.",
+                        "retention": "1 day",
+                        "source": "https://vendor.example/b",
+                    },
+                ],
+            }
+        ]
+    }
+    a, b = load_knowledge_base(document, source_name="kb.toml")
+    assert a.source_url == "https://vendor.example/cookies"
+    assert b.source_url == "https://vendor.example/b"
+
+
+# --------------------------------------------------------------------------- generic names
+
+# Names many sites use for cookies of their own: a knowledge-base entry for one of them is
+# only a default for first-party cookies, so it must say so (generic = true) unless it is
+# limited to the vendor's domain.
+AMBIGUOUS_NAMES = {
+    "sessionid",
+    "session",
+    "session_id",
+    "SESSION",
+    "sid",
+    "token",
+    "auth",
+    "user",
+    "id",
+    "uid",
+    "lang",
+    "language",
+    "locale",
+    "currency",
+    "theme",
+    "timezone",
+    "cart",
+    "checkout",
+    "store",
+    "messages",
+    "remember_me",
+    "remember_token",
+    "REMEMBER_ME",
+    "csrftoken",
+    "csrfToken",
+    "_csrf",
+    "XSRF-TOKEN",
+    "frontend",
+    "admin",
+    "login-token",
+    "autocomplete",
+    "inst",
+    "discount_code",
+}
+KB_DOC = Path(__file__).resolve().parent.parent / "docs" / "knowledge-base.md"
+
+
+def test_ambiguous_generic_names_are_flagged_as_first_party_defaults() -> None:
+    unflagged = [
+        f"{rule.provider}:{rule.name}"
+        for rule in KB
+        if rule.name in AMBIGUOUS_NAMES and rule.domain is None and not rule.generic
+    ]
+    assert unflagged == []
+
+
+def test_generic_flag_is_only_used_without_a_domain() -> None:
+    assert [rule.name for rule in KB if rule.generic and rule.domain is not None] == []
+
+
+def test_every_generic_default_is_documented() -> None:
+    section = KB_DOC.read_text(encoding="utf-8").split("## Generic first-party defaults")[1]
+    section = section.split("\n## ")[0]
+    documented = set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE))
+    flagged = {rule.name for rule in KB if rule.generic}
+    assert documented == flagged
+
+
+@pytest.mark.parametrize(
+    ("name", "category"),
+    [
+        ("sessionid", "necessary"),
+        ("lang", "functionality"),
+        ("csrftoken", "necessary"),
+        ("cart", "necessary"),
+        ("theme", "functionality"),
+    ],
+)
+def test_generic_defaults_stay_sensible(name: str, category: str) -> None:
+    result = REGISTRY.classify(name, "shop.example")
+    assert result.category == category
+    assert result.rule is not None
+    assert result.rule.generic
+
+
+@pytest.mark.parametrize("name", ["token", "uid", "id", "user", "auth", "sid"])
+def test_names_too_generic_to_guess_stay_unclassified_on_a_site(name: str) -> None:
+    assert REGISTRY.classify(name, "shop.example").category == "unclassified"
+
+
+@pytest.mark.parametrize(
+    "name", ["sid", "id", "uid", "token", "auth", "user", "idx", "did", "ch", "act", "flags", "d"]
+)
+def test_vendor_rules_never_let_a_common_name_through_when_the_domain_is_unknown(
+    name: str,
+) -> None:
+    # A name from a request Cookie header has no domain; a vendor's domain-limited rule then
+    # still matches by name, so it must not make a site's own cookie of that name necessary
+    # or functional (the strict unclassified default would be lost).
+    assert REGISTRY.classify(name).category in ("unclassified", "performance", "targeting")

@@ -3,7 +3,8 @@
 Every ``import`` counts: at module level, inside functions (lazy imports) and under
 ``if TYPE_CHECKING:``, since a type-only import is still a dependency a reader must follow.
 
-    entry points (cli, the package's public facade, demo_site, benchmarks) -> anything
+    entry points (cli and kbcli, the package's public facade, demo_site, benchmarks) -> anything
+    integrations (wsgi, testing, fastapi, consentkit/django/*) -> web, core, rewriter, stores
     web (consentkit/web/*) -> core, rewriter, stores
     rewriter (consentkit/rewriter.py or consentkit/rewriter/*) -> core
     stores (consentkit/stores/*) -> core
@@ -27,12 +28,14 @@ CORE = frozenset(
     {
         "categories",
         "consent_mode",
+        "cookie_dates",
         "cookies",
         "crawlers",
         "decision",
         "enforcement",
         "errors",
         "jurisdiction",
+        "knowledge",
         "policy",
         "privacy",
         "receipts",
@@ -44,14 +47,19 @@ CORE = frozenset(
     }
 )
 """Pure modules: standard library, itsdangerous, and (lazily, for GeoIP) maxminddb."""
-ENTRY = frozenset({"cli", "__init__", "__main__"})
+ENTRY = frozenset({"cli", "kbcli", "__init__", "__main__"})
+ENTRY_PACKAGES = frozenset({"scan"})
+"""Packages of the entry-point layer (the scanner drives a browser and may import anything)."""
+INTEGRATIONS = frozenset({"wsgi", "testing", "fastapi", "django"})
+"""Framework adapters on top of the web layer's neutral core (``django`` is a package)."""
 
 ALLOWED: dict[str, frozenset[str]] = {
     "core": frozenset({"core"}),
     "rewriter": frozenset({"core", "rewriter"}),
     "stores": frozenset({"core", "stores"}),
     "web": frozenset({"core", "rewriter", "stores", "web"}),
-    "entry": frozenset({"core", "rewriter", "stores", "web", "entry"}),
+    "integrations": frozenset({"core", "rewriter", "stores", "web", "integrations"}),
+    "entry": frozenset({"core", "rewriter", "stores", "web", "integrations", "entry"}),
 }
 FORBIDDEN_LIBRARIES: dict[str, frozenset[str]] = {
     "core": frozenset(
@@ -60,6 +68,20 @@ FORBIDDEN_LIBRARIES: dict[str, frozenset[str]] = {
     "rewriter": frozenset({"starlette", "jinja2", "anyio", "sqlite3", "psycopg", "httpx"}),
     "stores": frozenset({"starlette", "jinja2", "anyio", "httpx", "uvicorn"}),
 }
+NEUTRAL_WEB = frozenset(
+    {
+        "consentkit.web.admin",
+        "consentkit.web.core",
+        "consentkit.web.editor",
+        "consentkit.web.endpoints",
+        "consentkit.web.headers",
+        "consentkit.web.recorder",
+        "consentkit.web.request",
+        "consentkit.web.responses",
+        "consentkit.wsgi",
+    }
+)
+"""The framework-neutral web core and the WSGI adapter: no ASGI toolkit, no event loop."""
 OUTSIDE = frozenset({"demo_site", "benchmarks", "tests"})
 """Top-level packages that use consentkit; the library never imports them."""
 
@@ -81,12 +103,16 @@ def layer(module: str) -> str:
     if not parts or (len(parts) == 1 and parts[0] in ENTRY):
         return "entry"
     head = parts[0]
+    if head in ENTRY_PACKAGES:
+        return "entry"
     if head == "rewriter":
         return "rewriter"
     if head == "stores":
         return "stores"
     if head == "web":
         return "web"
+    if head in INTEGRATIONS:
+        return "integrations"
     if len(parts) == 1 and head in CORE:
         return "core"
     raise AssertionError(f"{module} belongs to no layer: add it to the map in {__file__}")
@@ -143,6 +169,18 @@ def test_imports_point_down_the_layers() -> None:
                 problems.append(f"{where}: {mine} module {module} imports {layer(target)} {target}")
             elif top in FORBIDDEN_LIBRARIES.get(mine, frozenset()):
                 problems.append(f"{where}: {mine} module {module} imports {top}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_neutral_core_and_the_wsgi_adapter_need_no_asgi_toolkit() -> None:
+    known = set(modules())
+    problems = [
+        f"{module} imports {target} (line {line})"
+        for module in sorted(NEUTRAL_WEB)
+        for target, line in imports(module, modules()[module], known)
+        if target.split(".")[0] in ("starlette", "anyio")
+        or target in ("consentkit.web.middleware", "consentkit.web.responder")
+    ]
     assert not problems, "\n".join(problems)
 
 
@@ -218,6 +256,8 @@ def test_type_checking_imports_count(tmp_path: Path) -> None:
         ("consentkit.rewriter.tokenizer", "rewriter"),
         ("consentkit.stores.export", "stores"),
         ("consentkit.cli", "entry"),
+        ("consentkit.wsgi", "integrations"),
+        ("consentkit.django.templatetags.consentkit", "integrations"),
         ("consentkit", "entry"),
     ],
 )

@@ -23,7 +23,7 @@ def test_packaged_file_is_large_and_well_formed() -> None:
     raw = resources.files("consentkit").joinpath("data", "trackers.toml").read_bytes()
     providers = tomllib.loads(raw.decode())["provider"]
     domains = [d for p in providers for d in p["domains"]]
-    assert len(domains) >= 150
+    assert len(domains) >= 500
     assert len(set(domains)) == len(domains), "a domain is listed twice"
     names = {p["name"] for p in providers}
     for needed in ("Google Analytics", "Hotjar", "Microsoft Clarity", "YouTube", "Intercom"):
@@ -221,3 +221,55 @@ def test_fast_inline_matching_agrees_with_the_single_regex(parts: list[str]) -> 
     assert index.match_inline_bytes(script.encode("utf-8")) is expected
     # A second look comes from the cache and must agree too.
     assert index.match_inline_bytes(script.encode("utf-8")) is expected
+
+
+def test_every_provider_cites_its_source_and_lists_no_redundant_subdomain() -> None:
+    trackers = default_index().trackers
+    assert all(t.source.startswith("https://") for t in trackers)
+    for tracker in trackers:
+        # A subdomain of a listed domain is only worth listing for another provider.
+        own = set(tracker.domains)
+        for domain in own:
+            labels = domain.split(".")
+            parents = {".".join(labels[i:]) for i in range(1, len(labels) - 1)}
+            assert not parents & own, f"{tracker.provider}: {domain} is under {parents & own}"
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        (
+            {
+                "provider": [
+                    {
+                        "name": "X",
+                        "category": "targeting",
+                        "kind": "pixel",
+                        "domains": ["x.example"],
+                        "source": "http://x.example/docs",
+                    }
+                ]
+            },
+            "provider[0].source",
+        ),
+        (
+            {
+                "provider": [
+                    {
+                        "name": "X",
+                        "category": "targeting",
+                        "kind": "pixel",
+                        "domains": ["x.example"],
+                        "domain": ["y.example"],
+                    }
+                ]
+            },
+            "provider[0].domain",
+        ),
+        ({"providers": []}, "providers"),
+    ],
+)
+def test_loader_rejects_bad_sources_and_unknown_keys(data: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        TrackerIndex.from_mapping(data, source="t.toml")
+    assert info.value.key == key

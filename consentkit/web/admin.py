@@ -1,7 +1,8 @@
 """The admin endpoints under ``{prefix}/admin``: the dashboard and the receipt export.
 
 Both need the admin token (``Authorization: Bearer <token>`` or Basic auth with the
-token as password); without a configured token they do not exist.
+token as password); without a configured token they do not exist. Both read the store,
+so the ASGI adapter calls them in a worker thread.
 """
 
 from __future__ import annotations
@@ -12,17 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-import anyio
-from starlette.responses import Response, StreamingResponse
-
 from ..policy import Policy
 from ..stores import ReceiptStore
-from ..stores.export import export_stream
-from ..stores.spool import SpooledStore
+from ..stores.export import MEDIA_TYPES, export_stream
 from .dashboard import render_dashboard
 from .recorder import Recorder
 from .request import RequestInfo
-from .responses import error, query_value
+from .responses import Reply, error, query_value, reply
 from .settings import Settings
 from .unclassified import UnclassifiedReport
 
@@ -33,8 +30,9 @@ class Admin:
     """Answers ``{prefix}/admin`` and ``{prefix}/admin/export``.
 
     It is the dashboard's :class:`~consentkit.web.dashboard.DashboardSource`: the
-    store (through the recorder, which may have closed it), the unclassified-cookie
-    report, the settings and the policy.
+    store (through the recorder, which may have closed it), the unclassified- and
+    undeclared-cookie report, the store URL saved scans are read from, the settings and
+    the policy.
     """
 
     def __init__(
@@ -43,14 +41,18 @@ class Admin:
         policy: Policy,
         recorder: Recorder,
         unclassified: UnclassifiedReport,
+        scan_store_url: str | None = None,
     ) -> None:
         self.settings = settings
         self.policy = policy
         self.unclassified = unclassified
+        #: The receipt store's URL, where ``consentkit scan --store`` saves scans; ``None``
+        #: when the store was passed in as an object.
+        self.scan_store_url = scan_store_url
         self._recorder = recorder
 
     @property
-    def store(self) -> ReceiptStore | SpooledStore | None:
+    def store(self) -> ReceiptStore | None:
         return self._recorder.store
 
     def _authorised(self, request: RequestInfo) -> bool:
@@ -70,7 +72,7 @@ class Admin:
             offered = decoded.partition(":")[2]
         return hmac.compare_digest(offered.encode("utf-8"), token.encode("utf-8"))
 
-    async def __call__(self, sub: str, request: RequestInfo) -> Response:
+    def __call__(self, sub: str, request: RequestInfo) -> Reply:
         if not self._authorised(request):
             return error(
                 401,
@@ -83,18 +85,16 @@ class Admin:
         if sub == "/admin/export":
             return _export(store, request)
         if sub == "/admin":
-            html = await anyio.to_thread.run_sync(
-                lambda: render_dashboard(self, query_value(request.query, "days"))
-            )
-            return Response(
+            html = render_dashboard(self, query_value(request.query, "days"))
+            return reply(
                 html, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"}
             )
         return error(404, "no such admin endpoint")
 
 
-def _export(store: ReceiptStore | SpooledStore, request: RequestInfo) -> Response:
+def _export(store: ReceiptStore, request: RequestInfo) -> Reply:
     fmt = query_value(request.query, "format") or "ndjson"
-    if fmt not in ("csv", "ndjson", "json"):
+    if fmt not in MEDIA_TYPES:
         return error(400, "format must be csv, ndjson or json")
     filters: dict[str, Any] = {}
     for key in ("since", "until"):
@@ -108,12 +108,9 @@ def _export(store: ReceiptStore | SpooledStore, request: RequestInfo) -> Respons
     actions = [v for k, v in parse_qsl(request.query) if k == "action"]
     if actions:
         filters["actions"] = actions
-    media = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}.get(
-        fmt, "application/json"
-    )
-    return StreamingResponse(
+    return reply(
         export_stream(store, fmt, **filters),
-        media_type=media,
+        media_type=MEDIA_TYPES[fmt],
         headers={
             "Content-Disposition": f'attachment; filename="consent-receipts.{fmt}"',
             "Cache-Control": "no-store",

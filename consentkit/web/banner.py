@@ -19,7 +19,6 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from types import MappingProxyType
 from typing import Any, Final, Literal
 from urllib.parse import quote, urlsplit
 
@@ -27,6 +26,7 @@ import jinja2
 from markupsafe import Markup
 
 from ..categories import CATEGORIES, OPTIONAL_CATEGORIES, Category
+from ..consent_mode import CONSENT_MODE_SIGNALS, consent_mode_state
 from ..decision import Decision
 from ..errors import ConfigError
 from ..policy import Policy
@@ -45,16 +45,6 @@ __all__ = [
     "consent_mode_state",
     "static_dir",
 ]
-
-CONSENT_MODE_SIGNALS: Final[Mapping[Category, tuple[str, ...]]] = MappingProxyType(
-    {
-        "necessary": ("security_storage",),
-        "performance": ("analytics_storage",),
-        "functionality": ("functionality_storage", "personalization_storage"),
-        "targeting": ("ad_storage", "ad_user_data", "ad_personalization"),
-    }
-)
-"""Google Consent Mode v2 signals driven by each category."""
 
 _CACHE_SIZE: Final = 512
 # The preferences centre travels with every HTML page: it lists the first cookies of
@@ -98,16 +88,6 @@ class _CategoryView:
     total: int
     checked: bool
     locked: bool
-
-
-def consent_mode_state(granted: Iterable[str]) -> dict[str, str]:
-    """Google Consent Mode v2 signals for a set of granted categories."""
-    allowed = set(granted) | {"necessary"}
-    state: dict[str, str] = {}
-    for category in CATEGORIES:
-        for signal in CONSENT_MODE_SIGNALS[category]:
-            state[signal] = "granted" if category in allowed else "denied"
-    return dict(sorted(state.items()))
 
 
 class Banner:

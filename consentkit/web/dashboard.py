@@ -19,11 +19,11 @@ from typing import Any, Final, Protocol
 
 import jinja2
 
-from ..categories import OPTIONAL_CATEGORIES
-from ..errors import StoreError
+from ..categories import ACTIONS, OPTIONAL_CATEGORIES
+from ..errors import ConfigError, StoreError
 from ..receipts import Receipt
 from ..stores.base import ReceiptStore, Stats
-from ..stores.spool import SpooledStore
+from ..stores.scans import last_scan, undeclared_cookies
 from .templates import environment
 
 __all__ = ["DEFAULT_DAYS", "MAX_DAYS", "parse_days", "render_dashboard"]
@@ -33,7 +33,6 @@ MAX_DAYS: Final = 366
 RECENT: Final = 20
 _MAX_BUCKETS: Final = 31
 _PERIODS: Final = (7, 30, 90, 365)
-_ACTION_ORDER: Final = ("accept_all", "save", "reject_all", "withdraw", "gpc")
 _COLOURS: Final[Mapping[str, str]] = {
     "accept_all": "#15803d",
     "save": "#1d4ed8",
@@ -56,8 +55,24 @@ _ROW: Final = 26
 _LABEL_W: Final = 150
 
 
+class _Undeclared(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def first_seen(self) -> datetime: ...
+    @property
+    def last_seen(self) -> datetime: ...
+
+
 class _Report(Protocol):
     def snapshot(self) -> list[tuple[str, int, datetime]]: ...
+    def undeclared(self) -> Sequence[_Undeclared]: ...
 
 
 class _Settings(Protocol):
@@ -71,13 +86,17 @@ class _Policy(Protocol):
 
 
 class DashboardSource(Protocol):
-    """What the dashboard reads: the store, the unclassified report, settings, policy."""
+    """What the dashboard reads: the store, the cookie report, the scan store URL, settings,
+    policy."""
 
     @property
-    def store(self) -> ReceiptStore | SpooledStore | None: ...
+    def store(self) -> ReceiptStore | None: ...
 
     @property
     def unclassified(self) -> _Report: ...
+
+    @property
+    def scan_store_url(self) -> str | None: ...
 
     @property
     def settings(self) -> _Settings: ...
@@ -185,6 +204,8 @@ def render_dashboard(mw: DashboardSource, days: str | None, *, now: datetime | N
         "unclassified": [
             (name, count, _fmt_time(first)) for name, count, first in mw.unclassified.snapshot()
         ],
+        "undeclared": undeclared_rows(mw.unclassified),
+        "scan": scan_context(mw.scan_store_url),
         "exports": [
             (fmt.upper(), f"{prefix}/admin/export?format={fmt}")
             for fmt in ("csv", "ndjson", "json")
@@ -208,9 +229,7 @@ def _env() -> jinja2.Environment:
     return environment()
 
 
-def _store_context(
-    store: ReceiptStore | SpooledStore, period: int, now: datetime
-) -> dict[str, Any]:
+def _store_context(store: ReceiptStore, period: int, now: datetime) -> dict[str, Any]:
     end = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
     start = end - timedelta(days=period)
     total = store.stats(since=start, until=end)
@@ -237,9 +256,7 @@ def _store_context(
     }
 
 
-def _buckets(
-    store: ReceiptStore | SpooledStore, start: datetime, end: datetime, period: int
-) -> list[_Bucket]:
+def _buckets(store: ReceiptStore, start: datetime, end: datetime, period: int) -> list[_Bucket]:
     width = max(1, math.ceil(period / _MAX_BUCKETS))
     buckets: list[_Bucket] = []
     cursor = start
@@ -250,7 +267,7 @@ def _buckets(
     return buckets
 
 
-def _recent(store: ReceiptStore | SpooledStore, now: datetime) -> list[Receipt]:
+def _recent(store: ReceiptStore, now: datetime) -> list[Receipt]:
     """The newest receipts, newest first, reading only a recent window when it suffices."""
     windows = (timedelta(hours=1), timedelta(days=1), timedelta(days=30), timedelta(days=365))
     for window in (*windows, None):
@@ -276,6 +293,56 @@ def _recent_row(receipt: Receipt) -> dict[str, str]:
     }
 
 
+# -- undeclared cookies ------------------------------------------------------------------
+
+
+def undeclared_rows(report: _Report) -> list[dict[str, str]]:
+    """Rows of the middleware's undeclared-cookie table."""
+    return [
+        {
+            "name": c.name,
+            "category": c.category,
+            "provider": c.provider or "-",
+            "count": str(c.count),
+            "first": _fmt_time(c.first_seen),
+            "last": _fmt_time(c.last_seen),
+        }
+        for c in report.undeclared()
+    ]
+
+
+def scan_context(store_url: str | None) -> dict[str, Any]:
+    """The last saved scan's undeclared cookies, or a ``note`` saying why there are none."""
+    if store_url is None:
+        return {"note": "Saved scans are read from a store configured by URL; this "
+                "middleware was given a store object."}  # fmt: skip
+    try:
+        scan = last_scan(store_url)
+    except (StoreError, ConfigError) as exc:
+        return {"note": f"The saved scans could not be read: {exc}"}
+    if scan is None:
+        return {"note": "No scan saved yet: run consentkit scan URL --store with this "
+                "store's URL."}  # fmt: skip
+    rows = []
+    for c in undeclared_cookies(scan.report):
+        rows.append(
+            {
+                "name": str(c.get("name", "")),
+                "domain": str(c.get("domain") or ""),
+                "category": str(c.get("category") or "unclassified"),
+                "provider": str(c.get("provider") or "-"),
+                "set_by": str(c.get("set_by") or ""),
+            }
+        )
+    return {
+        "note": None,
+        "url": scan.url,
+        "at": scan.scanned_at,
+        "status": scan.status,
+        "rows": rows,
+    }
+
+
 # -- charts ------------------------------------------------------------------------------
 
 
@@ -283,7 +350,7 @@ def _actions_in(stats_list: Iterable[Stats]) -> list[str]:
     seen: set[str] = set()
     for stats in stats_list:
         seen.update(stats.actions)
-    known = [a for a in _ACTION_ORDER if a in seen]
+    known = [a for a in ACTIONS if a in seen]
     return known + sorted(seen - set(known))
 
 

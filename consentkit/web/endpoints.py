@@ -16,12 +16,8 @@ from datetime import UTC, date, datetime
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
-import anyio
-from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
-
-from ..categories import CATEGORIES, OPTIONAL_CATEGORIES, Category, is_category
-from ..decision import Decision, StoredConsent, decide, new_consent_id
+from ..categories import CATEGORIES, OPTIONAL_CATEGORIES, VISITOR_ACTIONS, Category, is_category
+from ..decision import Decision, StoredConsent, choice, decide
 from ..enforcement import cookies_to_expire, expiry_headers
 from ..jurisdiction import gpc_json
 from ..policy import Policy
@@ -31,13 +27,12 @@ from .banner import Banner
 from .paths import safe_path
 from .recorder import Recorder
 from .request import RequestInfo
-from .responses import BadRequest, error, query_value
+from .responses import BadRequest, Reply, error, json_reply, query_value, reply
 from .settings import Settings
 from .templates import static_dir
 
 __all__ = ["ConsentEndpoints"]
 
-ACTIONS: Final = frozenset({"accept_all", "reject_all", "save", "withdraw"})
 _FORM = "application/x-www-form-urlencoded"
 _JSON = "application/json"
 _GPC_LAST_UPDATE: Final = date(2026, 11, 1)
@@ -70,34 +65,60 @@ class ConsentEndpoints:
         self.prefix = settings.prefix
         self.own_cookies = settings.own_cookies
 
-    async def __call__(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        request: RequestInfo,
-        decision: Decision,
-    ) -> None:
-        sub = scope["path"][len(self.prefix) :].rstrip("/") or "/"
-        method = request.method
-        try:
-            response = await self._dispatch(sub, method, scope, receive, request, decision)
-        except BadRequest as exc:
-            response = error(exc.status, exc.message)
-        await response(scope, receive, send)
+    def handle(self, request: RequestInfo, decision: Decision, body: bytes = b"") -> Reply:
+        """The answer to a request under the prefix; *body* is the request body of a POST.
 
-    async def _dispatch(
+        Framework-neutral: the ASGI and WSGI middlewares read the body (see
+        :meth:`reads_body`, :meth:`admit_body`) and send the :class:`Reply`.
+        """
+        try:
+            return self._dispatch(self._sub(request), request.method, request, decision, body)
+        except BadRequest as exc:
+            return error(exc.status, exc.message)
+
+    def reads_body(self, request: RequestInfo) -> bool:
+        """Whether :meth:`handle` needs the request body (the consent ``POST``)."""
+        return request.method == "POST" and self._sub(request) == "/"
+
+    def blocks(self, request: RequestInfo) -> bool:
+        """Whether :meth:`handle` waits on the store (an ASGI server runs it in a thread)."""
+        sub = self._sub(request)
+        return (
+            (sub == "/" and request.method == "POST")
+            or sub == "/receipt"
+            or sub == "/admin"
+            or sub.startswith("/admin/")
+        )
+
+    def admit_body(self, request: RequestInfo) -> None:
+        """Refuse a post before its body is read: cross-site, or declared too large."""
+        self._check_same_origin(request)
+        limit = self.settings.max_body_size
+        declared = request.header("content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                raise BadRequest(400, "invalid Content-Length")
+            if int(declared) > limit:
+                raise self.too_large()
+
+    def too_large(self) -> BadRequest:
+        """The answer to a body over ``max_body_size`` (raised by the adapters' readers)."""
+        return BadRequest(413, f"body larger than {self.settings.max_body_size} bytes")
+
+    def _sub(self, request: RequestInfo) -> str:
+        return request.path[len(self.prefix) :].rstrip("/") or "/"
+
+    def _dispatch(
         self,
         sub: str,
         method: str,
-        scope: Scope,
-        receive: Receive,
         request: RequestInfo,
         decision: Decision,
-    ) -> Response:
+        body: bytes,
+    ) -> Reply:
         if sub == "/":
             if method == "POST":
-                return await self.record(receive, request, decision)
+                return self.record(body, request, decision)
             if method in ("GET", "HEAD"):
                 return self.status(decision)
             return error(405, "use GET or POST", {"Allow": "GET, HEAD, POST"})
@@ -106,17 +127,17 @@ class ConsentEndpoints:
         if sub in ("/preferences", "/cookies"):
             return self.page(sub, request, decision)
         if sub == "/receipt":
-            return await self.receipt(decision)
+            return self.receipt(decision)
         if sub.startswith("/static/"):
             return self.static(sub[len("/static/") :], request)
         if sub == "/admin" or sub.startswith("/admin/"):
-            return await self.admin(sub, request)
+            return self.admin(sub, request)
         return error(404, "no such consent endpoint")
 
     # -- decisions ----------------------------------------------------------------------
 
-    def status(self, decision: Decision) -> Response:
-        return JSONResponse(
+    def status(self, decision: Decision) -> Reply:
+        return json_reply(
             {"decision": decision.as_json()},
             headers={"Cache-Control": "no-store", "Vary": "Cookie"},
         )
@@ -133,36 +154,13 @@ class ConsentEndpoints:
         if origin.strip().lower() != own and origin.strip() not in self.settings.allowed_origins:
             raise BadRequest(403, "cross-origin consent requests are refused")
 
-    async def _read_body(self, receive: Receive, request: RequestInfo) -> bytes:
-        limit = self.settings.max_body_size
-        declared = request.header("content-length")
-        if declared is not None:
-            if not declared.strip().isdigit():
-                raise BadRequest(400, "invalid Content-Length")
-            if int(declared) > limit:
-                raise BadRequest(413, f"body larger than {limit} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise BadRequest(400, "client disconnected")
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise BadRequest(413, f"body larger than {limit} bytes")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-
     def _parse_body(self, body: bytes, content_type: str) -> tuple[dict[str, Any], bool]:
         """Return the fields and whether the caller speaks JSON."""
         media = content_type.split(";", 1)[0].strip().lower()
         if media == _JSON:
             try:
                 data = json.loads(body.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-                # RecursionError: thousands of nested brackets.
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # deep nesting
                 raise BadRequest(400, "body is not valid JSON") from None
             if not isinstance(data, dict):
                 raise BadRequest(400, "JSON body must be an object")
@@ -184,30 +182,31 @@ class ConsentEndpoints:
             return fields, False
         raise BadRequest(415, "send application/json or an HTML form")
 
-    async def record(self, receive: Receive, request: RequestInfo, decision: Decision) -> Response:
-        """``POST {prefix}``: record a choice, set the cookie, write the receipt."""
+    def record(self, body: bytes, request: RequestInfo, decision: Decision) -> Reply:
+        """``POST {prefix}``: record a choice, set the cookie, write the receipt.
+
+        The adapters call :meth:`admit_body` first and read at most ``max_body_size``.
+        """
         self._check_same_origin(request)
-        body = await self._read_body(receive, request)
         fields, is_json = self._parse_body(body, request.header("content-type") or "")
         wants_json = is_json or _JSON in (request.header("accept") or "")
         action = fields.get("action")
-        if not isinstance(action, str) or action not in ACTIONS:
-            raise BadRequest(400, f"action must be one of {', '.join(sorted(ACTIONS))}")
+        if not isinstance(action, str) or action not in VISITOR_ACTIONS:
+            raise BadRequest(400, f"action must be one of {', '.join(sorted(VISITOR_ACTIONS))}")
         granted = self._granted_for(action, fields.get("categories"))
+        if not self.recorder.may_record(request):  # nothing is set or stored
+            raise BadRequest(429, "too many consent choices from this network; retry shortly")
         policy = self.policy
         now = datetime.now(UTC)
-        consent_id = decision.consent_id or new_consent_id()
-        refused = frozenset(c for c in OPTIONAL_CATEGORIES if c not in granted)
-        stored = StoredConsent(
-            consent_id=consent_id,
-            granted=granted,
-            refused=refused,
-            revision=policy.revision,
-            decided_at=now,
-            fingerprints={c: policy.fingerprint(c) for c in CATEGORIES},
+        stored = choice(
+            policy,
+            granted,
             action=action,
+            consent_id=decision.consent_id,
+            now=now,
             gpc_recorded=decision.gpc,
         )
+        refused = stored.refused
         new = decide(
             stored,
             policy,
@@ -226,13 +225,13 @@ class ConsentEndpoints:
             draft = self.recorder.build_draft(
                 request, new, action, collection, fields.get("return_to"), now
             )
-            _, receipt_id = await self.recorder.store_receipt(draft)
+            _, receipt_id = self.recorder.store_receipt(draft)
         stale = cookies_to_expire(
             request.cookies, decision=new, policy=policy, own_cookies=self.own_cookies
         )
         return_to = safe_path(fields.get("return_to"))
         if wants_json:
-            response: Response = JSONResponse(
+            response = json_reply(
                 {
                     "decision": new.as_json(),
                     "expire": stale + self._declared_names(refused, stale),
@@ -241,7 +240,7 @@ class ConsentEndpoints:
                 headers={"Cache-Control": "no-store"},
             )
         else:
-            response = Response(status_code=303, headers={"Location": return_to})
+            response = reply(status=303, headers={"Location": return_to})
         self._set_consent_cookie(response, request, stored)
         for key, value in expiry_headers(
             stale,
@@ -251,7 +250,7 @@ class ConsentEndpoints:
             secure=request.scheme == "https",
             cookie_domain=self.settings.cookie_domain,
         ):
-            response.raw_headers.append((key, value))
+            response.headers.append((key, value))
         return response
 
     @staticmethod
@@ -283,14 +282,14 @@ class ConsentEndpoints:
         return names
 
     def _set_consent_cookie(
-        self, response: Response, request: RequestInfo, stored: StoredConsent
+        self, response: Reply, request: RequestInfo, stored: StoredConsent
     ) -> None:
         cookie = self.recorder.consent_cookie(request, stored)
-        response.raw_headers.append((b"set-cookie", cookie))
+        response.headers.append((b"set-cookie", cookie))
 
     # -- pages and files ----------------------------------------------------------------
 
-    def page(self, sub: str, request: RequestInfo, decision: Decision) -> Response:
+    def page(self, sub: str, request: RequestInfo, decision: Decision) -> Reply:
         banner = self.banner
         if banner is None:
             return error(404, "the banner is disabled")
@@ -300,23 +299,23 @@ class ConsentEndpoints:
             return_to=safe_path(query_value(request.query, "return_to")),
         )
         html = banner.preferences_page(ctx) if sub == "/preferences" else banner.cookies_page(ctx)
-        return Response(
+        return reply(
             html,
             media_type="text/html; charset=utf-8",
             headers={"Cache-Control": "private, no-store", "Vary": "Cookie, Accept-Language"},
         )
 
-    async def receipt(self, decision: Decision) -> Response:
+    def receipt(self, decision: Decision) -> Reply:
         store = self.recorder.store
         if store is None or not decision.consent_id:
             return error(404, "no receipt recorded for this browser")
-        latest = await anyio.to_thread.run_sync(store.latest, decision.consent_id)
+        latest = store.latest(decision.consent_id)
         if latest is None:
             return error(404, "no receipt recorded for this browser")
         body = to_kantara(latest, controller={"piiController": self.settings.controller})
-        return JSONResponse(body, headers={"Cache-Control": "private, no-store"})
+        return json_reply(body, headers={"Cache-Control": "private, no-store"})
 
-    def static(self, name: str, request: RequestInfo) -> Response:
+    def static(self, name: str, request: RequestInfo) -> Reply:
         if not name or "/" in name or "\\" in name or name.startswith("."):
             return error(404, "no such file")
         path = static_dir() / name
@@ -326,16 +325,16 @@ class ConsentEndpoints:
         etag = '"' + base64.urlsafe_b64encode(hashlib.sha256(data).digest()[:12]).decode() + '"'
         headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
         if request.header("if-none-match") == etag:
-            return Response(status_code=304, headers=headers)
+            return reply(status=304, headers=headers)
         media = mimetypes.guess_type(name)[0] or "application/octet-stream"
         if media.startswith("text/") or media.endswith("javascript"):
             media += "; charset=utf-8"
-        return Response(data, media_type=media, headers=headers)
+        return reply(data, media_type=media, headers=headers)
 
-    async def gpc_json(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = Response(
+    def gpc_json(self) -> Reply:
+        """``/.well-known/gpc.json``: the site honours Global Privacy Control."""
+        return reply(
             gpc_json(_GPC_LAST_UPDATE),
             media_type="application/json",
             headers={"Cache-Control": "public, max-age=86400"},
         )
-        await response(scope, receive, send)

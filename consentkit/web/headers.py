@@ -1,8 +1,9 @@
 """Response header edits that keep pages cache-safe, and header lookups.
 
 Header names are compared lowered: ASGI servers lowercase request headers, but
-apps write response headers in any spelling, and :class:`MutableHeaders` removes
-every spelling before adding ours.
+apps write response headers in any spelling, and :class:`RawHeaders` removes every
+spelling before adding ours. Everything here works on the raw ``(bytes, bytes)`` list
+both the ASGI and the WSGI adapters hold, so neither needs a framework's header type.
 """
 
 from __future__ import annotations
@@ -11,9 +12,14 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-from starlette.datastructures import MutableHeaders
-
-__all__ = ["add_vary", "csp_nonce", "header_value", "list_items", "make_private"]
+__all__ = [
+    "RawHeaders",
+    "add_vary",
+    "csp_nonce",
+    "header_value",
+    "list_items",
+    "make_private",
+]
 
 _LIST_ITEM: Final = re.compile(r'(?:[^,"]|"(?:[^"\\]|\\.)*"?)+')
 _NONCE_RE: Final = re.compile(r"'nonce-([A-Za-z0-9+/=_-]+)'")
@@ -29,12 +35,48 @@ def header_value(headers: Iterable[tuple[bytes, bytes]], name: str) -> str | Non
     return None
 
 
+class RawHeaders:
+    """A case-insensitive view that edits a raw header list in place.
+
+    Assigning a name removes every spelling of it first (``Content-Length`` and
+    ``content-length`` never both leave); :meth:`append` adds a line beside the others
+    (``Set-Cookie``, ``Vary``).
+    """
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self.raw = raw
+
+    def getlist(self, name: str) -> list[str]:
+        key = name.lower().encode("latin-1")
+        return [v.decode("latin-1") for k, v in self.raw if k.lower() == key]
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        found = header_value(self.raw, name)
+        return default if found is None else found
+
+    def __contains__(self, name: str) -> bool:
+        return header_value(self.raw, name) is not None
+
+    def __delitem__(self, name: str) -> None:
+        key = name.lower().encode("latin-1")
+        self.raw[:] = [(k, v) for k, v in self.raw if k.lower() != key]
+
+    def __setitem__(self, name: str, value: str) -> None:
+        del self[name]
+        self.append(name, value)
+
+    def append(self, name: str, value: str) -> None:
+        self.raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+
+
 def list_items(lines: Sequence[str]) -> list[str]:
     """Elements of comma-separated header lines; commas inside quoted strings stay put."""
     return [item.strip() for line in lines for item in _LIST_ITEM.findall(line) if item.strip()]
 
 
-def add_vary(headers: MutableHeaders, *fields: str) -> None:
+def add_vary(headers: RawHeaders, *fields: str) -> None:
     """Add *fields* to ``Vary`` unless present (or ``*``), as one merged line."""
     items = list_items(headers.getlist("vary"))
     lowered = {item.lower() for item in items}
@@ -46,7 +88,7 @@ def add_vary(headers: MutableHeaders, *fields: str) -> None:
     headers["vary"] = ", ".join([*items, *missing])
 
 
-def make_private(headers: MutableHeaders) -> None:
+def make_private(headers: RawHeaders) -> None:
     """A consent-dependent page must not be stored by shared caches."""
     directives = list_items(headers.getlist("cache-control"))
     names = [d.split("=", 1)[0].strip().lower() for d in directives]

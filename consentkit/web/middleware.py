@@ -4,169 +4,39 @@ Per request it reads the signed consent cookie into a :class:`~consentkit.decisi
 (exposed as ``request.state.consent``), sends requests under the prefix to the
 :class:`~.endpoints.ConsentEndpoints`, and wraps ``send`` in a :class:`~.responder.Responder`
 that filters ``Set-Cookie`` lines, expires refused cookies and, for HTML, streams the
-body through the rewriter. The middleware itself only wires these together: endpoints
-and responder get the collaborators they need (the :class:`~.recorder.Recorder`,
-settings, policy, banner), never the middleware.
+body through the rewriter. Everything but the ASGI protocol lives in
+:class:`~.core.ConsentCore`, which the WSGI middleware shares.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
-from datetime import UTC, datetime
-from functools import lru_cache, partial
-from typing import Any, Final
+from typing import Any
 
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..crawlers import is_crawler
-from ..decision import ConsentCodec, Decision, StoredConsent, decide
-from ..errors import ConfigError
-from ..jurisdiction import JurisdictionResolver, read_signals
-from ..policy import Policy
-from ..stores import ReceiptStore
-from ..stores.spool import SpooledStore
-from ..trackers import TrackerIndex, default_index
-from .admin import Admin
-from .banner import Banner
-from .endpoints import ConsentEndpoints
-from .recorder import Recorder, open_receipt_store
+from ..decision import Decision
+from .core import ConsentCore
 from .request import RequestInfo
-from .responder import Responder, ResponseRules
-from .settings import Settings
-from .unclassified import UnclassifiedReport
+from .responder import Responder, send_reply
+from .responses import BadRequest, error
 
 __all__ = ["ConsentMiddleware"]
 
-_MEMO_ITEMS: Final = 4096
 
-
-@lru_cache(maxsize=_MEMO_ITEMS)
-def _is_crawler_ua(user_agent: bytes) -> bool:
-    return bool(user_agent) and is_crawler(user_agent.decode("latin-1"))
-
-
-class ConsentMiddleware:
-    """Keep a site's cookie-consent promises on the server.
+class ConsentMiddleware(ConsentCore):
+    """Keep a site's cookie-consent promises on the server (ASGI).
 
     Args:
-        app: the ASGI app to wrap.
-        policy: the site's :class:`~consentkit.policy.Policy`.
-        secret_key: key (or keys, newest first) signing the consent cookie. Required.
-        store: a :class:`~consentkit.stores.ReceiptStore` or a store URL
-            (``sqlite:///consent.db``, ``postgresql://...``); ``None`` records nothing.
-        receipt_key: key (or keys, newest first) sealing receipts; required with a store
-            and distinct from ``secret_key``.
-        spool_path: where receipts wait when the store is down (default: next to a
-            SQLite store, else ``consentkit-spool.jsonl``).
-        banner: a :class:`~consentkit.web.banner.Banner`, ``True`` for the default one,
-            ``False`` to inject nothing.
-        jurisdiction: resolves the visitor's region and consent model; by default
-            the policy's region table with ``trusted_headers`` (none: every visitor
-            gets the policy's default region) and ``geoip_path``.
-        trusted_headers: CDN presets (``cloudflare``, ``cloudfront``, ``vercel``,
-            ``fastly``) or header pairs to read the country from. Only list headers
-            your CDN sets: a visitor can send any header to an origin it reaches.
-        geoip_path: a MaxMind database file (``consentkit[geoip]``).
-        trackers: the tracker index used to block unmarked third-party tags.
-        **options: fields of :class:`Settings`.
+        app: the ASGI app to wrap (positionally or as ``app=``, as Litestar's
+            ``DefineMiddleware`` passes it).
+        **kwargs: the options of :class:`~.core.ConsentCore` (``policy``, ``secret_key``,
+            ``store``, ``receipt_key``, ``banner``, ... and the fields of ``Settings``).
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        /,
-        *,
-        policy: Policy,
-        secret_key: str | bytes | Sequence[str | bytes] | None = None,
-        store: ReceiptStore | str | None = None,
-        receipt_key: str | Sequence[str] | None = None,
-        spool_path: str | None = None,
-        banner: Banner | bool = True,
-        jurisdiction: JurisdictionResolver | None = None,
-        trusted_headers: Sequence[str | tuple[str, str | None]] = (),
-        geoip_path: str | None = None,
-        trackers: TrackerIndex | None = None,
-        **options: Any,
-    ) -> None:
-        src = "ConsentMiddleware(...)"
-        if not isinstance(policy, Policy):
-            raise ConfigError(
-                "policy is required", source=src, key="policy", fix="pass policy=Policy(...)"
-            )
-        if not secret_key:
-            raise ConfigError(
-                "a secret key is required to sign consent cookies",
-                source=src,
-                key="secret_key",
-                fix="pass secret_key=os.environ['CONSENTKIT_SECRET'] (a long random string)",
-            )
-        try:
-            self.settings = Settings(**options)
-        except TypeError as exc:
-            raise ConfigError(
-                str(exc), source=src, key="options", fix="see docs/configuration.md"
-            ) from None
+    def __init__(self, app: ASGIApp, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.app = app
-        self.policy = policy
-        # The policy's site id binds tokens to this site (see ConsentCodec).
-        self.codec = ConsentCodec(secret_key, site=policy.site_id)
-        if banner is True:
-            banner = Banner(policy, prefix=self.settings.prefix)
-        self.banner: Banner | None = banner or None
-        self.jurisdiction = jurisdiction or JurisdictionResolver(
-            trusted_headers, geoip_path, table=policy.region_table
-        )
-        self.trackers = trackers or default_index()
-        self.unclassified = UnclassifiedReport()
-        self.own_cookies = self.settings.own_cookies
-        opened = open_receipt_store(store, receipt_key, secret_key, spool_path)
-        # Only a store opened here is closed here (and opened again when used after that).
-        reopen = (
-            partial(open_receipt_store, store, receipt_key, secret_key, spool_path)
-            if isinstance(store, str)
-            else None
-        )
-        self.recorder = Recorder(
-            self.settings, policy, self.codec, opened, self.banner, reopen=reopen
-        )
-        admin = Admin(self.settings, policy, self.recorder, self.unclassified)
-        self.endpoints = ConsentEndpoints(self.settings, policy, self.recorder, self.banner, admin)
-        self._rules = ResponseRules(
-            policy=policy,
-            own_cookies=self.own_cookies,
-            trackers=self.trackers,
-            recorder=self.recorder,
-            unclassified=self.unclassified,
-            banner=self.banner,
-            rewrite_html=self.settings.rewrite_html,
-            inject_banner=self.settings.inject_banner,
-            cookie_domain=self.settings.cookie_domain,
-            max_decoded_size=self.settings.max_decoded_size,
-        )
-        self._prefix_slash = self.settings.prefix + "/"
-        self._tokens: dict[str, StoredConsent | None] = {}
-        self._defaults: dict[tuple[str, str, bool, bool], Decision] = {}
-        self._static_region = (
-            self.jurisdiction.resolve([], None) if self.jurisdiction.is_static else None
-        )
-
-    @property
-    def store(self) -> ReceiptStore | SpooledStore | None:
-        """The receipt store (``None`` when none is configured or after :meth:`close`)."""
-        return self.recorder.store
-
-    def close(self) -> None:
-        """Close the receipt store if the middleware opened it from a URL.
-
-        Called on ASGI ``lifespan.shutdown``; call it yourself when the server does not
-        run the lifespan protocol. A store object passed in stays open: its owner closes it.
-        A request after ``close()`` opens the store again.
-        """
-        self.recorder.close()
-
-    # -- per request --------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -175,68 +45,53 @@ class ConsentMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        secure = self.settings.cookie_secure
-        if secure is None:
-            secure = scope.get("scheme") == "https"
-        request = RequestInfo(scope, self.settings.cookie_name_for(secure))
+        request = RequestInfo(scope, self.settings.request_cookie_name(scope.get("scheme")))
         decision = self.decide(request)
         scope.setdefault("state", {})["consent"] = decision
-        path: str = scope["path"]
-        if path == self.settings.prefix or path.startswith(self._prefix_slash):
-            await self.endpoints(scope, receive, send, request, decision)
+        route = self.route(scope["path"])
+        if route == "endpoints":
+            await self._endpoint(request, decision, receive, send)
             return
-        if path == "/.well-known/gpc.json":
-            await self.endpoints.gpc_json(scope, receive, send)
+        if route == "gpc":
+            await send_reply(self.endpoints.gpc_json(), send)
             return
-        responder = Responder(self._rules, scope, request, decision, send)
+        responder = Responder(self.rules, request, decision, send)
         await self.app(scope, receive, responder.send)
         await responder.finish()
 
-    def decide(self, request: RequestInfo) -> Decision:
-        """The decision for a request: stored cookie, region model and signals.
+    async def _endpoint(
+        self, request: RequestInfo, decision: Decision, receive: Receive, send: Send
+    ) -> None:
+        endpoints = self.endpoints
+        body = b""
+        if endpoints.reads_body(request):
+            try:
+                endpoints.admit_body(request)
+                body = await self._read_body(receive)
+            except BadRequest as exc:
+                await send_reply(error(exc.status, exc.message), send)
+                return
+        if endpoints.blocks(request):
+            reply = await anyio.to_thread.run_sync(endpoints.handle, request, decision, body)
+        else:
+            reply = endpoints.handle(request, decision, body)
+        await send_reply(reply, send)
 
-        This runs on every request, so its pure parts are memoised: verified tokens,
-        the region when it cannot vary, and the decision of a visitor without a cookie.
-        """
-        token = request.consent_token
-        stored = self._verify(token) if token else None
-        resolved = self._static_region or self.jurisdiction.resolve(
-            request.headers, request.client_ip
-        )
-        gpc = dnt = False
-        if request.signals_sent:
-            signals = read_signals(request.headers)
-            gpc, dnt = signals.gpc, signals.dnt
-        key = (resolved.region, resolved.model, gpc, dnt)
-        decision = self._defaults.get(key) if stored is None else None
-        if decision is None:
-            decision = decide(
-                stored,
-                self.policy,
-                now=datetime.now(UTC),
-                model=resolved.model,
-                region=resolved.region,
-                gpc=gpc,
-                dnt=dnt,
-            )
-            if stored is None and len(self._defaults) < _MEMO_ITEMS:
-                self._defaults[key] = decision
-        if self.settings.crawler_mode == "block" and _is_crawler_ua(request.user_agent):
-            # Search and link-preview crawlers index the content, not the trackers.
-            decision = replace(
-                decision, granted=frozenset({"necessary"}), pending=frozenset(), crawler=True
-            )
-        return decision
-
-    def _verify(self, token: str) -> StoredConsent | None:
-        # A token's signature and content never change: verify each one once.
-        if token in self._tokens:
-            return self._tokens[token]
-        stored = self.codec.loads(token)
-        if len(self._tokens) >= _MEMO_ITEMS:
-            self._tokens.clear()
-        self._tokens[token] = stored
-        return stored
+    async def _read_body(self, receive: Receive) -> bytes:
+        limit = self.settings.max_body_size
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise BadRequest(400, "client disconnected")
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise self.endpoints.too_large()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the lifespan protocol through; close the store once the app has shut down."""

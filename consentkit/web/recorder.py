@@ -3,7 +3,8 @@
 The consent ``POST`` and the responder (a page view carrying a GPC signal) both turn a
 decision into a signed cookie and a durable receipt; both depend on this one object
 instead of on the middleware. It also owns the receipt store it opened from a URL and
-closes it on :meth:`Recorder.close`.
+closes it on :meth:`Recorder.close`. Its methods block on the store: the ASGI adapter
+calls them in a worker thread, the WSGI adapter directly.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
 
-import anyio
-
-from ..categories import CATEGORIES, OPTIONAL_CATEGORIES
+from ..categories import CATEGORIES, OPTIONAL_CATEGORIES, Action
 from ..cookies import render_set_cookie
 from ..decision import ConsentCodec, Decision, StoredConsent, new_consent_id
 from ..errors import ConfigError
@@ -28,6 +27,7 @@ from ..receipts import Receipt, ReceiptDraft
 from ..stores import ReceiptStore, open_store
 from ..stores.spool import SpooledStore
 from .paths import safe_path
+from .ratelimit import ReceiptRateLimit
 from .request import RequestInfo
 from .settings import Settings
 
@@ -64,10 +64,10 @@ class Recorder:
         settings: Settings,
         policy: Policy,
         codec: ConsentCodec,
-        store: ReceiptStore | SpooledStore | None,
+        store: ReceiptStore | None,
         shown: ShownTexts | None,
         *,
-        reopen: Callable[[], ReceiptStore | SpooledStore | None] | None = None,
+        reopen: Callable[[], ReceiptStore | None] | None = None,
     ) -> None:
         self.settings = settings
         self.policy = policy
@@ -76,9 +76,10 @@ class Recorder:
         self._store = store
         self._reopen = reopen
         self._lock = threading.Lock()
+        self.rate_limit = ReceiptRateLimit(settings.receipt_rate_limit)
 
     @property
-    def store(self) -> ReceiptStore | SpooledStore | None:
+    def store(self) -> ReceiptStore | None:
         """The receipt store, opened again on first use after :meth:`close`."""
         if self._store is None and self._reopen is not None:
             with self._lock:
@@ -115,7 +116,7 @@ class Recorder:
         )
         return value.encode("latin-1")
 
-    async def store_receipt(self, draft: ReceiptDraft) -> tuple[bool, str | None]:
+    def store_receipt(self, draft: ReceiptDraft) -> tuple[bool, str | None]:
         """Append *draft*; ``(stored or spooled, receipt id)``.
 
         Never raises: a visitor's choice is honoured even when it cannot be recorded
@@ -125,7 +126,7 @@ class Recorder:
         if store is None:
             return False, None
         try:
-            receipt: Receipt | None = await anyio.to_thread.run_sync(store.append, draft)
+            receipt: Receipt | None = store.append(draft)
         except Exception:
             logger.exception("could not record consent receipt for action %s", draft.action)
             return False, None
@@ -135,7 +136,7 @@ class Recorder:
         self,
         request: RequestInfo,
         decision: Decision,
-        action: str,
+        action: Action,
         collection: str,
         page: object,
         now: datetime,
@@ -175,7 +176,11 @@ class Recorder:
             and request.method == "GET"
         )
 
-    async def record_gpc(self, request: RequestInfo, decision: Decision) -> bytes | None:
+    def may_record(self, request: RequestInfo) -> bool:
+        """Whether a receipt may be created for *request* now (the per-network rate limit)."""
+        return self.store is None or self.rate_limit.allow(request.client_ip)
+
+    def record_gpc(self, request: RequestInfo, decision: Decision) -> bytes | None:
         """Record a ``gpc`` receipt; the consent cookie that remembers it, or ``None``.
 
         Without a recorded receipt there is no cookie: the next page view tries again.
@@ -183,10 +188,10 @@ class Recorder:
         now = datetime.now(UTC)
         consent_id = decision.consent_id or new_consent_id()
         decision = replace(decision, consent_id=consent_id)
-        if self.store is None:
+        if self.store is None or not self.rate_limit.allow(request.client_ip):
             return None
         draft = self.build_draft(request, decision, "gpc", "signal", request.path, now)
-        recorded, _ = await self.store_receipt(draft)
+        recorded, _ = self.store_receipt(draft)
         if not recorded:
             return None
         stored = StoredConsent(
@@ -207,7 +212,7 @@ def open_receipt_store(
     receipt_key: str | Sequence[str] | None,
     secret_key: str | bytes | Sequence[str | bytes],
     spool_path: str | None,
-) -> ReceiptStore | SpooledStore | None:
+) -> ReceiptStore | None:
     """The store the middleware writes to: *store* itself, or one opened from its URL.
 
     A URL opens the backend behind a :class:`~consentkit.stores.SpooledStore`, so a

@@ -1,8 +1,14 @@
-"""``RequestInfo``: what the web layer needs from a request, read in one pass."""
+"""``RequestInfo``: what the web layer needs from a request, read in one pass.
+
+It reads an ASGI scope; a WSGI environ is first turned into the few scope keys it uses
+(:meth:`RequestInfo.from_environ`), so everything downstream sees one request shape.
+"""
 
 from __future__ import annotations
 
-from starlette.types import Scope
+from collections.abc import Mapping, MutableMapping
+from contextlib import suppress
+from typing import Any
 
 from ..cookies import parse_cookie_header
 from ..decision import consent_token
@@ -28,7 +34,7 @@ class RequestInfo:
         "user_agent",
     )
 
-    def __init__(self, scope: Scope, cookie_name: str) -> None:
+    def __init__(self, scope: MutableMapping[str, Any], cookie_name: str) -> None:
         self.scope = scope
         self.cookie_name = cookie_name
         headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
@@ -65,6 +71,39 @@ class RequestInfo:
             self._cookie_header = b""
             self._cookies = {}
             self.consent_token = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, Any], cookie_name: str) -> RequestInfo:
+        """The request of a WSGI *environ* (PEP 3333: header values are latin-1 strings)."""
+        # A server that broke PEP 3333's latin-1 rule must not turn a request into a 500.
+        headers = [
+            (
+                key[5:].replace("_", "-").lower().encode("latin-1"),
+                value.encode("latin-1", "replace"),
+            )
+            for key, value in environ.items()
+            if key[:5] == "HTTP_" and isinstance(value, str)
+        ]
+        for key, name in (("CONTENT_TYPE", b"content-type"), ("CONTENT_LENGTH", b"content-length")):
+            value = environ.get(key)
+            if value:
+                headers.append((name, str(value).encode("latin-1", "replace")))
+        # PATH_INFO holds the raw bytes as latin-1; ASGI paths are UTF-8 text.
+        path = environ.get("PATH_INFO", "") or "/"
+        with suppress(UnicodeEncodeError):  # already text: a server that decoded it itself
+            path = path.encode("latin-1").decode("utf-8", "replace")
+        remote = environ.get("REMOTE_ADDR")
+        scope = {
+            "type": "http",
+            "method": environ.get("REQUEST_METHOD", "GET").upper(),
+            "path": path,
+            "query_string": environ.get("QUERY_STRING", "").encode("latin-1"),
+            "headers": headers,
+            "scheme": environ.get("wsgi.url_scheme", "http"),
+            "client": (remote, 0) if remote else None,
+            "server": (environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT", "")),
+        }
+        return cls(scope, cookie_name)
 
     @property
     def host(self) -> str:

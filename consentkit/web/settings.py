@@ -8,6 +8,7 @@ from typing import Literal
 
 from ..decision import DEFAULT_COOKIE_NAME, consent_cookie_name
 from ..errors import ConfigError
+from ..privacy import IP_MODES, IPMode
 from ..urls import check_prefix
 from .encodings import DEFAULT_MAX_DECODED
 
@@ -30,7 +31,9 @@ class Settings:
     max_body_size: int = 16 * 1024
     # Decoded size cap of one compressed HTML body (compression bombs end the body there).
     max_decoded_size: int = DEFAULT_MAX_DECODED
-    ip_mode: Literal["truncate", "omit", "full"] = "truncate"
+    # Receipts per minute per client network (IPv4 /24, IPv6 /48); 0: no limit.
+    receipt_rate_limit: int = 60
+    ip_mode: IPMode = "truncate"
     crawler_mode: Literal["block", "off"] = "block"
     controller: str = ""
 
@@ -73,7 +76,15 @@ class Settings:
                 key="max_decoded_size",
                 fix="use a number of bytes of at least 65536 (default 33554432, 32 MiB)",
             )
-        if self.ip_mode not in ("truncate", "omit", "full"):
+        limit = self.receipt_rate_limit
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise ConfigError(
+                f"invalid receipt_rate_limit {limit!r}",
+                source=src,
+                key="receipt_rate_limit",
+                fix="use a number of receipts per minute per network (default 60; 0: no limit)",
+            )
+        if self.ip_mode not in IP_MODES:
             raise ConfigError(
                 f"unknown ip_mode {self.ip_mode!r}",
                 source=src,
@@ -93,6 +104,13 @@ class Settings:
         return consent_cookie_name(
             self.cookie_name, secure=secure, cookie_domain=self.cookie_domain
         )
+
+    def request_cookie_name(self, scheme: object) -> str:
+        """The consent cookie's name on a request made over *scheme* (``"https"`` or not)."""
+        secure = self.cookie_secure
+        if secure is None:
+            secure = scheme == "https"
+        return self.cookie_name_for(secure)
 
     @property
     def own_cookies(self) -> frozenset[str]:

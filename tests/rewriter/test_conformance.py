@@ -14,7 +14,7 @@ import pytest
 
 from consentkit.rewriter import HTMLRewriter, RewritePlan, rewrite, scan_start_tags
 
-from .helpers import SHARED_DATA, require_shared_data
+from ..helpers import SHARED_DATA, require_shared_data
 
 DATA = SHARED_DATA / "html5lib-tests"
 GRANT_ALL = RewritePlan(granted=frozenset({"performance", "functionality", "targeting"}))

@@ -23,7 +23,7 @@ from consentkit.trackers import Tracker, default_index
 try:
     from benchmarks.pages import TRACKER_COUNT, page
 except ImportError:  # the project root is not on sys.path when pytest runs from elsewhere
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from benchmarks.pages import TRACKER_COUNT, page
 
 ALL = frozenset({"performance", "functionality", "targeting"})

@@ -1,0 +1,326 @@
+"""What to neutralise and how: the decisions behind each edited tag.
+
+:class:`Blocker` is the tokenizer's sink. Given a complete start tag it decides, from the
+site's markings (``data-consent``, Cookiebot's ``data-cookieconsent``,
+vanilla-cookieconsent's ``data-category``, Klaro's ``data-name``) and the tracker index,
+whether the element may run for this visitor, and if not returns the tag edited in place:
+
+* scripts become ``type="text/plain"`` with ``src`` parked in ``data-ck-src``;
+* iframes lose ``src`` (kept in ``data-ck-src``) and get a placeholder in front;
+* tracking pixels and resource hints lose ``src``/``srcset``/``href``;
+* other consent managers' inert scripts (``type="text/plain"``) get consentkit's markers so
+  its banner can load them once the visitor agrees.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Final
+
+from consentkit.categories import normalize_category
+from consentkit.rewriter.plan import Blocked, RewritePlan, RewriteStats
+from consentkit.rewriter.tags import Tag, attr_text
+from consentkit.trackers import Tracker
+
+__all__ = ["Blocker"]
+
+_MARKINGS: Final = (b"data-consent", b"data-category", b"data-cookieconsent")
+_JS_TYPES: Final = frozenset(
+    {
+        "",
+        "module",
+        "application/ecmascript",
+        "application/javascript",
+        "application/x-ecmascript",
+        "application/x-javascript",
+        "text/ecmascript",
+        "text/javascript",
+        "text/javascript1.0",
+        "text/javascript1.1",
+        "text/javascript1.2",
+        "text/javascript1.3",
+        "text/javascript1.4",
+        "text/javascript1.5",
+        "text/jscript",
+        "text/livescript",
+        "text/x-ecmascript",
+        "text/x-javascript",
+    }
+)
+_HINT_RELS: Final = frozenset(
+    {
+        "preconnect",
+        "dns-prefetch",
+        "preload",
+        "prefetch",
+        "modulepreload",
+        "stylesheet",
+        "prerender",
+    }
+)
+_SCRIPT_RENAMES: Final = {b"src": b"data-ck-src", b"type": b"data-ck-type"}
+_SVG_SCRIPT_RENAMES: Final = {
+    **_SCRIPT_RENAMES,
+    b"href": b"data-ck-href",
+    b"xlink:href": b"data-ck-xlink:href",
+}
+_LIST_SEPARATORS: Final = re.compile(r"[\s,;]+")
+
+_Added = list[tuple[str, str | None]]
+_DecisionKey = tuple[bytes, bool, tuple[object, ...]]
+
+_CACHED_TAG_BYTES: Final = 2048
+_CACHED_DECISIONS: Final = 1024
+_DECISIONS: dict[_DecisionKey, tuple[bytes | None, Blocked | None]] = {}
+# Remembered decisions carry this in place of the response's block key, put in on output.
+_KEY_SLOT: Final = "ck-block-key-slot"
+_KEY_ATTR: Final = b'data-ck-blocked="' + _KEY_SLOT.encode() + b'"'
+"""Decisions by tag bytes and context, shared by all rewriters (bounded, then cleared)."""
+
+
+class Blocker:
+    """Decides, per tag, whether it may run, and returns its bytes (edited if not)."""
+
+    def __init__(self, plan: RewritePlan, stats: RewriteStats, encoding: str | None) -> None:
+        self.plan = plan
+        self.stats = stats
+        self._enc = encoding or "ascii"
+        self._context = (
+            plan.granted,
+            plan.trackers,
+            plan.block_unmarked_trackers,
+            plan.unclassified_category,
+            plan.site_host,
+            bool(plan.block_key),
+            self._enc,
+        )
+        """Everything besides a tag's bytes that its decision depends on."""
+        categories = {t.category for t in plan.trackers.trackers if t.inline}
+        self._classify_inline = plan.block_unmarked_trackers and not all(
+            plan.allows(c) for c in categories
+        )
+
+    # ----------------------------------------------------------------- the sink protocol
+
+    def element(self, tag: Tag, *, in_noscript: bool) -> bytes | None:
+        """An HTML start tag that may need blocking; ``None`` holds an inline script.
+
+        Decisions are remembered per tag bytes and visitor context: the same tracker tags
+        recur on every page of a site, so most are decided once per process.
+        """
+        raw = tag.raw
+        key = (raw, in_noscript, self._context) if len(raw) <= _CACHED_TAG_BYTES else None
+        hit = _DECISIONS.get(key) if key is not None else None
+        if hit is None:
+            before = len(self.stats.blocked)
+            out = self._decide(tag, in_noscript)
+            blocked = self.stats.blocked[-1] if len(self.stats.blocked) > before else None
+            if key is not None:
+                if len(_DECISIONS) >= _CACHED_DECISIONS:
+                    _DECISIONS.clear()
+                _DECISIONS[key] = (out, blocked)
+        else:
+            out, blocked = hit
+            if blocked is not None:
+                self.stats.blocked.append(blocked)
+        if out is not None and self.plan.block_key and _KEY_ATTR in out:
+            block_key = self.plan.block_key.encode(self._enc, "xmlcharrefreplace")
+            out = out.replace(_KEY_ATTR, b'data-ck-blocked="' + block_key + b'"')
+        if out is None or blocked is None or blocked.kind != "iframe" or in_noscript:
+            return out
+        placeholder = self.plan.placeholder(blocked).encode(self._enc, "xmlcharrefreplace")
+        return placeholder + out
+
+    def _decide(self, tag: Tag, in_noscript: bool) -> bytes | None:
+        name = tag.name
+        if name == b"script":
+            return tag.raw if in_noscript else self._html_script(tag)
+        if name == b"iframe":
+            return self._iframe(tag)
+        if name in (b"img", b"image"):
+            return self._img(tag)
+        if name == b"link":
+            return self._link(tag)
+        return tag.raw
+
+    def inline_script(self, tag: Tag, content: bytes) -> bytes:
+        """A held inline script, judged by the loader snippets in its text."""
+        tracker = self.plan.trackers.match_inline_bytes(content)
+        if tracker is not None and not self.plan.allows(tracker.category):
+            return self._block_script(tag, tracker.category, tracker, None)
+        return tag.raw
+
+    def foreign_script(self, tag: Tag) -> bytes:
+        """An SVG or MathML ``script``: judged by its marking or its URL."""
+        category = self._marked(tag)
+        url_attr = next((a for a in (b"href", b"xlink:href", b"src") if tag.has(a)), None)
+        url = tag.get(url_attr) if url_attr else None
+        tracker = self._match(url)
+        if category is None and tracker is not None:
+            category = tracker.category
+        if category is None or self.plan.allows(category):
+            return tag.raw
+        return self._block_script(tag, category, tracker, url, svg=True)
+
+    # ----------------------------------------------------------------- classification
+
+    def _marked(self, tag: Tag) -> str | None:
+        """Category a marking attribute asks for (the first refused one), or ``None``."""
+        for attr in _MARKINGS:
+            if tag.has(attr):
+                names = _LIST_SEPARATORS.split(tag.text(attr).lower())
+                unclassified = self.plan.unclassified_category
+                categories = [normalize_category(n) or unclassified for n in names if n]
+                for category in categories:
+                    if not self.plan.allows(category):
+                        return category
+                return categories[0] if categories else unclassified
+        return None
+
+    def _match(self, url: bytes | None) -> Tracker | None:
+        if url is None or not self.plan.block_unmarked_trackers:
+            return None
+        return self.plan.trackers.match_url(attr_text(url), site=self.plan.site_host)
+
+    def _record(self, kind: str, category: str, tracker: Tracker | None, url: bytes | None) -> None:
+        provider = tracker.provider if tracker is not None else None
+        item = Blocked(kind, category, provider, attr_text(url) if url is not None else None)
+        self.stats.blocked.append(item)
+
+    # ----------------------------------------------------------------- elements
+
+    def _html_script(self, tag: Tag) -> bytes | None:
+        script_type = tag.text(b"type").lower()
+        is_js = script_type.split(";", 1)[0].strip() in _JS_TYPES
+        category = self._marked(tag)
+        src = tag.get(b"src")
+        if category is None and script_type == "text/plain" and tag.has(b"data-name"):
+            tracker = self.plan.trackers.by_provider(tag.text(b"data-name"))
+            tracker = tracker or self._match(tag.get(b"data-src"))
+            category = tracker.category if tracker else self.plan.unclassified_category
+        if category is not None:
+            if self.plan.allows(category):
+                return tag.raw
+            if is_js:
+                return self._block_script(tag, category, self._match(src), src)
+            if script_type == "text/plain":
+                return self._mark_inert(tag, category)
+            return tag.raw
+        if not is_js:
+            return tag.raw
+        if src is not None:
+            tracker = self._match(src)
+            if tracker is not None and not self.plan.allows(tracker.category):
+                return self._block_script(tag, tracker.category, tracker, src)
+            return tag.raw
+        return None if self._classify_inline else tag.raw
+
+    def _block_script(
+        self,
+        tag: Tag,
+        category: str,
+        tracker: Tracker | None,
+        src: bytes | None,
+        *,
+        svg: bool = False,
+    ) -> bytes:
+        self._record("script", category, tracker, src)
+        added: _Added = []
+        if not tag.has(b"type"):
+            added.append(("data-ck-type", ""))
+        added.append(("type", "text/plain"))
+        added += self._markers(category, tracker)
+        return self._edit(tag, _SVG_SCRIPT_RENAMES if svg else _SCRIPT_RENAMES, added)
+
+    def _mark_inert(self, tag: Tag, category: str) -> bytes:
+        if tag.has(b"data-ck-blocked"):
+            return tag.raw
+        data_src = tag.get(b"data-src")
+        tracker = self._match(tag.get(b"src") or data_src)
+        self._record("script", category, tracker, tag.get(b"src") or data_src)
+        added: _Added = [("data-ck-type", tag.text(b"data-type"))]
+        if data_src is not None and not tag.has(b"src"):
+            added.append(("data-ck-src", attr_text(data_src)))
+        added += self._markers(category, tracker)
+        return self._edit(tag, {b"src": b"data-ck-src"}, added)
+
+    def _markers(self, category: str, tracker: Tracker | None) -> _Added:
+        markers: _Added = [("data-ck-category", category)]
+        if tracker is not None:
+            markers.append(("data-ck-provider", tracker.provider))
+        markers.append(("data-ck-blocked", _KEY_SLOT if self.plan.block_key else None))
+        return markers
+
+    def _iframe(self, tag: Tag) -> bytes:
+        if tag.quick_ignore():
+            return tag.raw
+        src = tag.get(b"src")
+        category = self._marked(tag)
+        tracker = self._match(src)
+        if category is None and tracker is not None:
+            category = tracker.category
+        if category is None or src is None or self.plan.allows(category):
+            return tag.raw
+        self._record("iframe", category, tracker, src)
+        added = self._markers(category, tracker)
+        if not tag.has(b"hidden"):
+            added.append(("hidden", None))
+        return self._edit(tag, {b"src": b"data-ck-src"}, added)
+
+    def _img(self, tag: Tag) -> bytes:
+        if tag.quick_ignore():
+            return tag.raw
+        src = tag.get(b"src")
+        srcset = tag.get(b"srcset")
+        category = self._marked(tag)
+        tracker = self._match(src)
+        if tracker is None and srcset is not None:
+            for candidate in attr_text(srcset).split(","):
+                parts = candidate.split()
+                tracker = self._match(parts[0].encode("latin-1", "replace")) if parts else None
+                if tracker is not None:
+                    break
+        if category is None and tracker is not None:
+            category = tracker.category
+        if category is None or (src is None and srcset is None) or self.plan.allows(category):
+            return tag.raw
+        self._record("img", category, tracker, src if src is not None else srcset)
+        renames = {b"src": b"data-ck-src", b"srcset": b"data-ck-srcset"}
+        return self._edit(tag, renames, self._markers(category, tracker))
+
+    def _link(self, tag: Tag) -> bytes:
+        if tag.quick_ignore():
+            return tag.raw
+        rels = set(tag.text(b"rel").lower().split())
+        href = tag.get(b"href")
+        category = self._marked(tag)
+        tracker = self._match(href) if rels & _HINT_RELS else None
+        if category is None and tracker is not None:
+            category = tracker.category
+        if category is None or href is None or self.plan.allows(category):
+            return tag.raw
+        self._record("link", category, tracker, href)
+        return self._edit(tag, {b"href": b"data-ck-href"}, self._markers(category, tracker))
+
+    def _edit(self, tag: Tag, renames: dict[bytes, bytes], added: _Added) -> bytes:
+        """The tag with attributes renamed in place and new ones appended, all else unchanged."""
+        buf = tag.buf
+        parts: list[bytes] = []
+        cursor = tag.start
+        for attr in tag.items:
+            new = renames.get(attr.name)
+            if new is not None:
+                parts.append(buf[cursor : attr.name_start])
+                parts.append(new)
+                cursor = attr.name_end
+        insert_at = tag.end - 2 if tag.self_closing else tag.end - 1
+        parts.append(buf[cursor:insert_at])
+        for attr_name, value in added:
+            if value is None:
+                parts.append(b" " + attr_name.encode("ascii"))
+            else:
+                escaped = html.escape(value, quote=True).encode(self._enc, "xmlcharrefreplace")
+                parts.append(b" " + attr_name.encode("ascii") + b'="' + escaped + b'"')
+        parts.append(buf[insert_at : tag.end])
+        return b"".join(parts)

@@ -1,0 +1,123 @@
+"""What one response's rewrite should do: the plan, what was blocked, the placeholder."""
+
+from __future__ import annotations
+
+import html
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from consentkit.categories import CATEGORIES
+from consentkit.trackers import TrackerIndex, default_index
+
+__all__ = [
+    "Blocked",
+    "RewritePlan",
+    "RewriteStats",
+    "block_key_html",
+    "default_placeholder",
+    "new_block_key",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """One element the rewriter neutralised."""
+
+    kind: str
+    """``script``, ``iframe``, ``img`` or ``link``."""
+    category: str
+    provider: str | None = None
+    url: str | None = None
+
+
+def new_block_key() -> str:
+    """A fresh, unguessable key for one response's blocked elements."""
+    return secrets.token_urlsafe(12)
+
+
+def block_key_html(key: str) -> str:
+    """Markup placed right after the banner script: it tells the script this response's key.
+
+    The script reads it as its own next sibling, which reflected markup cannot be.
+    """
+    return f'<meta data-ck-key="{html.escape(key)}">'
+
+
+def default_placeholder(blocked: Blocked) -> str:
+    """Accessible English placeholder shown where a blocked iframe would be."""
+    who = html.escape(blocked.provider or "a third party")
+    cat = html.escape(blocked.category)
+    return (
+        f'<div class="ck-placeholder" data-ck-placeholder data-ck-category="{cat}" '
+        f'role="region" aria-label="Blocked content from {who}">'
+        f"<p>This content from {who} is blocked because it needs your consent to "
+        f"{cat} cookies.</p>"
+        f'<button type="button" data-ck-load>Load content from {who}</button> '
+        f'<button type="button" data-ck-allow="{cat}">Always allow {cat}</button>'
+        "</div>"
+    )
+
+
+@dataclass(frozen=True)
+class RewritePlan:
+    """What to block and what to insert for one response."""
+
+    granted: frozenset[str] = frozenset()
+    """Categories the visitor granted; ``necessary`` is always granted."""
+    trackers: TrackerIndex = field(default_factory=default_index)
+    head_html: str = ""
+    """Inserted right after the ``<head>`` start tag (or where a head would begin)."""
+    body_start_html: str = ""
+    """Inserted right after the ``<body>`` start tag; with no such tag, with ``body_end_html``.
+
+    Markup here is in the first paint even when the body is long or streamed.
+    """
+    body_end_html: str = ""
+    """Inserted right before the last real ``</body>`` (or at the end)."""
+    placeholder: Callable[[Blocked], str] = default_placeholder
+    block_unmarked_trackers: bool = True
+    unclassified_category: str = "targeting"
+    """Category assumed for a marking the rewriter does not recognise."""
+    site_host: str | None = None
+    """The page's own host: URLs on it (and its subdomains) are never trackers."""
+    block_key: str = ""
+    """The value of ``data-ck-blocked`` on what this response blocks (see :func:`new_block_key`).
+
+    ``consentkit.js`` activates only elements carrying this response's key, so markup the
+    page reflects from its visitors, pre-marked or not, is never run by the banner.
+    """
+
+    def allows(self, category: str) -> bool:
+        """Whether elements of *category* may run."""
+        return category == "necessary" or category in self.granted
+
+    @cached_property
+    def blocks_nothing(self) -> bool:
+        """Whether no element of any page can need blocking under this plan.
+
+        True when every category the rewriter can ever assign is allowed: those of the
+        marking vocabulary, the unclassified category and every tracker's. The rewriter
+        then only finds its insertion points, and once they are behind it passes the
+        rest of the document through untouched.
+        """
+        possible: set[str] = {*CATEGORIES, self.unclassified_category}
+        possible.update(t.category for t in self.trackers.trackers)
+        return all(self.allows(category) for category in possible)
+
+
+@dataclass
+class RewriteStats:
+    """What a rewriter did so far."""
+
+    blocked: list[Blocked] = field(default_factory=list)
+    head_injected: bool = False
+    body_injected: bool = False
+
+    def by_category(self) -> dict[str, int]:
+        """Number of blocked elements per category."""
+        counts: dict[str, int] = {}
+        for item in self.blocked:
+            counts[item.category] = counts.get(item.category, 0) + 1
+        return counts

@@ -1,0 +1,279 @@
+"""Skipping: compiled patterns that pass over everything needing no decision in one call.
+
+Most of a page is text and tags that can never need blocking. :func:`boring` builds a
+pattern that consumes them, tag by tag as the WHATWG tokenizer reads them (quoted
+attribute values included, so a ``<script`` inside ``title="..."`` is never mistaken for a
+tag), and stops before the first construct that matters: a start tag named in *starts*,
+an end tag named in *ends*, or anything incomplete. Python code then runs only there.
+
+Which constructs matter depends on the plan: with something to block, images and links
+too; with nothing to block, only what changes the tokenizer's state (raw text, scripts,
+foreign content, templates) and the insertion points.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Final
+
+from consentkit.rewriter.foreign import (
+    BREAKOUT,
+    HTML_END_BREAKOUT,
+    MATH_INTEGRATION,
+    SVG_INTEGRATION,
+)
+from consentkit.rewriter.tags import ATTRS
+
+__all__ = [
+    "BORING_BEFORE_BODY",
+    "BORING_FOREIGN",
+    "BORING_HTML",
+    "BORING_STRUCTURE",
+    "BORING_STRUCTURE_BEFORE_BODY",
+    "CANDIDATES_HTML",
+    "CANDIDATES_STRUCTURE",
+    "ONE_SAFE_CONSTRUCT",
+    "boring",
+    "boring_foreign",
+    "html_patterns",
+    "leap",
+]
+
+
+def _not_named(prefix: bytes, names: Iterable[bytes]) -> bytes:
+    """Lookbehinds refusing a tag name among *names*, any case (cheaper than a lookahead)."""
+    by_width: dict[int, list[bytes]] = {}
+    for name in sorted(set(names)):
+        cased = b"".join(
+            b"[" + bytes([c, c ^ 0x20]) + b"]" if chr(c).isalpha() else re.escape(bytes([c]))
+            for c in name
+        )
+        by_width.setdefault(len(name), []).append(cased)
+    return b"".join(
+        b"(?<!" + prefix + b"(?:" + b"|".join(group) + b"))"
+        for _, group in sorted(by_width.items())
+    )
+
+
+# Attribute values that cannot hold an absolute URL (no "//", ":/", "\" or character
+# reference) and names that are no consent marking (none starts with "data-c"): an image or
+# a link made only of these needs no decision, as Tag.quick_ignore would find.
+# (URL parsers drop tabs and newlines, so "/\n/" counts as "//".)
+_SAFE_SLASH = rb"/(?![\t\n\r]*+/)|:(?![\t\n\r]*+/)"
+_SAFE_CHAR = rb"(?:[^\t\n\f\r >\"'\\&/:]|" + _SAFE_SLASH + rb")"
+_SAFE_VALUE = (
+    rb"(?:\"(?:[^\"\\&/:]|" + _SAFE_SLASH + rb")*+\""
+    rb"|'(?:[^'\\&/:]|" + _SAFE_SLASH + rb")*+'"
+    rb"|" + _SAFE_CHAR + rb"(?:" + _SAFE_CHAR + rb"|[\"'])*+(?=[\t\n\f\r >])|(?=>))"
+)
+_SAFE_ATTRS = (
+    rb"(?:[\t\n\f\r /]++"
+    rb"|(?![dD][aA][tT][aA]-[cC])(?:=[^\t\n\f\r />=]*+|[^\t\n\f\r />=]++)[\t\n\f\r ]*+"
+    rb"(?:=[\t\n\f\r ]*+" + _SAFE_VALUE + rb"|(?!=)))*+"
+)
+_SAFE_PIXEL = rb"<(?i:img|image|link)(?=[\t\n\f\r />])" + _SAFE_ATTRS + rb">"
+# An inline icon: <svg> holding only shapes, text without markup, and <title>/<desc> with
+# plain text. Its tokens are the same whether read as SVG or HTML, it ends where it
+# started (in HTML), and nothing in it can need blocking.
+_SHAPES = (
+    rb"(?i:path|g|rect|circle|ellipse|line|polyline|polygon|use|defs|symbol|stop"
+    rb"|lineargradient|radialgradient|clippath|mask|pattern|text|tspan)(?=[\t\n\f\r />])"
+)
+_SAFE_SVG_REST = (
+    ATTRS + rb">"
+    rb"(?:[^<]++"
+    rb"|</?" + _SHAPES + ATTRS + rb">"
+    rb"|<(?i:title)(?=[\t\n\f\r />])"
+    + ATTRS
+    + rb">[^<]*+</(?i:title)(?=[\t\n\f\r />])"
+    + ATTRS
+    + rb">"
+    rb"|<(?i:desc)(?=[\t\n\f\r />])"
+    + ATTRS
+    + rb">[^<]*+</(?i:desc)(?=[\t\n\f\r />])"
+    + ATTRS
+    + rb">"
+    rb"|<!--(?>-?>|(?s:.)*?--!?>))*+"
+    rb"</(?i:svg)(?=[\t\n\f\r />])" + ATTRS + rb">"
+)
+_SAFE_SVG = rb"<(?i:svg)(?=[\t\n\f\r />])" + _SAFE_SVG_REST
+# A <title> holding plain text: as RCDATA or as an SVG title, the same text.
+_PLAIN_TITLE_REST = ATTRS + rb">[^<]*+</(?i:title)(?=[\t\n\f\r />])"
+
+
+def boring(
+    starts: Iterable[bytes], ends: Iterable[bytes], *, cdata: bool, safe: bool = False
+) -> re.Pattern[bytes]:
+    """A pattern consuming text and every construct needing no decision, in one C-level call.
+
+    It stops before a start tag named in *starts*, an end tag named in *ends*, or anything
+    incomplete; what it consumed is byte for byte what the tokenizer would emit unchanged.
+    With *safe* it also consumes images and links that cannot hold a tracker URL or a
+    marking, and inline SVG icons (for HTML content, where both are named in *starts*).
+    """
+    bang = rb"<!(?!--|\[CDATA\[)[^>]*+>" if cdata else rb"<!(?!--)[^>]*+>"
+    extra = rb"|" + _SAFE_PIXEL + rb"|" + _SAFE_SVG if safe else b""
+    return re.compile(
+        rb"(?:[^<]++"
+        rb"|<(?=[^A-Za-z/!?])"
+        rb"|<[A-Za-z][^\t\n\f\r />]*+" + _not_named(b"<", starts) + ATTRS + rb">"
+        rb"|</[A-Za-z][^\t\n\f\r />]*+" + _not_named(b"</", ends) + ATTRS + rb">"
+        rb"|</(?=[^A-Za-z])[^>]*+>"
+        rb"|<\?[^>]*+>"
+        rb"|<!--(?>-?>|(?s:.)*?--!?>)"
+        rb"|" + bang + extra + rb")*+"
+    )
+
+
+_STRUCTURE: Final = (
+    b"script style xmp iframe noembed noframes noscript textarea title plaintext "
+    b"svg math template".split()
+)
+_PIXELS: Final = [b"img", b"image", b"link"]
+_END_STOPS: Final = (b"body", b"template")
+
+BORING_HTML: Final = boring([*_STRUCTURE, *_PIXELS], _END_STOPS, cdata=False, safe=True)
+"""HTML content of a page with something to block."""
+BORING_BEFORE_BODY: Final = boring(
+    [*_STRUCTURE, *_PIXELS, b"body"], _END_STOPS, cdata=False, safe=True
+)
+"""The same while ``body_start_html`` waits for its ``<body>`` tag."""
+BORING_STRUCTURE: Final = boring(_STRUCTURE, _END_STOPS, cdata=False, safe=True)
+"""HTML content when nothing can need blocking: images and links are skipped too."""
+BORING_STRUCTURE_BEFORE_BODY: Final = boring(
+    [*_STRUCTURE, b"body"], _END_STOPS, cdata=False, safe=True
+)
+_FOREIGN_STARTS: Final = (
+    BREAKOUT
+    | SVG_INTEGRATION
+    | MATH_INTEGRATION
+    | {b"script", b"svg", b"math", b"annotation-xml", b"font"}
+)
+_FOREIGN_TRACKED: Final = SVG_INTEGRATION | MATH_INTEGRATION | {b"svg", b"math", b"annotation-xml"}
+BORING_FOREIGN: Final = boring(_FOREIGN_STARTS, HTML_END_BREAKOUT | _FOREIGN_TRACKED, cdata=True)
+"""SVG and MathML content outside integration points, whatever is open."""
+_BY_OPEN: dict[frozenset[bytes], re.Pattern[bytes]] = {}
+_BY_OPEN_MAX: Final = 64
+
+
+def boring_foreign(open_names: frozenset[bytes]) -> re.Pattern[bytes]:
+    """:data:`BORING_FOREIGN` that also skips end tags of elements that are not open.
+
+    Such an end tag closes nothing, so it needs no decision; without this, a page of
+    ``</desc>`` after ``<svg>`` would stop the skipping at every one of them.
+    """
+    key = open_names & _FOREIGN_TRACKED
+    found = _BY_OPEN.get(key)
+    if found is None:
+        if len(_BY_OPEN) >= _BY_OPEN_MAX:
+            return BORING_FOREIGN
+        found = boring(_FOREIGN_STARTS, HTML_END_BREAKOUT | key, cdata=True)
+        _BY_OPEN[key] = found
+    return found
+
+
+# Leaping: instead of walking every tag, search for the next construct that could matter
+# and prove, from a few bytes around it, that the tokenizer is in the data state there.
+
+
+def _candidates(names: Iterable[bytes], *, pixels: bool) -> re.Pattern[bytes]:
+    unique: list[bytes] = list(set(names) - {b"svg", b"title"})
+    unique.sort(key=len, reverse=True)
+    alternatives = b"|".join(unique)
+    # Harmless images, links, icons and titles are no candidates at all: the search goes
+    # on through them, and the data-state proof covers them like any other tag.
+    pixel = rb"|(?i:img|image|link)(?=[\t\n\f\r />])(?!" + _SAFE_ATTRS + rb">)" if pixels else b""
+    return re.compile(
+        rb"<(?:!(?!--)|\?|/(?:[^A-Za-z]|(?i:body|template)(?![^\t\n\f\r />]))"
+        rb"|(?i:" + alternatives + rb")(?![^\t\n\f\r />])"
+        rb"|(?i:svg)(?=[\t\n\f\r />])(?!" + _SAFE_SVG_REST + rb")"
+        rb"|(?i:title)(?=[\t\n\f\r />])(?!" + _PLAIN_TITLE_REST + rb")" + pixel + rb")"
+    )
+
+
+CANDIDATES_HTML: Final = _candidates([*_STRUCTURE, b"body"], pixels=True)
+"""Every construct :data:`BORING_HTML` (or its before-body variant) may stop at, and more."""
+CANDIDATES_STRUCTURE: Final = _candidates([*_STRUCTURE, b"body"], pixels=False)
+"""The same for :data:`BORING_STRUCTURE` and its before-body variant."""
+ONE_SAFE_CONSTRUCT: Final = re.compile(
+    _SAFE_PIXEL + rb"|" + _SAFE_SVG + rb"|<!--(?>-?>|(?s:.)*?--!?>)"
+)
+"""One image, link, icon or comment that needs no decision, at a known data-state point."""
+_TAIL: Final = 16
+"""Bytes left to the walking pattern at a buffer's end, where a candidate may be cut."""
+_WS_BYTES: Final = b"\t\n\f\r "
+# "<!-->" and "<!--->" are whole comments: searched from "<!" + 2, "-->" finds them too
+_COMMENT_CLOSE: Final = re.compile(rb"--!?>")
+
+
+def _opens_value(buf: bytes, start: int, quote: int) -> bool:
+    """Whether the quote at *quote* may open an attribute value (``=`` before it)."""
+    at = quote - 1
+    while at >= start and buf[at] in _WS_BYTES:
+        at -= 1
+    return at >= start and buf[at] == 0x3D
+
+
+def data_state_at(buf: bytes, start: int, end: int) -> bool:
+    """Whether *end* is surely in the data state, given *start* is and no candidate between.
+
+    State-changing elements and bogus comments are candidates, so only a comment or a tag
+    can span *end*. A comment does if the last ``<!--`` is not closed before *end*. A tag
+    does if *end* is in a quoted value (then the last quote of its kind follows ``=``) or
+    elsewhere in the tag (then a ``<`` follows the last ``>``, or that ``>`` is in a
+    quoted value that closed since). Conservative: ``False`` only means "walk instead".
+    """
+    opened = buf.rfind(b"<!--", start, end)
+    if opened != -1 and _COMMENT_CLOSE.search(buf, opened + 2, end) is None:
+        return False
+    for quote in b'"', b"'":
+        last = buf.rfind(quote, start, end)
+        if last != -1 and _opens_value(buf, start, last):
+            return False
+    gt = buf.rfind(b">", start, end)
+    after = start if gt == -1 else gt + 1
+    if buf.find(b"<", after, end) != -1:
+        return False
+    if gt != -1:
+        for quote in b'"', b"'":
+            if buf.find(quote, after, end) != -1:
+                last = buf.rfind(quote, start, gt)
+                if last != -1 and _opens_value(buf, start, last):
+                    return False
+    return True
+
+
+def leap(buf: bytes, pos: int, candidates: re.Pattern[bytes]) -> tuple[int, int]:
+    """``(end, steps)``: how far from data-state *pos* the bytes surely need no decision.
+
+    Searches for the next candidate, checks the tokenizer is in the data state there,
+    passes over it when it is a harmless image, link, icon or comment, and goes on.
+    Stops at a candidate that matters, where the check fails, or near the buffer's end.
+    """
+    n = len(buf)
+    steps = 0
+    while True:
+        steps += 1
+        found = candidates.search(buf, pos)
+        # without a candidate, stop after the last ">" short of the end: a point in the
+        # data state far more often than an arbitrary cut
+        stop = found.start() if found is not None else buf.rfind(b">", pos, n - _TAIL) + 1
+        if stop <= pos or not data_state_at(buf, pos, stop):
+            return pos, steps
+        if found is None:
+            return stop, steps
+        unit = ONE_SAFE_CONSTRUCT.match(buf, stop)
+        if unit is None:
+            return stop, steps
+        pos = unit.end()
+
+
+def html_patterns(
+    *, blocking: bool, before_body: bool
+) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """The walking pattern and the candidates for HTML content (no foreign element open)."""
+    if blocking:
+        return (BORING_BEFORE_BODY if before_body else BORING_HTML), CANDIDATES_HTML
+    walking = BORING_STRUCTURE_BEFORE_BODY if before_body else BORING_STRUCTURE
+    return walking, CANDIDATES_STRUCTURE

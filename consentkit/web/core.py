@@ -1,0 +1,220 @@
+"""``ConsentCore``: what the ASGI and WSGI middlewares share, built once per site.
+
+It validates the options, opens the store, builds the collaborators (the
+:class:`~.recorder.Recorder`, :class:`~.endpoints.ConsentEndpoints`, the
+:class:`~.editor.ResponseRules`) and decides each request's consent. It knows neither
+ASGI nor WSGI: :class:`~.middleware.ConsentMiddleware` and
+:class:`consentkit.wsgi.ConsentWSGIMiddleware` add only the protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from functools import lru_cache, partial
+from typing import Any, Final
+
+from ..crawlers import is_crawler
+from ..decision import ConsentCodec, Decision, StoredConsent, decide
+from ..errors import ConfigError
+from ..jurisdiction import JurisdictionResolver, read_signals
+from ..policy import Policy
+from ..stores import ReceiptStore
+from ..trackers import TrackerIndex, default_index
+from .admin import Admin
+from .banner import Banner
+from .editor import ResponseRules
+from .endpoints import ConsentEndpoints
+from .recorder import Recorder, open_receipt_store
+from .request import RequestInfo
+from .settings import Settings
+from .unclassified import UnclassifiedReport
+
+__all__ = ["ConsentCore"]
+
+_MEMO_ITEMS: Final = 4096
+
+
+@lru_cache(maxsize=_MEMO_ITEMS)
+def _is_crawler_ua(user_agent: bytes) -> bool:
+    return bool(user_agent) and is_crawler(user_agent.decode("latin-1"))
+
+
+class ConsentCore:
+    """Keep a site's cookie-consent promises on the server (shared by ASGI and WSGI).
+
+    Args:
+        policy: the site's :class:`~consentkit.policy.Policy`.
+        secret_key: key (or keys, newest first) signing the consent cookie. Required.
+        store: a :class:`~consentkit.stores.ReceiptStore` or a store URL
+            (``sqlite:///consent.db``, ``postgresql://...``); ``None`` records nothing.
+        receipt_key: key (or keys, newest first) sealing receipts; required with a store
+            and distinct from ``secret_key``.
+        spool_path: where receipts wait when the store is down (default: next to a
+            SQLite store, else ``consentkit-spool.jsonl``).
+        banner: a :class:`~consentkit.web.banner.Banner`, ``True`` for the default one,
+            ``False`` to inject nothing.
+        jurisdiction: resolves the visitor's region and consent model; by default
+            the policy's region table with ``trusted_headers`` (none: every visitor
+            gets the policy's default region) and ``geoip_path``.
+        trusted_headers: CDN presets (``cloudflare``, ``cloudfront``, ``vercel``,
+            ``fastly``) or header pairs to read the country from. Only list headers
+            your CDN sets: a visitor can send any header to an origin it reaches.
+        geoip_path: a MaxMind database file (``consentkit[geoip]``).
+        trackers: the tracker index used to block unmarked third-party tags.
+        **options: fields of :class:`Settings`.
+    """
+
+    def __init__(
+        self,
+        *,
+        policy: Policy,
+        secret_key: str | bytes | Sequence[str | bytes] | None = None,
+        store: ReceiptStore | str | None = None,
+        receipt_key: str | Sequence[str] | None = None,
+        spool_path: str | None = None,
+        banner: Banner | bool = True,
+        jurisdiction: JurisdictionResolver | None = None,
+        trusted_headers: Sequence[str | tuple[str, str | None]] = (),
+        geoip_path: str | None = None,
+        trackers: TrackerIndex | None = None,
+        **options: Any,
+    ) -> None:
+        src = f"{type(self).__name__}(...)"
+        if not isinstance(policy, Policy):
+            raise ConfigError(
+                "policy is required", source=src, key="policy", fix="pass policy=Policy(...)"
+            )
+        if not secret_key:
+            raise ConfigError(
+                "a secret key is required to sign consent cookies",
+                source=src,
+                key="secret_key",
+                fix="pass secret_key=os.environ['CONSENTKIT_SECRET'] (a long random string)",
+            )
+        try:
+            self.settings = Settings(**options)
+        except TypeError as exc:
+            raise ConfigError(
+                str(exc), source=src, key="options", fix="see docs/configuration.md"
+            ) from None
+        self.policy = policy
+        # The policy's site id binds tokens to this site (see ConsentCodec).
+        self.codec = ConsentCodec(secret_key, site=policy.site_id)
+        if banner is True:
+            banner = Banner(policy, prefix=self.settings.prefix)
+        self.banner: Banner | None = banner or None
+        self.jurisdiction = jurisdiction or JurisdictionResolver(
+            trusted_headers, geoip_path, table=policy.region_table
+        )
+        self.trackers = trackers or default_index()
+        self.unclassified = UnclassifiedReport()
+        self.own_cookies = self.settings.own_cookies
+        opened = open_receipt_store(store, receipt_key, secret_key, spool_path)
+        # Only a store opened here is closed here (and opened again when used after that).
+        reopen = (
+            partial(open_receipt_store, store, receipt_key, secret_key, spool_path)
+            if isinstance(store, str)
+            else None
+        )
+        self.recorder = Recorder(
+            self.settings, policy, self.codec, opened, self.banner, reopen=reopen
+        )
+        admin = Admin(
+            self.settings,
+            policy,
+            self.recorder,
+            self.unclassified,
+            scan_store_url=store if isinstance(store, str) else None,
+        )
+        self.endpoints = ConsentEndpoints(self.settings, policy, self.recorder, self.banner, admin)
+        self.rules = ResponseRules(
+            policy=policy,
+            own_cookies=self.own_cookies,
+            trackers=self.trackers,
+            recorder=self.recorder,
+            unclassified=self.unclassified,
+            banner=self.banner,
+            rewrite_html=self.settings.rewrite_html,
+            inject_banner=self.settings.inject_banner,
+            cookie_domain=self.settings.cookie_domain,
+            max_decoded_size=self.settings.max_decoded_size,
+        )
+        self._prefix = self.settings.prefix
+        self._prefix_slash = self.settings.prefix + "/"
+        self._tokens: dict[str, StoredConsent | None] = {}
+        self._defaults: dict[tuple[str, str, bool, bool], Decision] = {}
+        self._static_region = (
+            self.jurisdiction.resolve([], None) if self.jurisdiction.is_static else None
+        )
+
+    @property
+    def store(self) -> ReceiptStore | None:
+        """The receipt store (``None`` when none is configured or after :meth:`close`)."""
+        return self.recorder.store
+
+    def close(self) -> None:
+        """Close the receipt store if the middleware opened it from a URL.
+
+        Called on ASGI ``lifespan.shutdown``; call it yourself when the server does not
+        run the lifespan protocol. A store object passed in stays open: its owner closes it.
+        A request after ``close()`` opens the store again.
+        """
+        self.recorder.close()
+
+    # -- per request --------------------------------------------------------------------
+
+    def route(self, path: str) -> str:
+        """Who answers *path*: ``"endpoints"``, ``"gpc"`` (the GPC file) or ``"app"``."""
+        if path == self._prefix or path.startswith(self._prefix_slash):
+            return "endpoints"
+        if path == "/.well-known/gpc.json":
+            return "gpc"
+        return "app"
+
+    def decide(self, request: RequestInfo) -> Decision:
+        """The decision for a request: stored cookie, region model and signals.
+
+        This runs on every request, so its pure parts are memoised: verified tokens,
+        the region when it cannot vary, and the decision of a visitor without a cookie.
+        """
+        token = request.consent_token
+        stored = self._verify(token) if token else None
+        resolved = self._static_region or self.jurisdiction.resolve(
+            request.headers, request.client_ip
+        )
+        gpc = dnt = False
+        if request.signals_sent:
+            signals = read_signals(request.headers)
+            gpc, dnt = signals.gpc, signals.dnt
+        key = (resolved.region, resolved.model, gpc, dnt)
+        decision = self._defaults.get(key) if stored is None else None
+        if decision is None:
+            decision = decide(
+                stored,
+                self.policy,
+                now=datetime.now(UTC),
+                model=resolved.model,
+                region=resolved.region,
+                gpc=gpc,
+                dnt=dnt,
+            )
+            if stored is None and len(self._defaults) < _MEMO_ITEMS:
+                self._defaults[key] = decision
+        if self.settings.crawler_mode == "block" and _is_crawler_ua(request.user_agent):
+            # Search and link-preview crawlers index the content, not the trackers.
+            decision = replace(
+                decision, granted=frozenset({"necessary"}), pending=frozenset(), crawler=True
+            )
+        return decision
+
+    def _verify(self, token: str) -> StoredConsent | None:
+        # A token's signature and content never change: verify each one once.
+        if token in self._tokens:
+            return self._tokens[token]
+        stored = self.codec.loads(token)
+        if len(self._tokens) >= _MEMO_ITEMS:
+            self._tokens.clear()
+        self._tokens[token] = stored
+        return stored
