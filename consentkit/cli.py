@@ -1,5 +1,5 @@
-"""The ``consentkit`` command: migrate, verify, export, purge, show, stats and scan; keygen
-and check.
+"""The ``consentkit`` command: migrate, verify, anchor, export, purge, show, stats and scan;
+keygen and check.
 
 ``consentkit kb import|stats`` (in :mod:`consentkit.kbcli`) works on the cookie knowledge base
 and needs no store.
@@ -25,9 +25,16 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Final
 
 from .categories import ACTIONS, CATEGORIES
-from .errors import ConsentKitError, did_you_mean
+from .errors import ConfigError, ConsentKitError, did_you_mean
 from .kbcli import add_kb_parser, run_kb
-from .receipts import anchor_to_dict, format_timestamp, to_dict
+from .receipts import (
+    ChainAnchor,
+    anchor_from_dict,
+    anchor_to_dict,
+    format_timestamp,
+    seal_checkpoint,
+    to_dict,
+)
 from .scan.command import add_scan_parser, run_scan_command
 from .stores import ReceiptStore, Stats, open_store, verify_store
 from .stores.export import MEDIA_TYPES, export_stream
@@ -116,7 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("migrate", help="create or upgrade the store schema")
-    commands.add_parser("verify", help="check the whole receipt chain")
+    verify = commands.add_parser("verify", help="check the whole receipt chain")
+    verify.add_argument(
+        "--anchor",
+        action="append",
+        dest="anchors",
+        metavar="FILE",
+        help="a file written by 'consentkit anchor': the chain must still hold every "
+        "signed head it lists (repeatable)",
+    )
+    anchor = commands.add_parser(
+        "anchor", help="verify, then print the signed chain head for an external log"
+    )
+    anchor.add_argument(
+        "--out", metavar="FILE", help="append the line to FILE instead of standard output"
+    )
 
     export = commands.add_parser("export", help="stream receipts as CSV, NDJSON or JSON")
     export.add_argument("--format", choices=tuple(MEDIA_TYPES), default="ndjson")
@@ -188,7 +209,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if not args.store:
         parser.error("no store: pass --store URL or set CONSENTKIT_STORE")
     keys = _keys(args)
-    if args.command in ("verify", "purge") and not keys:
+    if args.command in ("verify", "purge", "anchor") and not keys:
         parser.error(f"{args.command} needs --receipt-key or CONSENTKIT_RECEIPT_KEYS")
     try:
         store = open_store(args.store, receipt_keys=keys, migrate=args.command == "migrate")
@@ -216,9 +237,28 @@ def _migrate(store: ReceiptStore, args: argparse.Namespace, keys: list[str]) -> 
     return 0
 
 
+def _read_checkpoints(paths: Sequence[str]) -> list[ChainAnchor]:
+    points: list[ChainAnchor] = []
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    points.append(anchor_from_dict(json.loads(line)))
+                except (ValueError, TypeError, KeyError) as exc:
+                    raise ConfigError(
+                        f"line {number} is not a consentkit anchor: {exc}",
+                        source=path,
+                        fix="pass a file written by 'consentkit anchor'",
+                    ) from None
+    return points
+
+
 def _verify(store: ReceiptStore, args: argparse.Namespace, keys: list[str]) -> int:
+    checkpoints = _read_checkpoints(args.anchors or [])
     progress = _Progress(store.count(), sys.stderr, "verified") if _show_progress() else None
-    result = verify_store(store, keys=keys, progress=progress)
+    result = verify_store(store, keys=keys, checkpoints=checkpoints, progress=progress)
     if progress is not None:
         progress.finish()
     if result.error is not None:
@@ -236,7 +276,8 @@ def _verify(store: ReceiptStore, args: argparse.Namespace, keys: list[str]) -> i
         return 1
     anchor = store.anchor()
     since = f" from purge anchor seq {anchor.seq}" if anchor else ""
-    print(f"OK: {result.checked} receipts, chain intact{since}")
+    held = f", {len(checkpoints)} anchor(s) held" if checkpoints else ""
+    print(f"OK: {result.checked} receipts, chain intact{since}{held}")
     return 0
 
 
@@ -263,6 +304,22 @@ class _Progress:
     def finish(self) -> None:
         self.stream.write("\n")
         self.stream.flush()
+
+
+def _anchor(store: ReceiptStore, args: argparse.Namespace, keys: list[str]) -> int:
+    result = verify_store(store, keys=keys)
+    if result.error is not None:
+        return _fail(f"the chain does not verify, nothing anchored: {result.error}", 1)
+    point = seal_checkpoint(
+        result.last_seq, result.last_hash, created_at=datetime.now(UTC), keys=keys
+    )
+    line = json.dumps(anchor_to_dict(point), sort_keys=True) + "\n"
+    if args.out:
+        with open(args.out, "a", encoding="utf-8") as handle:
+            handle.write(line)
+    else:
+        sys.stdout.write(line)
+    return 0
 
 
 def _export(store: ReceiptStore, args: argparse.Namespace, keys: list[str]) -> int:
@@ -388,6 +445,7 @@ def _pct(part: int, whole: int) -> str:
 _COMMANDS: Final[dict[str, Callable[[ReceiptStore, argparse.Namespace, list[str]], int]]] = {
     "migrate": _migrate,
     "verify": _verify,
+    "anchor": _anchor,
     "export": _export,
     "purge": _purge,
     "show": _show,

@@ -41,6 +41,7 @@ __all__ = [
     "MAX_NAME_VALUE_OCTETS",
     "SameSite",
     "SetCookie",
+    "canonical_deletion",
     "cookie_name_of_header",
     "expire_cookie_headers",
     "parse_cookie_date",
@@ -206,7 +207,9 @@ class SetCookie:
     ``domain`` is ``None`` for a host-only cookie (no ``Domain`` attribute, or an empty one);
     otherwise it is lower-cased without its leading dot. ``path`` is ``None`` when the browser
     would use the default path (no ``Path`` attribute, or one not starting with ``/``).
-    ``raw`` is the header value as received.
+    ``raw`` is the header value as received. ``expires_ambiguous`` is true when the
+    ``Expires`` date is only a date under the lenient rules of RFC 6265bis (see
+    :func:`parse_cookie_date`'s ``strict``): browsers may read it as no date at all.
     """
 
     name: str
@@ -220,6 +223,7 @@ class SetCookie:
     same_site: SameSite | None = None
     partitioned: bool = False
     raw: str = ""
+    expires_ambiguous: bool = False
 
     def expiry(self, now: datetime) -> datetime | None:
         """When a browser receiving this header at *now* would drop the cookie.
@@ -238,7 +242,13 @@ class SetCookie:
         return self.expires
 
     def is_deletion(self, now: datetime) -> bool:
-        """Whether this header removes the cookie (it is already expired at *now*)."""
+        """Whether this header removes the cookie (it is already expired at *now*).
+
+        An ambiguous ``Expires`` (see the class docstring) never counts: a browser that
+        ignores it stores the cookie as a session cookie.
+        """
+        if self.max_age is None and self.expires_ambiguous:
+            return False
         expiry = self.expiry(now)
         return expiry is not None and expiry <= now
 
@@ -260,6 +270,7 @@ def parse_set_cookie(value: str | bytes) -> SetCookie | None:
         return None
     name, val, unparsed = split
     expires: datetime | None = None
+    ambiguous = False
     max_age: int | None = None
     domain: str | None = None
     path: str | None = None
@@ -272,7 +283,10 @@ def parse_set_cookie(value: str | bytes) -> SetCookie | None:
         if _octets(attribute) > MAX_ATTRIBUTE_OCTETS:
             continue
         if key == "expires":
-            expires = parse_cookie_date(attribute) or expires
+            date = parse_cookie_date(attribute)
+            if date is not None:
+                expires = date
+                ambiguous = parse_cookie_date(attribute, strict=True) is None
         elif key == "max-age":
             if _MAX_AGE.fullmatch(attribute):
                 max_age = int(attribute)
@@ -297,6 +311,7 @@ def parse_set_cookie(value: str | bytes) -> SetCookie | None:
         same_site=same_site,
         partitioned="partitioned" in flags,
         raw=raw,
+        expires_ambiguous=ambiguous,
     )
 
 
@@ -572,12 +587,32 @@ def expire_cookie_headers(
     return list(dict.fromkeys(headers))
 
 
-def _expiry_header(name: str, domain: str | None, path: str, *, secure: bool) -> str:
+def _expiry_header(
+    name: str, domain: str | None, path: str | None, *, secure: bool, partitioned: bool = False
+) -> str:
     value = "" if name else "deleted"
     parts = [f"{name}={value}", "Max-Age=0", f"Expires={_EPOCH}"]
     if domain is not None:
         parts.append(f"Domain={domain}")
-    parts.append(f"Path={path}")
+    if path is not None:
+        parts.append(f"Path={path}")
     if secure:
         parts.append("Secure")
+    if partitioned and secure:
+        parts.append("Partitioned")
     return "; ".join(parts)
+
+
+def canonical_deletion(cookie: SetCookie) -> str:
+    """The one deleting ``Set-Cookie`` value for the cookie *cookie* addresses.
+
+    ``name=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT`` with the original
+    ``Domain`` and ``Path`` (and ``Secure``/``Partitioned``, which a browser needs to let
+    the header touch such a cookie). Whatever value, date or attribute the original carried
+    is gone, so a header that only looks like a deletion cannot set anything.
+    """
+    lowered = cookie.name.lower()
+    secure = cookie.secure or lowered.startswith(("__secure-", "__host-"))
+    return _expiry_header(
+        cookie.name, cookie.domain, cookie.path, secure=secure, partitioned=cookie.partitioned
+    )

@@ -27,14 +27,18 @@ from .categories import (
     is_action,
     is_category,
 )
+from .cookies import parse_cookie_pairs
 from .errors import did_you_mean
 from .policy import Policy
 
 __all__ = [
+    "DEFAULT_COOKIE_NAME",
     "ConsentCodec",
     "Decision",
     "Reason",
     "StoredConsent",
+    "consent_cookie_name",
+    "consent_token",
     "decide",
     "new_consent_id",
 ]
@@ -52,6 +56,48 @@ Reason: TypeAlias = Literal[
 
 SALT: Final = "consentkit.consent.v1"
 _MAX_TOKEN_LENGTH: Final = 2048
+
+
+DEFAULT_COOKIE_NAME: Final = "consentkit"
+"""The consent cookie's name without a prefix (see :func:`consent_cookie_name`)."""
+
+_PREFIXES: Final = ("__host-", "__secure-")
+
+
+def consent_cookie_name(
+    configured: str | None, *, secure: bool, cookie_domain: str | None = None
+) -> str:
+    """The consent cookie's name for one request.
+
+    With no configured name, a request whose cookie is ``Secure`` (HTTPS, unless
+    ``cookie_secure`` says otherwise) and no ``cookie_domain`` uses
+    ``__Host-consentkit``: the browser then only accepts it from this exact host, with
+    ``Secure`` and ``Path=/``, so a sibling subdomain cannot plant one (cookie tossing).
+    Otherwise the name is ``consentkit``. A configured ``__Host-``/``__Secure-`` name on a
+    request that cannot carry it (plain http) loses its prefix instead of producing a
+    cookie the browser would reject.
+    """
+    if configured is None:
+        if secure and not cookie_domain:
+            return "__Host-" + DEFAULT_COOKIE_NAME
+        return DEFAULT_COOKIE_NAME
+    lowered = configured.lower()
+    if lowered.startswith("__host-") and (not secure or cookie_domain):
+        return configured[len("__host-") :]
+    if lowered.startswith("__secure-") and not secure:
+        return configured[len("__secure-") :]
+    return configured
+
+
+def consent_token(cookie_header: str | bytes, name: str) -> str | None:
+    """The value of the consent cookie *name* in a ``Cookie`` header, or ``None``.
+
+    ``None`` also when the name occurs more than once: a second copy can only come from
+    another domain or path (planted by a sibling subdomain, say), and neither copy can be
+    trusted to be the visitor's own, so duplicates read as no decision.
+    """
+    found: list[str] = [value for key, value in parse_cookie_pairs(cookie_header) if key == name]
+    return found[0] if len(found) == 1 else None
 
 
 def new_consent_id() -> str:
@@ -135,9 +181,18 @@ class ConsentCodec:
         secret_keys: one key, or several for rotation, newest first: the newest
             signs, every key verifies.
         salt: separates consent tokens from anything else signed with the same key.
+        site: identifies the site (``Policy.site_id``: its hosts or name) and is mixed
+            into the salt, so a token made for one site does not verify on another that
+            shares the secret key. ``""`` keeps the plain salt.
     """
 
-    def __init__(self, secret_keys: str | bytes | Sequence[str | bytes], *, salt: str = SALT):
+    def __init__(
+        self,
+        secret_keys: str | bytes | Sequence[str | bytes],
+        *,
+        salt: str = SALT,
+        site: str = "",
+    ):
         keys = [secret_keys] if isinstance(secret_keys, str | bytes) else list(secret_keys)
         if not keys or any(not k for k in keys):
             raise ValueError(
@@ -150,7 +205,7 @@ class ConsentCodec:
                 k.decode("utf-8", "surrogateescape") if isinstance(k, bytes) else k
                 for k in reversed(keys)
             ],
-            salt=salt,
+            salt=f"{salt}|site={site}" if site else salt,
             serializer=_CompactJSON,
         )
 

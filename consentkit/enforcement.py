@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .categories import Category
-from .cookies import expire_cookie_headers, parse_set_cookie, request_paths
+from .cookies import canonical_deletion, expire_cookie_headers, parse_set_cookie, request_paths
 from .decision import Decision
 from .policy import Policy
 from .registry import Classification
@@ -52,7 +52,9 @@ def enforce_set_cookies(
 
     Lines that do not parse as a cookie are dropped too: a browser would ignore
     most of them, and one that it would not ignore cannot be classified. Lines
-    that delete a cookie always pass: removing a cookie never needs consent.
+    that delete a cookie always pass, rewritten into one canonical deletion
+    (:func:`~consentkit.cookies.canonical_deletion`): removing a cookie never needs
+    consent, but a line that only looks like a deletion must not set anything.
     """
     out: RawHeaders = []
     result = EnforcementResult(out)
@@ -65,11 +67,13 @@ def enforce_set_cookies(
         if cookie is None:
             result.dropped.append(("", policy.unclassified))
             continue
-        if cookie.name in own_cookies or cookie.is_deletion(now):
-            # Our own cookie, or the app deleting a cookie: both always pass.
+        if cookie.name in own_cookies:
             out.append((key, value))
             continue
         result.seen.append(cookie.name)
+        if cookie.is_deletion(now):
+            out.append((key, canonical_deletion(cookie).encode("latin-1")))
+            continue
         classification = policy.classify(cookie.name, cookie.domain)
         if classification.source != "declared":
             result.undeclared.append(classification)
@@ -97,15 +101,40 @@ def cookies_to_expire(
     own_cookies: frozenset[str],
     being_set: Iterable[str] = (),
 ) -> list[str]:
-    """Names of cookies the browser sent that the decision no longer allows."""
+    """Names of cookies the browser sent that the decision no longer allows.
+
+    Only names a declared rule or the knowledge base classifies are listed, unless the
+    policy sets ``expire_unclassified``: the visitor chooses which names to send, so
+    unknown names would let one request buy a response of any size.
+    """
     skip = own_cookies | set(being_set)
     names: list[str] = []
     for name in request_cookies:
         if not name or name in skip:
             continue
-        if not decision.allows(policy.required_category(name)):
+        category = policy.classify(name).category
+        if category == "unclassified":
+            if not policy.expire_unclassified:
+                continue
+            category = policy.unclassified
+        if not decision.allows(category):
             names.append(name)
     return names
+
+
+def expiry_domains(policy: Policy, cookie_domain: str | None = None) -> list[str | None]:
+    """``Domain=`` candidates for expiring cookies: host-only, the configured cookie domain,
+    and each of the policy's ``site_hosts`` with its parent domains.
+
+    Never derived from the request's ``Host`` header, which the visitor writes.
+    """
+    domains: list[str | None] = [None]
+    if cookie_domain:
+        domains.append(cookie_domain.strip().removeprefix(".").lower())
+    for host in policy.site_hosts:
+        labels = host.split(".")
+        domains.extend(".".join(labels[i:]) for i in range(len(labels) - 1))
+    return list(dict.fromkeys(domains))
 
 
 def expiry_headers(
@@ -115,18 +144,31 @@ def expiry_headers(
     host: str,
     path: str,
     secure: bool,
+    cookie_domain: str | None = None,
 ) -> RawHeaders:
-    """``Set-Cookie`` lines that delete *names* for every path and domain that could hold them."""
+    """``Set-Cookie`` lines that delete *names* for every path and domain that could hold them.
+
+    Domains come from :func:`expiry_domains` (those *host* could not have set are left out),
+    paths are ``/``, the declared path and up to three prefixes of the request path. At most
+    ``policy.max_expiry_lines`` lines are returned, whole names first come first served.
+    """
     candidate_paths = ["/"]
     for p in request_paths(path)[:3]:
         if p not in candidate_paths:
             candidate_paths.append(p)
+    domains = expiry_domains(policy, cookie_domain)
+    limit = policy.max_expiry_lines
     headers: RawHeaders = []
     for name in names:
         paths = list(candidate_paths)
         rule = policy.classify(name).rule
         if rule is not None and rule.path and rule.path not in paths:
             paths.append(rule.path)
-        for line in expire_cookie_headers(name, request_host=host, paths=paths, secure=secure):
-            headers.append((b"set-cookie", line.encode("latin-1")))
+        lines = expire_cookie_headers(
+            name, request_host=host, paths=paths, domains=domains, secure=secure
+        )
+        if len(headers) + len(lines) > limit:
+            # The cap holds per response; the rest are expired on later responses.
+            break
+        headers.extend((b"set-cookie", line.encode("latin-1")) for line in lines)
     return headers

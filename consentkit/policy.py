@@ -8,6 +8,7 @@ to the middleware. It validates itself on construction and raises one
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,10 @@ __all__ = ["MAX_LIFETIME_DAYS", "CategoryText", "Controller", "Policy"]
 
 MAX_LIFETIME_DAYS: Final = 395
 """Thirteen months: the longest consent lifetime regulators accept."""
+
+_HOST_NAME: Final = re.compile(
+    r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*"
+)
 
 DEFAULT_TEXTS: Final[Mapping[Category, tuple[str, str]]] = {
     "necessary": (
@@ -65,6 +70,9 @@ _TOP_LEVEL_KEYS: Final = frozenset(
         "controller",
         "known_hosts",
         "block_unknown_hosts",
+        "expire_unclassified",
+        "max_expiry_lines",
+        "site_hosts",
     }
 )
 
@@ -178,6 +186,16 @@ class Policy:
         block_unknown_hosts: block scripts and frames from third-party hosts that
             neither ``known_hosts`` nor the tracker knowledge base knows, until the
             ``unclassified`` category is granted. By default they load and are reported.
+        privacy_url: link to the site's privacy policy, shown in the banner.
+        expire_unclassified: whether cookies the visitor sends that no rule and no
+            knowledge-base entry classifies are expired too (off: anyone can send any
+            cookie name, and expiring each one costs response bytes).
+        max_expiry_lines: the most ``Set-Cookie`` lines one response may carry to expire
+            refused cookies; the rest wait for later responses.
+        site_hosts: the host names the site is served on (``www.example.com``). They and
+            their parent domains are the ``Domain=`` candidates when expiring refused
+            cookies (never the request's ``Host`` header), and they bind consent tokens to
+            this site.
         source: where the values came from, used in error messages.
     """
 
@@ -197,6 +215,9 @@ class Policy:
     honor_dnt: bool = False
     regions: Mapping[str, Any] = field(default_factory=dict)
     default_region: str = ""
+    expire_unclassified: bool = False
+    max_expiry_lines: int = 64
+    site_hosts: tuple[str, ...] = ()
     source: str = "Policy(...)"
     _registry: Registry = field(init=False, repr=False, compare=False)
     _fingerprints: Mapping[Category, str] = field(init=False, repr=False, compare=False)
@@ -252,6 +273,7 @@ class Policy:
             )
         normalized = tuple(h.strip().lower().rstrip(".").lstrip(".") for h in hosts)
         object.__setattr__(self, "known_hosts", normalized)
+        self._check_hardening(src)
         cookies = tuple(self.cookies)
         for index, rule in enumerate(cookies):
             if not isinstance(rule, CookieRule):
@@ -278,6 +300,40 @@ class Policy:
             "_regions",
             parse_regions(self.regions, source=src, default_region=self.default_region),
         )
+
+    def _check_hardening(self, src: str) -> None:
+        limit = self.max_expiry_lines
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 1000:
+            raise ConfigError(
+                f"must be a whole number between 0 and 1000, got {limit!r}",
+                source=src,
+                key="max_expiry_lines",
+                fix="use the default 64, or about 4 lines per cookie you expect to expire",
+            )
+        if isinstance(self.site_hosts, str) or not all(isinstance(h, str) for h in self.site_hosts):
+            raise ConfigError(
+                f"must be a list of host names, got {self.site_hosts!r}",
+                source=src,
+                key="site_hosts",
+                fix='write site_hosts = ["www.example.com", "example.com"]',
+            )
+        hosts = tuple(h.strip().lower().rstrip(".") for h in self.site_hosts)
+        for host in hosts:
+            if not _HOST_NAME.fullmatch(host):
+                raise ConfigError(
+                    f"{host!r} is not a host name",
+                    source=src,
+                    key="site_hosts",
+                    fix="list bare host names without scheme, port or path, e.g. example.com",
+                )
+        object.__setattr__(self, "site_hosts", hosts)
+
+    @property
+    def site_id(self) -> str:
+        """What identifies this site in signed tokens: its hosts, else its name, else ``""``."""
+        if self.site_hosts:
+            return ",".join(sorted(set(self.site_hosts)))
+        return self.site_name
 
     def _site_knowledge_bases(self) -> tuple[tuple[CookieRule, ...], ...]:
         files = self.knowledge_base_files
@@ -395,15 +451,19 @@ class Policy:
             "honor_dnt": "honor_dnt",
             "regions": "regions",
             "default_region": "default_region",
+            "expire_unclassified": "expire_unclassified",
+            "max_expiry_lines": "max_expiry_lines",
+            "site_hosts": "site_hosts",
         }
         for toml_key, attr in simple.items():
             if toml_key in data:
                 kwargs[attr] = data[toml_key]
         if "revision" in kwargs and not isinstance(kwargs["revision"], str):
             kwargs["revision"] = str(kwargs["revision"])
-        if isinstance(kwargs.get("known_hosts"), list):
-            kwargs["known_hosts"] = tuple(kwargs["known_hosts"])
-        for key in ("knowledge_base", "honor_dnt", "block_unknown_hosts"):
+        for key in ("known_hosts", "site_hosts"):
+            if isinstance(kwargs.get(key), list):
+                kwargs[key] = tuple(kwargs[key])
+        for key in ("knowledge_base", "honor_dnt", "block_unknown_hosts", "expire_unclassified"):
             if key in kwargs and not isinstance(kwargs[key], bool):
                 raise ConfigError(
                     f"must be true or false, got {kwargs[key]!r}",

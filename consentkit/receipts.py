@@ -16,9 +16,9 @@ import hashlib
 import hmac as _hmac
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import urlsplit
 
@@ -34,13 +34,17 @@ __all__ = [
     "anchor_from_dict",
     "anchor_to_dict",
     "canonical_bytes",
+    "check_chain_end",
     "draft_from_dict",
     "format_timestamp",
     "from_dict",
     "key_fingerprint",
+    "parse_stored_timestamp",
     "parse_timestamp",
     "seal",
     "seal_anchor",
+    "seal_checkpoint",
+    "sign_head",
     "to_dict",
     "unchecked_receipt",
     "verify_chain",
@@ -49,7 +53,9 @@ __all__ = [
 GENESIS_HASH: Final = "0" * 64
 """The ``prev_hash`` of the first receipt of a chain."""
 
-BreakKind: TypeAlias = Literal["seq", "prev_hash", "hash", "hmac", "key", "anchor", "head"]
+BreakKind: TypeAlias = Literal[
+    "seq", "prev_hash", "hash", "hmac", "key", "anchor", "head", "timestamp", "checkpoint"
+]
 
 _MAX_UA = 1024
 _MAX_PAGE = 2048
@@ -70,6 +76,29 @@ def parse_timestamp(value: str) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError(f"timestamp {value!r} has no time zone")
     return parsed.astimezone(UTC)
+
+
+# Marks a timestamp read from text that was not in the canonical form: same instant, but
+# ``verify_chain`` refuses it (the hash covers the instant, the store's filters the text).
+_NON_CANONICAL: Final = timezone(timedelta(0), "non-canonical stored text")
+
+
+def parse_stored_timestamp(text: str) -> datetime:
+    """Read a timestamp back from a store's text column.
+
+    Text that :func:`format_timestamp` would not have written (another offset such as
+    ``-23:59``, ``+00:00`` instead of ``Z``, fewer digits, no zone) still gives the
+    instant it names, marked so that :func:`verify_chain` reports it: the receipt hash
+    covers the instant, but range filters compare the text, so a rewritten offset would
+    silently move a receipt out of an export. Raises ``ValueError`` for non-ISO text.
+    """
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=_NON_CANONICAL)
+    utc = parsed.astimezone(UTC)
+    if format_timestamp(utc) == text:
+        return utc
+    return utc.replace(tzinfo=_NON_CANONICAL)
 
 
 def _utc(name: str, value: object) -> datetime:
@@ -425,14 +454,92 @@ def anchor_from_dict(data: Mapping[str, Any]) -> ChainAnchor:
     )
 
 
-def _check_anchor(anchor: ChainAnchor, ring: Mapping[str, bytes]) -> str | None:
-    key = ring.get(anchor.key_id)
+def _check_signed(
+    point: ChainAnchor,
+    ring: Mapping[str, bytes],
+    message: Callable[[int, str, datetime], bytes],
+    what: str,
+) -> str | None:
+    key = ring.get(point.key_id)
     if key is None:
-        return f"purge anchor at seq {anchor.seq} is signed by unknown key {anchor.key_id!r}"
-    expected = _sign(key, _anchor_message(anchor.seq, anchor.hash, anchor.created_at))
-    if not _same(expected, anchor.hmac):
-        return f"purge anchor at seq {anchor.seq} has an invalid signature (forged or edited)"
+        return f"{what} at seq {point.seq} is signed by unknown key {point.key_id!r}"
+    expected = _sign(key, message(point.seq, point.hash, point.created_at))
+    if not _same(expected, point.hmac):
+        return f"{what} at seq {point.seq} has an invalid signature (forged or edited)"
     return None
+
+
+def _check_anchor(anchor: ChainAnchor, ring: Mapping[str, bytes]) -> str | None:
+    return _check_signed(anchor, ring, _anchor_message, "purge anchor")
+
+
+def _checkpoint_message(seq: int, hash_: str, created_at: datetime) -> bytes:
+    return f"consentkit checkpoint\n{seq}\n{hash_}\n{format_timestamp(created_at)}".encode()
+
+
+def seal_checkpoint(
+    seq: int, hash_: str, *, created_at: datetime, keys: Sequence[str | bytes]
+) -> ChainAnchor:
+    """Sign the chain head for an external, append-only log (``consentkit anchor``).
+
+    Signed under its own message, so a checkpoint cannot pass for a purge anchor (which
+    would allow deleting every receipt up to it).
+    """
+    key_id, key = _signing_key(keys)
+    created = _utc("created_at", created_at)
+    return ChainAnchor(
+        seq, hash_, created, key_id, _sign(key, _checkpoint_message(seq, hash_, created))
+    )
+
+
+def _check_checkpoint(point: ChainAnchor, ring: Mapping[str, bytes]) -> str | None:
+    return _check_signed(point, ring, _checkpoint_message, "checkpoint")
+
+
+def _head_message(seq: int, hash_: str) -> bytes:
+    return f"consentkit head\n{seq}\n{hash_}".encode()
+
+
+def sign_head(seq: int, hash_: str, *, keys: Sequence[str | bytes]) -> str:
+    """The signature a store keeps with its chain head: ``key_id:hmac``.
+
+    Without the receipt key nobody can move the head back after deleting the newest
+    receipts, so a truncated chain no longer verifies as complete.
+    """
+    key_id, key = _signing_key(keys)
+    return f"{key_id}:{_sign(key, _head_message(seq, hash_))}"
+
+
+def check_chain_end(
+    result: VerifyResult,
+    head: tuple[int, str, str] | None,
+    *,
+    keys: Sequence[str | bytes],
+) -> VerifyResult:
+    """Compare a verified chain's end with the store's signed head ``(seq, hash, signature)``.
+
+    Notices receipts deleted from the end: the head must be signed with a receipt key and
+    name the last receipt. ``None`` (a store that never appended) passes.
+    """
+    if not result.ok or head is None:
+        return result
+    seq, hash_, signature = head
+    key_id, _, mac = signature.partition(":")
+    key = _keyring(keys).get(key_id)
+    message = ""
+    if not signature:
+        message = "the chain head is not signed (written before schema 2: append a receipt)"
+    elif key is None or not _same(_sign(key, _head_message(seq, hash_)), mac):
+        message = "the chain head's signature is invalid: the head row was edited"
+    elif (seq, hash_) != (result.last_seq, result.last_hash):
+        message = (
+            f"the chain ends at seq {result.last_seq} but the store recorded seq {seq} "
+            "as its newest receipt: receipts were deleted from the end"
+        )
+    if not message:
+        return result
+    brk = ChainBreak(seq, "(chain head)", "head", message)
+    return VerifyResult(result.checked, result.last_seq, result.last_hash, brk)
 
 
 # --- verification ---------------------------------------------------------------------
@@ -450,6 +557,11 @@ def _check_receipt(
             "prev_hash does not match the previous receipt: receipts deleted, reordered "
             "or inserted",
         )
+    if receipt.timestamp.tzinfo is _NON_CANONICAL or receipt.expires_at.tzinfo is _NON_CANONICAL:
+        return (
+            "timestamp",
+            "a stored timestamp is not in the canonical UTC form (...Z): it was rewritten",
+        )
     if not _same(_content_hash(receipt), receipt.hash):
         return "hash", "content does not match its hash: the receipt was edited"
     key = ring.get(receipt.key_id)
@@ -465,14 +577,32 @@ def verify_chain(
     *,
     keys: Sequence[str | bytes],
     start: ChainAnchor | None = None,
+    checkpoints: Sequence[ChainAnchor] = (),
 ) -> VerifyResult:
     """Walk *receipts* (in seq order) and report the first broken link.
 
     *keys* are every receipt key still trusted (any order; by convention newest first).
     *start* is the purge anchor the chain resumes from (``None``: the chain starts at seq 1).
+    *checkpoints* are signed heads kept outside the store (:func:`seal_checkpoint`): the
+    chain must still hold each one's receipt with the same hash (one already purged is
+    only checked when the purge anchor sits exactly on it).
     Memory use is constant whatever the number of receipts.
     """
     ring = _keyring(keys)
+    pending: dict[int, ChainAnchor] = {}
+    for point in checkpoints:
+        problem = _check_checkpoint(point, ring)
+        floor_seq, floor_hash = (start.seq, start.hash) if start else (0, GENESIS_HASH)
+        if problem is None and point.seq <= floor_seq:
+            # Before the first stored receipt: only an exact match can be checked.
+            if point.seq == floor_seq and not _same(point.hash, floor_hash):
+                problem = f"checkpoint at seq {point.seq} disagrees with the chain's start"
+            else:
+                continue
+        if problem is not None:
+            brk = ChainBreak(point.seq, "(checkpoint)", "checkpoint", problem)
+            return VerifyResult(0, 0, GENESIS_HASH, brk)
+        pending[point.seq] = point
     expected_seq, expected_prev = 1, GENESIS_HASH
     if start is not None:
         problem = _check_anchor(start, ring)
@@ -486,6 +616,19 @@ def verify_chain(
         if found is not None:
             brk = ChainBreak(receipt.seq, receipt.receipt_id, found[0], found[1])
             return VerifyResult(checked, expected_seq - 1, expected_prev, brk)
+        held = pending.pop(receipt.seq, None)
+        if held is not None and not _same(held.hash, receipt.hash):
+            message = f"receipt seq {receipt.seq} differs from the checkpoint: chain rewritten"
+            brk = ChainBreak(receipt.seq, receipt.receipt_id, "checkpoint", message)
+            return VerifyResult(checked, expected_seq - 1, expected_prev, brk)
         checked += 1
         expected_seq, expected_prev = receipt.seq + 1, receipt.hash
+    if pending:
+        seq = min(pending)
+        message = (
+            f"the chain ends at seq {expected_seq - 1} but a checkpoint recorded seq {seq}: "
+            "receipts were deleted from the end"
+        )
+        brk = ChainBreak(seq, "(checkpoint)", "checkpoint", message)
+        return VerifyResult(checked, expected_seq - 1, expected_prev, brk)
     return VerifyResult(checked, expected_seq - 1, expected_prev)

@@ -20,14 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from .categories import CATEGORIES, Action, Category, normalize_category
-from .decision import ConsentCodec, choice
+from .decision import ConsentCodec, choice, consent_cookie_name
 from .errors import did_you_mean
 from .policy import Policy
 from .web.core import ConsentCore
 
 __all__ = ["consent_cookie", "grant"]
-
-_DEFAULT_COOKIE = "consentkit"
 
 
 def _categories(granted: Iterable[str]) -> frozenset[Category]:
@@ -50,6 +48,7 @@ def consent_cookie(
     granted: Iterable[str] = (),
     cookie_name: str | None = None,
     action: Action = "save",
+    secure: bool = False,
 ) -> tuple[str, str]:
     """``(cookie name, signed value)`` of a visitor who granted *granted* (necessary implied).
 
@@ -62,6 +61,8 @@ def consent_cookie(
         cookie_name: the middleware's ``cookie_name`` when *source* is a policy and it is
             not the default.
         action: the action recorded in the cookie (``accept_all``, ``save``...).
+        secure: the cookie is for HTTPS requests: without a configured name that is
+            ``__Host-consentkit`` rather than ``consentkit``.
 
     No receipt is written: this is for tests of your own pages, not of consentkit.
     """
@@ -70,12 +71,12 @@ def consent_cookie(
         source = Policy.from_toml(Path(source))
     if isinstance(source, ConsentCore):
         policy, codec = source.policy, source.codec
-        name = cookie_name or source.settings.cookie_name
+        name = cookie_name or source.settings.cookie_name_for(secure)
     elif isinstance(source, Policy):
         if not secret_key:
             raise ValueError("consent_cookie(policy, ...) needs the middleware's secret_key")
-        policy, codec = source, ConsentCodec(secret_key)
-        name = cookie_name or _DEFAULT_COOKIE
+        policy, codec = source, ConsentCodec(secret_key, site=source.site_id)
+        name = cookie_name or consent_cookie_name(None, secure=secure)
     else:
         raise TypeError(
             f"consent_cookie() takes the middleware or a Policy, not {type(source).__name__}"
@@ -98,7 +99,11 @@ def grant(
     (``client.cookies.set``), Flask/Werkzeug test clients (``client.set_cookie``) and
     Django's test ``Client`` (``client.cookies[name] = value``).
     """
-    name, value = consent_cookie(source, secret_key, granted=granted, cookie_name=cookie_name)
+    # A client whose requests are HTTPS sends (and needs) the __Host- prefixed name.
+    secure = str(getattr(client, "base_url", "")).startswith("https:")
+    name, value = consent_cookie(
+        source, secret_key, granted=granted, cookie_name=cookie_name, secure=secure
+    )
     cookies = getattr(client, "cookies", None)
     if hasattr(client, "set_cookie"):  # Flask / Werkzeug
         client.set_cookie(name, value, domain=domain or "localhost")

@@ -74,7 +74,9 @@ class ConsentWSGIMiddleware(ConsentCore):
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        request = RequestInfo.from_environ(environ, self.settings.cookie_name)
+        request = RequestInfo.from_environ(
+            environ, self.settings.request_cookie_name(environ.get("wsgi.url_scheme"))
+        )
         decision = self.decide(request)
         environ[ENVIRON_KEY] = decision
         route = self.route(request.path)

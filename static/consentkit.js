@@ -36,6 +36,11 @@
   var settings = root.querySelector("[data-ck-settings]");
   var live = root.querySelector("[data-ck-live]");
   var ownScript = document.currentScript;
+  // The server marks what it blocked in this response with a fresh key, given in the
+  // element right after this script. Only elements carrying it are ever activated:
+  // markup a page reflects from its visitors cannot know it.
+  var keyHolder = ownScript && ownScript.nextElementSibling;
+  var blockKey = (keyHolder && keyHolder.getAttribute("data-ck-key")) || "";
   var listeners = [];
   var opener = null;
 
@@ -187,7 +192,8 @@
         script.setAttribute(attr.name, attr.value);
       }
     });
-    script.nonce = old.nonce || (ownScript && ownScript.nonce) || "";
+    // Only the element's own nonce: lending ours would run markup the page never vouched for.
+    script.nonce = old.nonce || "";
     var type = old.getAttribute("data-ck-type") || "";
     if (type) script.setAttribute("type", type);
     var src = old.getAttribute("data-ck-src");
@@ -219,10 +225,11 @@
     }
   }
   function activate(categories) {
-    if (!categories.length) return;
-    var found = document.querySelectorAll("[data-ck-blocked],link[data-ck-href]");
+    if (!categories.length || !blockKey) return;
+    var found = document.querySelectorAll("[data-ck-blocked]");
     run(Array.prototype.filter.call(found, function (el) {
-      return has(categories, el.getAttribute("data-ck-category"));
+      return el.getAttribute("data-ck-blocked") === blockKey &&
+        has(categories, el.getAttribute("data-ck-category"));
     }));
   }
   function expireCookie(name) {

@@ -473,7 +473,7 @@ def test_rotating_both_keys_keeps_old_cookies_and_old_receipts(tmp_path: Path) -
 
     def client(secrets: list[str], keys: list[str]) -> TestClient:
         app = make_app(site_policy(), secret_key=secrets, store=store_url, receipt_key=keys)
-        return TestClient(app, base_url="https://testserver")
+        return TestClient(app, base_url="http://testserver")
 
     with client([old_secret], [old_key]) as before:
         first = before.post("/_consent", json={"action": "save", "categories": ["functionality"]})

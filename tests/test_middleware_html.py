@@ -141,6 +141,13 @@ def header(message: Message, name: str) -> str | None:
     return values[0] if values else None
 
 
+@pytest.fixture(autouse=True)
+def fixed_block_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each response marks what it blocks with a fresh random key; these tests compare
+    bodies across responses, so the key is fixed here (its freshness is tested apart)."""
+    monkeypatch.setattr("consentkit.web.editor.new_block_key", lambda: "fixed-key")
+
+
 def body_of(sent: list[Message]) -> bytes:
     bodies = [m for m in sent if m["type"] == "http.response.body"]
     assert bodies, sent

@@ -81,7 +81,7 @@ def consent_cookie() -> str:
         fingerprints={c: pol.fingerprint(c) for c in CATEGORIES},
         action="accept_all",
     )
-    return f"{COOKIE_NAME}={ConsentCodec(SECRET).dumps(stored)}"
+    return f"{COOKIE_NAME}={ConsentCodec(SECRET, site=pol.site_id).dumps(stored)}"
 
 
 # -- the app --------------------------------------------------------------------------------

@@ -52,7 +52,11 @@ def decision_of(request: Any) -> Decision:
     core = _fallback()
     environ = dict(request.META)
     environ.setdefault("PATH_INFO", request.path_info)
-    return core.decide(RequestInfo.from_environ(environ, core.settings.cookie_name))
+    return core.decide(
+        RequestInfo.from_environ(
+            environ, core.settings.request_cookie_name(environ.get("wsgi.url_scheme"))
+        )
+    )
 
 
 class ConsentRequestMiddleware:

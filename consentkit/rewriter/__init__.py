@@ -26,7 +26,14 @@ import dataclasses
 
 from consentkit.rewriter.blocking import Blocker, Nested
 from consentkit.rewriter.charset import ascii_compatible, canonical, sniff_charset, transcode
-from consentkit.rewriter.plan import Blocked, RewritePlan, RewriteStats, default_placeholder
+from consentkit.rewriter.plan import (
+    Blocked,
+    RewritePlan,
+    RewriteStats,
+    block_key_html,
+    default_placeholder,
+    new_block_key,
+)
 from consentkit.rewriter.tokenizer import MAX_PENDING, Tokenizer
 
 __all__ = [
@@ -35,7 +42,9 @@ __all__ = [
     "HTMLRewriter",
     "RewritePlan",
     "RewriteStats",
+    "block_key_html",
     "default_placeholder",
+    "new_block_key",
     "rewrite",
     "scan_start_tags",
     "sniff_charset",

@@ -92,6 +92,9 @@ _DecisionKey = tuple[bytes, bool, tuple[object, ...]]
 _CACHED_TAG_BYTES: Final = 2048
 _CACHED_DECISIONS: Final = 1024
 _DECISIONS: dict[_DecisionKey, tuple[bytes | None, Blocked | None]] = {}
+# Remembered decisions carry this in place of the response's block key, put in on output.
+_KEY_SLOT: Final = "ck-block-key-slot"
+_KEY_ATTR: Final = b'data-ck-blocked="' + _KEY_SLOT.encode() + b'"'
 """Decisions by tag bytes and context, shared by all rewriters (bounded, then cleared)."""
 
 
@@ -116,6 +119,7 @@ class Blocker:
             plan.block_unmarked_trackers,
             plan.unclassified_category,
             plan.site_host,
+            bool(plan.block_key),
             self._enc,
         )
         """Everything besides a tag's bytes that its decision depends on."""
@@ -153,6 +157,9 @@ class Blocker:
             out, blocked = hit
             if blocked is not None:
                 self.stats.blocked.append(blocked)
+        if out is not None and self.plan.block_key and _KEY_ATTR in out:
+            block_key = self.plan.block_key.encode(self._enc, "xmlcharrefreplace")
+            out = out.replace(_KEY_ATTR, b'data-ck-blocked="' + block_key + b'"')
         if out is None or blocked is None or blocked.kind != "iframe" or in_noscript:
             return out
         placeholder = self.plan.placeholder(blocked).encode(self._enc, "xmlcharrefreplace")
@@ -315,7 +322,7 @@ class Blocker:
         markers: _Added = [("data-ck-category", category)]
         if tracker is not None:
             markers.append(("data-ck-provider", tracker.provider))
-        markers.append(("data-ck-blocked", None))
+        markers.append(("data-ck-blocked", _KEY_SLOT if self.plan.block_key else None))
         return markers
 
     def _srcdoc(self, tag: Tag) -> bytes:

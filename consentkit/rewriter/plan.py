@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -10,7 +11,14 @@ from functools import cached_property
 from consentkit.categories import CATEGORIES
 from consentkit.trackers import Tracker, TrackerIndex, default_index
 
-__all__ = ["Blocked", "RewritePlan", "RewriteStats", "default_placeholder"]
+__all__ = [
+    "Blocked",
+    "RewritePlan",
+    "RewriteStats",
+    "block_key_html",
+    "default_placeholder",
+    "new_block_key",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +30,19 @@ class Blocked:
     category: str
     provider: str | None = None
     url: str | None = None
+
+
+def new_block_key() -> str:
+    """A fresh, unguessable key for one response's blocked elements."""
+    return secrets.token_urlsafe(12)
+
+
+def block_key_html(key: str) -> str:
+    """Markup placed right after the banner script: it tells the script this response's key.
+
+    The script reads it as its own next sibling, which reflected markup cannot be.
+    """
+    return f'<meta data-ck-key="{html.escape(key)}">'
 
 
 def default_placeholder(blocked: Blocked) -> str:
@@ -72,6 +93,12 @@ class RewritePlan:
     """Called with ``("script" | "iframe", url)`` for a script or frame source no tracker
     matches; may report it, and returns a :class:`Tracker` to treat it as (blocked unless
     its category is granted), or ``None`` to leave it alone."""
+    block_key: str = ""
+    """The value of ``data-ck-blocked`` on what this response blocks (see :func:`new_block_key`).
+
+    ``consentkit.js`` activates only elements carrying this response's key, so markup the
+    page reflects from its visitors, pre-marked or not, is never run by the banner.
+    """
 
     def allows(self, category: str) -> bool:
         """Whether elements of *category* may run."""

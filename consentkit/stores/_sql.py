@@ -19,8 +19,10 @@ from ..receipts import (
     ChainAnchor,
     Receipt,
     ReceiptDraft,
+    parse_stored_timestamp,
     seal,
     seal_anchor,
+    sign_head,
     unchecked_receipt,
     verify_chain,
 )
@@ -72,9 +74,31 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
 
 def _as_datetime(value: Any) -> datetime:
     if isinstance(value, str):
-        return datetime.fromisoformat(value)
+        # Non-canonical text is marked, and verification reports it.
+        return parse_stored_timestamp(value)
     result: datetime = value.astimezone(UTC)
     return result
+
+
+# Schema 2: the chain head carries a signature (receipts.sign_head).
+HEAD_SIGNATURE_MIGRATION: Final = f"ALTER TABLE {HEAD} ADD COLUMN hmac TEXT NOT NULL DEFAULT ''"
+
+
+def head_update(
+    param: str, seq: int, hash_: str, keys: Sequence[str | bytes]
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement and parameters that move the chain head to *seq*, signed."""
+    sql = f"UPDATE {HEAD} SET seq = {param}, hash = {param}, hmac = {param} WHERE id = 1"
+    return sql, (seq, hash_, sign_head(seq, hash_, keys=keys))
+
+
+def sign_legacy_head(conn: Any, param: str, current: int, keys: Sequence[str | bytes]) -> None:
+    """During a migration from schema 1, sign the head schema 1 left unsigned (with a key)."""
+    if not 0 < current < 2 or not keys:
+        return
+    row = conn.execute(f"SELECT seq, hash FROM {HEAD} WHERE id = 1").fetchone()
+    if row is not None and int(row[0]) > 0:
+        conn.execute(*head_update(param, int(row[0]), str(row[1]), keys))
 
 
 def row_to_receipt(row: Sequence[Any]) -> Receipt:
@@ -389,10 +413,12 @@ class SQLReadMixin:
 
     def head(self) -> ChainHead | None:
         """The seq and hash recorded by the last append (``None`` for an empty chain)."""
-        rows = self._query("read the chain head", f"SELECT seq, hash FROM {HEAD} WHERE id = 1")
+        rows = self._query(
+            "read the chain head", f"SELECT seq, hash, hmac FROM {HEAD} WHERE id = 1"
+        )
         if not rows or int(rows[0][0]) == 0:
             return None
-        return ChainHead(int(rows[0][0]), str(rows[0][1]))
+        return ChainHead(int(rows[0][0]), str(rows[0][1]), str(rows[0][2]))
 
     def stats(self, *, since: datetime | None = None, until: datetime | None = None) -> Stats:
         """Counts per action, category, jurisdiction, language and UTC day."""
@@ -478,6 +504,7 @@ class SQLStore(SQLReadMixin):
                 if version > current:
                     for statement in statements:
                         conn.execute(statement)
+            sign_legacy_head(conn, mark, current, self._keys)
             if current < latest:
                 conn.execute(f"DELETE FROM {SCHEMA}")
                 conn.execute(f"INSERT INTO {SCHEMA} (version) VALUES ({mark})", (latest,))
@@ -526,9 +553,7 @@ class SQLStore(SQLReadMixin):
                 conn.execute(insert, rows[0])
             else:
                 conn.cursor().executemany(insert, rows)
-            conn.execute(
-                f"UPDATE {HEAD} SET seq = {mark}, hash = {mark} WHERE id = 1", (seq, prev_hash)
-            )
+            conn.execute(*head_update(mark, seq, prev_hash, keys))
             return receipts
 
         doing = "append a receipt" if len(drafts) == 1 else f"append {len(drafts)} receipts"

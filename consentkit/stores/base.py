@@ -7,16 +7,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, Protocol, runtime_checkable
 
-from ..receipts import ChainAnchor, ChainBreak, Receipt, ReceiptDraft, VerifyResult, verify_chain
+from ..receipts import (
+    ChainAnchor,
+    Receipt,
+    ReceiptDraft,
+    VerifyResult,
+    check_chain_end,
+    verify_chain,
+)
 
 __all__ = ["ChainHead", "ReceiptStore", "Stats", "verify_store"]
 
 
 class ChainHead(NamedTuple):
-    """The seq and hash of the newest receipt a store has recorded."""
+    """The seq and hash of the newest receipt a store has recorded, and their signature."""
 
     seq: int
     hash: str
+    hmac: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,31 +126,21 @@ def verify_store(
     keys: Sequence[str | bytes],
     batch_size: int = 1000,
     progress: Callable[[int], None] | None = None,
+    checkpoints: Sequence[ChainAnchor] = (),
 ) -> VerifyResult:
     """Verify a store's whole chain from its purge anchor to its recorded head.
 
     Beyond :func:`~consentkit.receipts.verify_chain`, this notices receipts removed from
-    the end of the chain, by comparing the last receipt with the head the store recorded.
+    the end of the chain: the store's head must carry a valid signature and name the last
+    receipt, and each of *checkpoints* (signed heads kept elsewhere) must still be there.
     *progress*, if given, is called with the number of receipts read so far, once per batch.
     """
     anchor = store.anchor()
     receipts: Iterable[Receipt] = store.iter_receipts(batch_size=batch_size)
     if progress is not None:
         receipts = _counted(receipts, progress, every=batch_size)
-    result = verify_chain(receipts, keys=keys, start=anchor)
-    if not result.ok:
-        return result
-    head = store.head()
-    if head is not None and (head.seq, head.hash) != (result.last_seq, result.last_hash):
-        brk = ChainBreak(
-            head.seq,
-            "(chain head)",
-            "head",
-            f"the chain ends at seq {result.last_seq} but the store recorded seq {head.seq} "
-            "as its newest receipt: receipts were deleted from the end",
-        )
-        return VerifyResult(result.checked, result.last_seq, result.last_hash, brk)
-    return result
+    result = verify_chain(receipts, keys=keys, start=anchor, checkpoints=checkpoints)
+    return check_chain_end(result, store.head(), keys=keys)
 
 
 def _counted(

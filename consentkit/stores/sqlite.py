@@ -78,6 +78,7 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             )""",
         ),
     ),
+    (2, (_sql.HEAD_SIGNATURE_MIGRATION,)),
 )
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
 

@@ -150,7 +150,8 @@ class ConsentCore:
             )
         self.settings = Settings(**options)
         self.policy = policy
-        self.codec = ConsentCodec(secret_key)
+        # The policy's site id binds tokens to this site (see ConsentCodec).
+        self.codec = ConsentCodec(secret_key, site=policy.site_id)
         self.declaration = Declaration(policy)
         if banner is True:
             banner = Banner(policy, prefix=self.settings.prefix)
@@ -164,7 +165,7 @@ class ConsentCore:
         )
         self.trackers = trackers or default_index()
         self.unclassified = UnclassifiedReport()
-        self.own_cookies = frozenset({self.settings.cookie_name})
+        self.own_cookies = self.settings.own_cookies
         opened = open_receipt_store(store, receipt_key, secret_key, spool_path)
         # Only a store opened here is closed here (and opened again when used after that).
         reopen = (
@@ -196,6 +197,8 @@ class ConsentCore:
             unknown_hosts=UnknownHosts(policy, self.unclassified),
             rewrite_html=self.settings.rewrite_html,
             inject_banner=self.settings.inject_banner,
+            cookie_domain=self.settings.cookie_domain,
+            max_decoded_size=self.settings.max_decoded_size,
         )
         self._prefix = self.settings.prefix
         self._prefix_slash = self.settings.prefix + "/"

@@ -17,11 +17,19 @@ from typing import Final
 from ..decision import Decision
 from ..enforcement import cookies_to_expire, enforce_set_cookies, expiry_headers
 from ..policy import Policy
-from ..rewriter import Blocked, HTMLRewriter, RewritePlan, default_placeholder, sniff_charset
+from ..rewriter import (
+    Blocked,
+    HTMLRewriter,
+    RewritePlan,
+    block_key_html,
+    default_placeholder,
+    new_block_key,
+    sniff_charset,
+)
 from ..trackers import TrackerIndex
 from .banner import Banner, BannerContext
 from .declaration import Declaration
-from .encodings import CorruptBody, Decoder, Encoder, codec_for
+from .encodings import DEFAULT_MAX_DECODED, CorruptBody, Decoder, Encoder, codec_for
 from .headers import RawHeaders, add_vary, csp_nonce, make_private
 from .i18n import LANGUAGE_STATE_KEY, preferring
 from .recorder import Recorder
@@ -63,6 +71,10 @@ class ResponseRules:
         inject_banner: put the banner into rewritten pages.
         declaration: records the cookie names responses set, for the declaration.
         unknown_hosts: judges script and frame hosts no tracker matches.
+        cookie_domain: the configured ``cookie_domain``: expiry lines name it, never the
+            raw ``Host`` header's parents.
+        max_decoded_size: the most bytes one compressed HTML body may decode to; above
+            it the body ends at the last byte within the limit (fail closed).
     """
 
     policy: Policy
@@ -75,6 +87,8 @@ class ResponseRules:
     unknown_hosts: UnknownHosts | None = None
     rewrite_html: bool = True
     inject_banner: bool = True
+    cookie_domain: str | None = None
+    max_decoded_size: int = DEFAULT_MAX_DECODED
     _warned_encodings: set[str] = field(default_factory=set, repr=False)
 
     def warn_encoding(self, encoding: str) -> None:
@@ -151,6 +165,7 @@ class ResponseEditor:
                     host=request.hostname,
                     path=request.path,
                     secure=request.scheme == "https",
+                    cookie_domain=rules.cookie_domain,
                 )
             )
         headers = RawHeaders(edited)
@@ -203,13 +218,13 @@ class ResponseEditor:
 
     def _prepare_rewrite(self, headers: RawHeaders) -> None:
         encoding = (headers.get("content-encoding") or "identity").strip().lower() or "identity"
-        codec = codec_for(encoding)
+        codec = codec_for(encoding, self.rules.max_decoded_size)
         if codec is None:
             self.rules.warn_encoding(encoding)
             return
         rules, request, decision = self.rules, self.request, self.decision
         nonce = csp_nonce(headers.getlist("content-security-policy"))
-        head_html = body_html = ""
+        head_html = body_html = block_key = ""
         placeholder = default_placeholder
         body_for_lang: Callable[[str], str] | None = None
         if rules.banner is not None and rules.inject_banner and not decision.crawler:
@@ -229,13 +244,16 @@ class ResponseEditor:
 
             ctx = context()
             head_html = banner.head_html(ctx)
-            body_html = banner.body_html(ctx)
+            # This response's key for what it blocks, right after the banner script.
+            block_key = new_block_key()
+            key_html = block_key_html(block_key)
+            body_html = banner.body_html(ctx) + key_html
             language = [ctx.language]
 
             def body_for_lang(html_lang: str) -> str:
                 page_ctx = context(html_lang)
                 language[0] = page_ctx.language
-                return banner.body_html(page_ctx)
+                return banner.body_html(page_ctx) + key_html
 
             def placeholder(blocked: Blocked) -> str:
                 return banner.placeholder_html(
@@ -259,6 +277,7 @@ class ResponseEditor:
             unknown_source=(
                 rules.unknown_hosts.for_site(request.hostname) if rules.unknown_hosts else None
             ),
+            block_key=block_key,
         )
         charset = sniff_charset(headers.get("content-type"), b"")
         decoder, encoder = codec

@@ -2,7 +2,9 @@
 
 Each entry of :data:`CODECS` builds a fresh decoder/encoder pair for one response.
 A decoder has ``decode(chunk) -> bytes`` and raises :class:`CorruptBody` on bad
-input; an encoder has ``encode(chunk, final=...) -> bytes`` and flushes at every
+input, and :class:`BodyTooLarge` (a :class:`CorruptBody`) before its total output
+would pass its limit: a small compression bomb never becomes hundreds of MiB. An
+encoder has ``encode(chunk, final=...) -> bytes`` and flushes at every
 chunk so a streamed page reaches the browser as it is written.
 """
 
@@ -13,11 +15,43 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final, Protocol
 
-__all__ = ["CODECS", "CorruptBody", "Decoder", "Encoder", "codec_for"]
+__all__ = [
+    "CODECS",
+    "DEFAULT_MAX_DECODED",
+    "BodyTooLarge",
+    "CorruptBody",
+    "Decoder",
+    "Encoder",
+    "codec_for",
+]
+
+DEFAULT_MAX_DECODED: Final = 32 * 1024 * 1024
+"""Default cap on one compressed HTML body's decoded size (``max_decoded_size``)."""
 
 
 class CorruptBody(Exception):
     """A compressed body that does not decode."""
+
+
+class BodyTooLarge(CorruptBody):
+    """A compressed body that decodes to more than the configured limit."""
+
+
+class _Budget:
+    """The decoded bytes one body may still produce."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def bound(self) -> int:
+        """The most a decompression call may return: one byte past the budget."""
+        return self.left + 1
+
+    def take(self, out: bytes) -> bytes:
+        if len(out) > self.left:
+            raise BodyTooLarge(f"decoded body exceeds the limit of {self.left} more bytes")
+        self.left -= len(out)
+        return out
 
 
 class Decoder(Protocol):
@@ -43,7 +77,8 @@ class GzipDecoder:
 
     _MAGIC: Final = b"\x1f\x8b"
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = DEFAULT_MAX_DECODED) -> None:
+        self._budget = _Budget(limit)
         self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._between = b""
         self._trailing = False
@@ -63,9 +98,10 @@ class GzipDecoder:
                     break
                 self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
             try:
-                out.append(self._obj.decompress(data))
+                out.append(self._budget.take(self._obj.decompress(data, self._budget.bound())))
             except zlib.error as exc:
                 raise CorruptBody(str(exc)) from None
+            # Within the budget the call consumed all of its input (or ended a member).
             data = self._obj.unused_data if self._obj.eof else b""
         return b"".join(out)
 
@@ -73,7 +109,8 @@ class GzipDecoder:
 class DeflateDecoder:
     """``deflate`` is zlib-wrapped by the standard but raw in some servers: accept both."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = DEFAULT_MAX_DECODED) -> None:
+        self._budget = _Budget(limit)
         self._obj: Any = None
         self._pending = b""
 
@@ -91,7 +128,7 @@ class DeflateDecoder:
             self._obj = zlib.decompressobj(wbits)
             data, self._pending = self._pending, b""
         try:
-            return bytes(self._obj.decompress(data))
+            return self._budget.take(bytes(self._obj.decompress(data, self._budget.bound())))
         except zlib.error as exc:
             raise CorruptBody(str(exc)) from None
 
@@ -112,13 +149,15 @@ class ZlibEncoder:
 
 
 class BrotliDecoder:
-    def __init__(self, module: Any) -> None:
+    def __init__(self, module: Any, limit: int = DEFAULT_MAX_DECODED) -> None:
+        self._budget = _Budget(limit)
         self._obj = module.Decompressor()
         self._error: type[Exception] = module.error
 
     def decode(self, data: bytes) -> bytes:
         try:
-            return bytes(self._obj.process(data))
+            out = self._obj.process(data, output_buffer_limit=self._budget.bound())
+            return self._budget.take(bytes(out))
         except self._error as exc:
             raise CorruptBody(str(exc)) from None
 
@@ -136,27 +175,35 @@ class BrotliEncoder:
         return out
 
 
-def _brotli() -> tuple[Decoder, Encoder] | None:
+def _brotli(limit: int) -> tuple[Decoder, Encoder] | None:
     try:
         import brotli
     except ImportError:
         return None  # the optional ``consentkit[brotli]`` extra is not installed
-    return BrotliDecoder(brotli), BrotliEncoder(brotli)
+    return BrotliDecoder(brotli, limit), BrotliEncoder(brotli)
 
 
-CODECS: Final[Mapping[str, Callable[[], tuple[Decoder, Encoder] | None]]] = MappingProxyType(
+CODECS: Final[Mapping[str, Callable[[int], tuple[Decoder, Encoder] | None]]] = MappingProxyType(
     {
-        "identity": lambda: (IdentityDecoder(), IdentityEncoder()),
-        "gzip": lambda: (GzipDecoder(), ZlibEncoder(31)),
-        "x-gzip": lambda: (GzipDecoder(), ZlibEncoder(31)),
-        "deflate": lambda: (DeflateDecoder(), ZlibEncoder(zlib.MAX_WBITS)),
+        "identity": lambda limit: (IdentityDecoder(), IdentityEncoder()),
+        "gzip": lambda limit: (GzipDecoder(limit), ZlibEncoder(31)),
+        "x-gzip": lambda limit: (GzipDecoder(limit), ZlibEncoder(31)),
+        "deflate": lambda limit: (DeflateDecoder(limit), ZlibEncoder(zlib.MAX_WBITS)),
         "br": _brotli,
     }
 )
-"""``Content-Encoding`` (lowered) to a factory of a fresh decoder/encoder pair."""
+"""``Content-Encoding`` (lowered) to a factory of a fresh decoder/encoder pair.
+
+The factory takes the most bytes the decoder may produce for the whole body.
+"""
 
 
-def codec_for(encoding: str) -> tuple[Decoder, Encoder] | None:
-    """A fresh decoder/encoder pair for *encoding*, or ``None`` when it cannot be handled."""
+def codec_for(
+    encoding: str, max_decoded: int = DEFAULT_MAX_DECODED
+) -> tuple[Decoder, Encoder] | None:
+    """A fresh decoder/encoder pair for *encoding*, or ``None`` when it cannot be handled.
+
+    The decoder raises :class:`BodyTooLarge` before producing more than *max_decoded* bytes.
+    """
     factory = CODECS.get(encoding)
-    return factory() if factory is not None else None
+    return factory(max_decoded) if factory is not None else None

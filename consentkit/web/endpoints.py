@@ -75,7 +75,7 @@ class ConsentEndpoints:
         self.banner = banner
         self.admin = admin
         self.prefix = settings.prefix
-        self.own_cookies = frozenset({settings.cookie_name})
+        self.own_cookies = settings.own_cookies
 
     def handle(self, request: RequestInfo, decision: Decision, body: bytes = b"") -> Reply:
         """The answer to a request under the prefix; *body* is the request body of a POST.
@@ -172,7 +172,7 @@ class ConsentEndpoints:
         if media == _JSON:
             try:
                 data = json.loads(body.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # deep nesting
                 raise BadRequest(400, "body is not valid JSON") from None
             if not isinstance(data, dict):
                 raise BadRequest(400, "JSON body must be an object")
@@ -205,7 +205,9 @@ class ConsentEndpoints:
         action = fields.get("action")
         if not isinstance(action, str) or action not in VISITOR_ACTIONS:
             raise BadRequest(400, f"action must be one of {', '.join(sorted(VISITOR_ACTIONS))}")
-        granted = self._granted_for(action, fields.get("categories"))
+        granted = _granted_for(action, fields.get("categories"))
+        if not self.recorder.may_record(request):  # nothing is set or stored
+            raise BadRequest(429, "too many consent choices from this network; retry shortly")
         policy = self.policy
         now = datetime.now(UTC)
         stored = choice(
@@ -258,28 +260,10 @@ class ConsentEndpoints:
             host=request.hostname,
             path=urlsplit(return_to).path or "/",
             secure=request.scheme == "https",
+            cookie_domain=self.settings.cookie_domain,
         ):
             response.headers.append((key, value))
         return response
-
-    @staticmethod
-    def _granted_for(action: str, categories: object) -> frozenset[Category]:
-        if action == "accept_all":
-            return frozenset(CATEGORIES)
-        if action in ("reject_all", "withdraw"):
-            return frozenset({"necessary"})
-        if isinstance(categories, str):
-            categories = [categories]
-        if categories is None:
-            categories = []
-        if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
-            raise BadRequest(400, "categories must be a list of category keys")
-        unknown = [c for c in categories if not is_category(c)]
-        if unknown:
-            raise BadRequest(
-                400, f"unknown categories {unknown!r}: use {', '.join(OPTIONAL_CATEGORIES)}"
-            )
-        return frozenset({"necessary", *categories})
 
     def _declared_names(self, refused: frozenset[Category], already: list[str]) -> list[str]:
         """Exact cookie names of refused categories, for the page script to delete."""
@@ -346,3 +330,23 @@ class ConsentEndpoints:
             media_type="application/json",
             headers={"Cache-Control": "public, max-age=86400"},
         )
+
+
+def _granted_for(action: str, categories: object) -> frozenset[Category]:
+    """The categories a posted choice grants (necessary always); a bad list is a 400."""
+    if action == "accept_all":
+        return frozenset(CATEGORIES)
+    if action in ("reject_all", "withdraw"):
+        return frozenset({"necessary"})
+    if isinstance(categories, str):
+        categories = [categories]
+    if categories is None:
+        categories = []
+    if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+        raise BadRequest(400, "categories must be a list of category keys")
+    unknown = [c for c in categories if not is_category(c)]
+    if unknown:
+        raise BadRequest(
+            400, f"unknown categories {unknown!r}: use {', '.join(OPTIONAL_CATEGORIES)}"
+        )
+    return frozenset({"necessary", *categories})

@@ -45,7 +45,7 @@ class ConsentMiddleware(ConsentCore):
             else:
                 await self.app(scope, receive, send)
             return
-        request = RequestInfo(scope, self.settings.cookie_name)
+        request = RequestInfo(scope, self.settings.request_cookie_name(scope.get("scheme")))
         decision = self.decide(request)
         scope.setdefault("state", {})["consent"] = decision
         route = self.route(scope["path"])

@@ -8,7 +8,7 @@ or a hidden field: never another site, never a header-splitting character.
 from __future__ import annotations
 
 from typing import Final
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 __all__ = ["safe_path", "safe_url"]
 
@@ -20,7 +20,8 @@ def safe_path(value: object, fallback: str = "/") -> str:
 
     Refused: anything not starting with one ``/`` (``//host`` and ``/\\host`` are
     other sites to a browser), any backslash, control character or DEL, and paths
-    over 2,048 characters.
+    over 2,048 characters. Characters beyond ASCII are percent-encoded as UTF-8, as a
+    browser does, so the path fits a ``Location`` header.
     """
     if (
         not isinstance(value, str)
@@ -31,6 +32,10 @@ def safe_path(value: object, fallback: str = "/") -> str:
         or len(value) > _MAX_PATH
     ):
         return fallback
+    if not value.isascii():
+        value = "".join(ch if ch.isascii() else quote(ch, safe="") for ch in value)
+        if len(value) > _MAX_PATH:
+            return fallback
     return value
 
 

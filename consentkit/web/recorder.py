@@ -27,6 +27,7 @@ from ..receipts import Receipt, ReceiptDraft
 from ..stores import ReceiptStore, open_store
 from ..stores.spool import SpooledStore
 from .paths import safe_path
+from .ratelimit import ReceiptRateLimit
 from .request import RequestInfo
 from .settings import Settings
 
@@ -75,6 +76,7 @@ class Recorder:
         self._store = store
         self._reopen = reopen
         self._lock = threading.Lock()
+        self.rate_limit = ReceiptRateLimit(settings.receipt_rate_limit)
 
     @property
     def store(self) -> ReceiptStore | None:
@@ -101,8 +103,9 @@ class Recorder:
         secure = settings.cookie_secure
         if secure is None:
             secure = request.scheme == "https"
+        # The name was chosen per request (a __Host- prefix needs Secure, which it has).
         value = render_set_cookie(
-            settings.cookie_name,
+            request.cookie_name,
             self.codec.dumps(stored),
             max_age=lifetime * 86400,
             path="/",
@@ -175,6 +178,10 @@ class Recorder:
             and request.method == "GET"
         )
 
+    def may_record(self, request: RequestInfo) -> bool:
+        """Whether a receipt may be created for *request* now (the per-network rate limit)."""
+        return self.store is None or self.rate_limit.allow(request.client_ip)
+
     def record_gpc(self, request: RequestInfo, decision: Decision) -> bytes | None:
         """Record a ``gpc`` receipt; the consent cookie that remembers it, or ``None``.
 
@@ -183,7 +190,7 @@ class Recorder:
         now = datetime.now(UTC)
         consent_id = decision.consent_id or new_consent_id()
         decision = replace(decision, consent_id=consent_id)
-        if self.store is None:
+        if self.store is None or not self.rate_limit.allow(request.client_ip):
             return None
         draft = self.build_draft(request, decision, "gpc", "signal", request.path, now)
         recorded, _ = self.store_receipt(draft)

@@ -11,6 +11,7 @@ from contextlib import suppress
 from typing import Any
 
 from ..cookies import parse_cookie_header
+from ..decision import consent_token
 from .headers import header_value
 
 __all__ = ["RequestInfo"]
@@ -24,6 +25,7 @@ class RequestInfo:
         "_cookies",
         "_host",
         "consent_token",
+        "cookie_name",
         "headers",
         "method",
         "path",
@@ -34,6 +36,7 @@ class RequestInfo:
 
     def __init__(self, scope: MutableMapping[str, Any], cookie_name: str) -> None:
         self.scope = scope
+        self.cookie_name = cookie_name
         headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
         self.headers = headers
         cookie_parts: list[bytes] = []
@@ -58,8 +61,9 @@ class RequestInfo:
             self._cookie_header = b"; ".join(cookie_parts)
             self._cookies: dict[str, str] | None = None
             # The consent token is looked up only when the header mentions our cookie.
+            # Duplicates of our cookie read as no decision (cookie tossing).
             self.consent_token = (
-                self.cookies.get(cookie_name)
+                consent_token(self._cookie_header, cookie_name)
                 if cookie_name.encode() in self._cookie_header
                 else None
             )
