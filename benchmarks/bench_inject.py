@@ -53,7 +53,7 @@ def necessary_cookie() -> str:
         fingerprints={c: pol.fingerprint(c) for c in CATEGORIES},
         action="reject_all",
     )
-    return f"{COOKIE_NAME}={ConsentCodec(SECRET).dumps(stored)}"
+    return f"{COOKIE_NAME}={ConsentCodec(SECRET, site=pol.site_id).dumps(stored)}"
 
 
 def _scope(path: str, cookie: str | None) -> Message:

@@ -88,10 +88,12 @@ _Added = list[tuple[str, str | None]]
 Nested = Callable[[bytes], tuple[bytes, list[Blocked]]]
 """Rewrites a whole nested document (an ``<iframe srcdoc>``) under the same plan."""
 _DecisionKey = tuple[bytes, bool, tuple[object, ...]]
+_Consulted = tuple[tuple[str, str, Tracker | None], ...]
+"""The unknown-host hook's answers a decision rested on: ``(kind, url, answer)``."""
 
 _CACHED_TAG_BYTES: Final = 2048
 _CACHED_DECISIONS: Final = 1024
-_DECISIONS: dict[_DecisionKey, tuple[bytes | None, Blocked | None]] = {}
+_DECISIONS: dict[_DecisionKey, tuple[bytes | None, Blocked | None, _Consulted]] = {}
 # Remembered decisions carry this in place of the response's block key, put in on output.
 _KEY_SLOT: Final = "ck-block-key-slot"
 _KEY_ATTR: Final = b'data-ck-blocked="' + _KEY_SLOT.encode() + b'"'
@@ -120,13 +122,15 @@ class Blocker:
             plan.unclassified_category,
             plan.site_host,
             bool(plan.block_key),
+            plan.unknown_source is not None,
             self._enc,
         )
         """Everything besides a tag's bytes that its decision depends on."""
         # any tracker's URL in a string literal makes an inline script a loader
         categories = {t.category for t in plan.trackers.trackers}
-        self._ask_unknown = plan.unknown_source is not None and plan.block_unmarked_trackers
-        """Scripts and frames then go to the hook each time (it counts), not the cache."""
+        self._consulted: list[tuple[str, str, Tracker | None]] = []
+        self._answers: dict[tuple[str, str], Tracker | None] = {}
+        """Hook answers already obtained for the tag being decided (each asked once)."""
         self._classify_inline = plan.block_unmarked_trackers and not all(
             plan.allows(c) for c in categories
         )
@@ -140,21 +144,23 @@ class Blocker:
         recur on every page of a site, so most are decided once per process.
         """
         raw = tag.raw
-        uncached = len(raw) > _CACHED_TAG_BYTES or (
-            self._ask_unknown and tag.name in (b"script", b"iframe")
-        )
-        key = None if uncached else (raw, in_noscript, self._context)
+        key = None if len(raw) > _CACHED_TAG_BYTES else (raw, in_noscript, self._context)
         hit = _DECISIONS.get(key) if key is not None else None
+        if hit is not None and not self._still_answered(hit[2]):
+            hit = None
         if hit is None:
             before = len(self.stats.blocked)
+            self._consulted.clear()
             out = self._decide(tag, in_noscript)
+            self._answers.clear()
             blocked = self.stats.blocked[-1] if len(self.stats.blocked) > before else None
             if key is not None:
                 if len(_DECISIONS) >= _CACHED_DECISIONS:
                     _DECISIONS.clear()
-                _DECISIONS[key] = (out, blocked)
+                _DECISIONS[key] = (out, blocked, tuple(self._consulted))
         else:
-            out, blocked = hit
+            self._answers.clear()
+            out, blocked, _ = hit
             if blocked is not None:
                 self.stats.blocked.append(blocked)
         if out is not None and self.plan.block_key and _KEY_ATTR in out:
@@ -164,6 +170,19 @@ class Blocker:
             return out
         placeholder = self.plan.placeholder(blocked).encode(self._enc, "xmlcharrefreplace")
         return placeholder + out
+
+    def _still_answered(self, consulted: _Consulted) -> bool:
+        """Ask the unknown-host hook again for a remembered decision (it counts each
+        sighting); the decision holds while every answer is the same."""
+        hook = self.plan.unknown_source
+        if not consulted or hook is None:
+            return True
+        same = True
+        for kind, url, answer in consulted:
+            now = hook(kind, url)
+            self._answers[(kind, url)] = now  # a recomputed decision asks no second time
+            same = same and now == answer
+        return same
 
     def _decide(self, tag: Tag, in_noscript: bool) -> bytes | None:
         name = tag.name
@@ -252,7 +271,11 @@ class Blocker:
         hook = self.plan.unknown_source
         if hook is None or url is None or not self.plan.block_unmarked_trackers:
             return None
-        return hook(kind, attr_text(url))
+        text = attr_text(url)
+        known = (kind, text) in self._answers
+        answer = self._answers[kind, text] if known else hook(kind, text)
+        self._consulted.append((kind, text, answer))
+        return answer
 
     def _record(self, kind: str, category: str, tracker: Tracker | None, url: bytes | None) -> None:
         provider = tracker.provider if tracker is not None else None

@@ -15,6 +15,14 @@ def test_injected_bytes_are_what_the_middleware_adds_to_a_plain_page() -> None:
     assert 0 < decided <= first
 
 
+def test_every_decided_state_is_read_as_decided() -> None:
+    # Each decided visitor's cookie must be one the middleware accepts (signed for this
+    # site): a rejected cookie would measure a first visit under a decided label.
+    first = bench_inject._injected(None)
+    for cookie in (consent_cookie(), bench_inject.necessary_cookie()):
+        assert bench_inject._injected(cookie) < first
+
+
 def test_a_streamed_page_leaves_before_the_app_finishes_writing() -> None:
     import asyncio
 

@@ -90,3 +90,26 @@ def test_the_rewriter_asks_the_hook_for_every_unmatched_script_and_frame() -> No
         out = rewrite(doc, plan)
         assert out.count(b"data-ck-blocked") == 3
     assert asked == [("script", "https://x.example/a.js"), ("iframe", "https://x.example/f")] * 2
+
+
+def test_a_remembered_decision_follows_a_changed_hook_answer_and_asks_once() -> None:
+    from consentkit.rewriter import RewritePlan, rewrite
+    from consentkit.trackers import Tracker
+
+    asked: list[str] = []
+    block = [True]
+
+    def hook(kind: str, url: str) -> Tracker | None:
+        asked.append(url)
+        if not block[0]:
+            return None
+        return Tracker("y.example", "targeting", frozenset({"script"}), ("y.example",))
+
+    doc = b"<script src='https://y.example/a.js'></script>"
+    plan = RewritePlan(unknown_source=hook)
+    assert b"data-ck-blocked" in rewrite(doc, plan)
+    assert b"data-ck-blocked" in rewrite(doc, plan)  # the same answer: the decision holds
+    block[0] = False  # e.g. another site served by the same process vouches for the host
+    assert b"data-ck-blocked" not in rewrite(doc, plan)
+    # One question per sighting, also when the remembered decision had to be redone.
+    assert asked == ["https://y.example/a.js"] * 3
