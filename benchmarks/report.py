@@ -99,6 +99,8 @@ class TopicResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
+    #: Set when a saved run was assembled from several runs: when and how this topic ran.
+    note: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -204,6 +206,8 @@ def topic_section(result: TopicResult) -> str:
         parts.append(f"**FAILED** after {result.seconds:.0f} s: {format_cell('', result.error)}")
     else:
         parts += [markdown_table(result.rows), "", f"_{result.seconds:.0f} s._"]
+    if result.note:
+        parts += ["", f"_Note: {result.note}._"]
     return "\n".join(parts)
 
 
@@ -238,6 +242,7 @@ def from_json(data: Mapping[str, Any]) -> tuple[list[TopicResult], dict[str, Any
             list(topic.get("rows", [])),
             float(topic.get("seconds", 0.0)),
             topic.get("error"),
+            topic.get("note"),
         )
         for name, topic in topics.items()
     ]
@@ -253,7 +258,13 @@ def to_json(
         "mode": "quick" if quick else "full",
         "machine": dict(info),
         "topics": {
-            r.name: {"ok": r.ok, "seconds": round(r.seconds, 2), "error": r.error, "rows": r.rows}
+            r.name: {
+                "ok": r.ok,
+                "seconds": round(r.seconds, 2),
+                "error": r.error,
+                "rows": r.rows,
+                **({"note": r.note} if r.note else {}),
+            }
             for r in results
         },
     }

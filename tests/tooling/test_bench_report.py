@@ -141,13 +141,14 @@ def test_json_round_trip_renders_the_same_markdown() -> None:
     results = [
         TopicResult("banner", [{"contender": "consentkit", "gzip_vs_consentkit": 1.0}], 3.0),
         TopicResult("store", [], 0.5, "boom"),
+        TopicResult("inject", [{"measure": "m", "value": 1}], 0.1, None, "run at noon"),
     ]
     data = json.loads(json.dumps(to_json(results, INFO, quick=False, when="t")))
     again, info, quick, when = from_json(data)
     assert again == results
-    assert render_markdown(again, info, quick=quick, when=when) == render_markdown(
-        results, INFO, quick=False, when="t"
-    )
+    text = render_markdown(again, info, quick=quick, when=when)
+    assert text == render_markdown(results, INFO, quick=False, when="t")
+    assert "_Note: run at noon._" in text
 
 
 def test_missing_topic_module_fails_without_raising() -> None:
