@@ -113,8 +113,7 @@ class RewritePlan:
         then only finds its insertion points, and once they are behind it passes the
         rest of the document through untouched.
         """
-        possible: set[str] = {*CATEGORIES, self.unclassified_category}
-        possible.update(t.category for t in self.trackers.trackers)
+        possible = {*CATEGORIES, self.unclassified_category, *self.trackers.categories}
         return all(self.allows(category) for category in possible)
 
 
