@@ -19,6 +19,7 @@ TOPICS: Final = (
     "banner",
     "store",
     "receipts_http",
+    "faults",
     "wsgi",
 )
 """Every benchmark topic, in the order they run; ``benchmarks/bench_<topic>.py`` each."""
@@ -68,6 +69,14 @@ TOPIC_TEXT: Final[Mapping[str, tuple[str, str]]] = {
         "several rounds (the stores taking turns) with min and max, the server's CPU time "
         "per receipt and the machine's load average; the store is checked after every "
         "round (every answered receipt present, chain intact).",
+    ),
+    "faults": (
+        "Receipts under load and faults",
+        "One run of each scenario on real uvicorn processes, the store checked after it "
+        "(every answered decision stored once, each visitor's in order, chain intact): "
+        "4 workers on one SQLite file and on one PostgreSQL database; PostgreSQL stopped "
+        "and restarted mid-load (answers meanwhile come from the spool and are replayed); "
+        "a body dribbled byte by byte (408) while another visitor posts.",
     ),
     "wsgi": (
         "WSGI middleware overhead",
