@@ -51,9 +51,7 @@ def test_chromium_loads_the_tracker_of_an_odd_page_unless_enforced(
     new_context().new_page().goto(raw, wait_until="load")
     assert tracker_requests(offsite) == [TRACKER_URL]
     offsite.urls.clear()
-    enforced = serve(
-        ConsentMiddleware(page_app(content_type), policy=Policy(), secret_key=SECRET)
-    )
+    enforced = serve(ConsentMiddleware(page_app(content_type), policy=Policy(), secret_key=SECRET))
     page = new_context().new_page()
     page.goto(enforced, wait_until="load")
     assert tracker_requests(offsite) == []
@@ -67,11 +65,10 @@ def test_a_page_in_the_replacement_encoding_is_withheld(
     new_context: Callable[..., BrowserContext],
     offsite: Offsite,
 ) -> None:
-    enforced = serve(
-        ConsentMiddleware(page_app(content_type), policy=Policy(), secret_key=SECRET)
-    )
+    enforced = serve(ConsentMiddleware(page_app(content_type), policy=Policy(), secret_key=SECRET))
     page = new_context().new_page()
     response = page.goto(enforced, wait_until="load")
-    assert response is not None and response.status == 200
+    assert response is not None
+    assert response.status == 200
     assert tracker_requests(offsite) == []
     assert response.body() == b""

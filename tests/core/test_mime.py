@@ -118,7 +118,7 @@ def test_whatwg_label_table(label: str, codec: str | None) -> None:
         ("text/html; charset=gbk, text/html", "gb18030"),
         ("text/html; charset=utf-16", "utf-16-le"),
         ("text/html; charset=iso-2022-kr", REPLACEMENT),
-        ("text/html; x=\"charset=koi8-r\"", None),
+        ('text/html; x="charset=koi8-r"', None),
     ],
 )
 def test_sniff_charset_reads_only_whatwg_labels(header: str, codec: str | None) -> None:
