@@ -16,6 +16,7 @@ from typing import Final
 
 from ..decision import Decision
 from ..enforcement import cookies_to_expire, enforce_set_cookies, expiry_headers
+from ..mime import extract_mime_type
 from ..policy import Policy
 from ..rewriter import (
     Blocked,
@@ -129,14 +130,16 @@ class ResponseEditor:
         rules, request, decision = self.rules, self.request, self.decision
         # Fast path, taken by most API and asset responses: nothing set, nothing to
         # expire, not a page to rewrite.
-        content_type = b""
+        content_types: list[bytes] = []
         sets_cookies = False
         for key, value in raw:
             lowered = key.lower()
             if lowered == b"set-cookie":
                 sets_cookies = True
             elif lowered == b"content-type":
-                content_type = value
+                content_types.append(value)
+        # Fetch reads every Content-Type line as one comma-separated value.
+        content_type = b", ".join(content_types) if content_types else None
         is_html = self._is_html(content_type, status)
         if not sets_cookies and not is_html and not self._has_stale_cookies():
             return raw
@@ -170,7 +173,7 @@ class ResponseEditor:
             )
         headers = RawHeaders(edited)
         if is_html:
-            self._prepare_rewrite(headers)
+            self._prepare_rewrite(headers, (content_type or b"").decode("latin-1"))
         if self.rewrite is not None and self.rules.banner is not None:
             # The banner speaks the visitor's language.
             add_vary(headers, "Cookie", "Accept-Language")
@@ -203,20 +206,25 @@ class ResponseEditor:
             )
         )
 
-    def _is_html(self, content_type: bytes, status: int) -> bool:
+    def _is_html(self, content_type: bytes | None, status: int) -> bool:
         """Whether the body is an HTML page to rewrite.
 
-        ``application/xhtml+xml`` is left alone: browsers parse it as XML, where the
-        injected HTML would break the page. So is partial content (206): its byte
-        ranges and ``Content-Range`` describe the page as the app wrote it.
+        The MIME type is extracted as Fetch does (:func:`~consentkit.mime.extract_mime_type`):
+        essence ``text/html`` is HTML, and so is a ``Content-Type`` with no valid MIME type
+        at all (``text/html x``), which a browser sniffs and renders as HTML. A response
+        without ``Content-Type`` is left alone. ``application/xhtml+xml`` is left alone:
+        browsers parse it as XML, where the injected HTML would break the page. So is
+        partial content (206): its byte ranges and ``Content-Range`` describe the page as
+        the app wrote it.
         """
         if not self.rules.rewrite_html or status in _NO_BODY_STATUS or status == 206:
             return False
-        if content_type.lstrip()[:9].lower() != b"text/html":
+        if content_type is None:
             return False
-        return content_type.split(b";", 1)[0].strip().lower() == b"text/html"
+        mime = extract_mime_type(content_type)
+        return mime is None or mime.essence == "text/html"
 
-    def _prepare_rewrite(self, headers: RawHeaders) -> None:
+    def _prepare_rewrite(self, headers: RawHeaders, content_type: str) -> None:
         encoding = (headers.get("content-encoding") or "identity").strip().lower() or "identity"
         codec = codec_for(encoding, self.rules.max_decoded_size)
         if codec is None:
@@ -279,7 +287,7 @@ class ResponseEditor:
             ),
             block_key=block_key,
         )
-        charset = sniff_charset(headers.get("content-type"), b"")
+        charset = sniff_charset(content_type, b"")
         decoder, encoder = codec
         self.rewrite = _Rewrite(HTMLRewriter(plan, encoding=charset), decoder, encoder, encoding)
         # The body changes length; a HEAD answer cannot know the new one either. The
@@ -316,4 +324,10 @@ class ResponseEditor:
         if not more:
             self.ended = True
             out += rewrite.rewriter.flush()
+        if rewrite.rewriter.refused and not self.ended:
+            # Not a page the rewriter can read (the ``replacement`` encoding): fail closed
+            # as an undecodable body does, with nothing sent.
+            logger.warning("an HTML body in an encoding that cannot be rewritten is withheld")
+            self.ended = True
+            more = False
         return rewrite.encoder.encode(out, final=not more), more

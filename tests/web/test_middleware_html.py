@@ -198,7 +198,8 @@ async def page(request: Request) -> Response:
         ("text/htmlx", False),
         # Parsed as XML by browsers: the HTML banner would break the page, so it is left alone.
         ("application/xhtml+xml", False),
-        ("", False),
+        # No valid MIME type at all: a browser sniffs the body and renders the page.
+        ("", True),
     ],
 )
 async def test_only_text_html_is_rewritten(content_type: str, rewritten: bool) -> None:

@@ -356,3 +356,17 @@ def test_the_declaration_lists_cookies_the_wsgi_app_set() -> None:
     assert b"<code>_ga</code>" not in call(app, "/_consent/cookies").body
     call(app)  # the page sets _ga (refused, so dropped) and sessionid
     assert b"<code>_ga</code>" in call(app, "/_consent/cookies").body
+
+
+def test_gpc_is_recorded_once_per_browser_under_wsgi(tmp_path: Path) -> None:
+    db = tmp_path / "consent.db"
+    middleware = wrap(html_app(), store=f"sqlite:///{db}", receipt_key=RECEIPT_KEY)
+    first = call(middleware, SEC_GPC="1")
+    pairs = [line.split(";", 1)[0] for line in first.getlist("set-cookie")]
+    consent = [pair for pair in pairs if pair.startswith("consentkit=")]
+    assert len(consent) == 1
+    call(middleware, SEC_GPC="1", COOKIE=consent[0])
+    middleware.close()
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("select action from consentkit_receipts").fetchall()
+    assert rows == [("gpc",)]
