@@ -236,7 +236,10 @@ class _Response:
                 self._flush_start()
                 yield payload
             if not more:
-                return  # an undecodable compressed body ends at the last good byte
+                # An undecodable compressed body ends at the last good byte; a withheld
+                # one before its first: either way the headers still go out.
+                self._flush_start()
+                return
         payload, _ = editor.body(b"", False)
         self._flush_start()
         yield payload

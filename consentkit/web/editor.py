@@ -93,12 +93,13 @@ class ResponseRules:
     _warned_encodings: set[str] = field(default_factory=set, repr=False)
 
     def warn_encoding(self, encoding: str) -> None:
-        """Log once per encoding that HTML in it passes through unrewritten."""
+        """Log once per encoding that HTML in it is withheld (it cannot be rewritten)."""
         if encoding not in self._warned_encodings:
             self._warned_encodings.add(encoding)
             logger.warning(
-                "HTML with Content-Encoding %r passes through without tag blocking; "
-                "put consentkit outside (after) the compression middleware",
+                "HTML with Content-Encoding %r cannot be rewritten and is withheld (fail "
+                "closed: a browser would decode it and load its trackers); put consentkit "
+                "outside (after) the compression middleware",
                 encoding,
             )
 
@@ -110,18 +111,20 @@ class ResponseEditor:
     rewriter; when it does not, the adapter passes the body on untouched.
     """
 
-    __slots__ = ("decision", "ended", "request", "rewrite", "rules")
+    __slots__ = ("decision", "ended", "request", "rewrite", "rules", "withheld")
 
     def __init__(self, rules: ResponseRules, request: RequestInfo, decision: Decision) -> None:
         self.rules = rules
         self.request = request
         self.decision = decision
         self.rewrite: _Rewrite | None = None
+        self.withheld = False
+        """An HTML body this response cannot rewrite: nothing of it is sent."""
         self.ended = False
 
     @property
     def rewriting(self) -> bool:
-        return self.rewrite is not None
+        return self.rewrite is not None or self.withheld
 
     # -- headers ------------------------------------------------------------------------
 
@@ -228,7 +231,11 @@ class ResponseEditor:
         encoding = (headers.get("content-encoding") or "identity").strip().lower() or "identity"
         codec = codec_for(encoding, self.rules.max_decoded_size)
         if codec is None:
+            # Fail closed: the browser can decode what we cannot, and would run it live.
             self.rules.warn_encoding(encoding)
+            self.withheld = True
+            for name in ("content-encoding", "content-length", "etag", "last-modified"):
+                del headers[name]
             return
         rules, request, decision = self.rules, self.request, self.decision
         nonce = csp_nonce(headers.getlist("content-security-policy"))
@@ -306,6 +313,7 @@ class ResponseEditor:
         """
         rewrite = self.rewrite
         if rewrite is None or self.ended:
+            self.ended = True  # withheld, or already over
             return b"", False
         if self.request.method == "HEAD":
             # Headers only: a body some apps write anyway was never rewritten.

@@ -370,3 +370,22 @@ def test_gpc_is_recorded_once_per_browser_under_wsgi(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         rows = conn.execute("select action from consentkit_receipts").fetchall()
     assert rows == [("gpc",)]
+
+
+@pytest.mark.parametrize("generator", [False, True])
+def test_html_in_an_encoding_it_cannot_decode_is_withheld(generator: bool) -> None:
+    # The browser may decode it (zstd, "gzip, br") and run its trackers: fail closed.
+    inner = html_app(generator=generator)
+
+    def zstd_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            return start_response(status, [*headers, ("Content-Encoding", "zstd")], exc_info)
+
+        return inner(environ, start)
+
+    got = call(wrap(zstd_app))
+    assert got.status == "200 OK"
+    assert got.body == b""
+    assert got.getlist("content-encoding") == []
+    assert got.getlist("content-length") in ([], ["0"])
+    assert got.getlist("set-cookie") == ["sessionid=abc; Path=/"]
