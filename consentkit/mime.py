@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["MimeType", "extract_mime_type", "parse_mime_type", "split_header_value"]
+__all__ = [
+    "SNIFF_BYTES",
+    "MimeType",
+    "extract_mime_type",
+    "parse_mime_type",
+    "sniffs_as_html",
+    "split_header_value",
+]
 
 _WHITESPACE = "\t\n\r "
 _TAB_OR_SPACE = "\t "
@@ -158,3 +165,57 @@ def extract_mime_type(value: str | bytes) -> MimeType | None:
         elif found.charset is None and charset is not None:
             found.parameters["charset"] = charset
     return found
+
+
+# --------------------------------------------------------------------------- sniffing
+
+_HTML_SIGNATURES: tuple[bytes, ...] = (
+    b"<!doctype html",
+    b"<html",
+    b"<head",
+    b"<script",
+    b"<iframe",
+    b"<h1",
+    b"<div",
+    b"<font",
+    b"<table",
+    b"<a",
+    b"<style",
+    b"<title",
+    b"<b",
+    b"<body",
+    b"<br",
+    b"<p",
+    b"<!--",
+)
+"""MIME Sniffing's HTML patterns (each followed by a tag-terminating byte)."""
+_SNIFF_WHITESPACE = b"\t\n\x0c\r "
+_TAG_TERMINATORS = b" >"
+SNIFF_BYTES = 512
+"""How much of a body without ``Content-Type`` a browser looks at before deciding."""
+
+
+def sniffs_as_html(data: bytes, *, complete: bool = False) -> bool | None:
+    """Whether a browser sniffing a body without ``Content-Type`` renders it as HTML.
+
+    MIME Sniffing's "identifying an unknown MIME type": leading whitespace is skipped, then
+    one of the HTML patterns (``<!DOCTYPE HTML``, ``<html``, ``<script``, ``<p``, ``<!--``,
+    ...), any case, followed by a space or ``>``. ``None`` when the bytes so far cannot tell
+    (only whitespace, or a pattern cut short) and more may come; *complete* says none will.
+    """
+    start = len(data) - len(data.lstrip(_SNIFF_WHITESPACE))
+    head = data[start : start + 16].lower()
+    undecided = False
+    for signature in _HTML_SIGNATURES:
+        end = len(signature)
+        if head[:end] == signature:
+            if len(head) > end:
+                if head[end] in _TAG_TERMINATORS:
+                    return True
+            else:
+                undecided = True
+        elif signature.startswith(head) and len(head) < end:
+            undecided = True
+    if (undecided or start == len(data)) and not complete and len(data) < SNIFF_BYTES:
+        return None
+    return False

@@ -72,3 +72,47 @@ def test_a_page_in_the_replacement_encoding_is_withheld(
     assert response.status == 200
     assert tracker_requests(offsite) == []
     assert response.body() == b""
+
+
+def bare_app(body: bytes, headers: list[tuple[bytes, bytes]]) -> Callable[..., object]:
+    """Serves *body* with exactly *headers* (none of them a Content-Type)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "chromium_loads"),
+    [
+        (PAGE, [], True),
+        (b"\n  <p>news</p>" + PAGE[PAGE.index(b"<script") :], [], True),
+        (PAGE, [(b"x-content-type-options", b"nosniff")], False),
+        (b"note: " + PAGE, [], False),
+    ],
+    ids=["doctype", "leading-p", "nosniff", "text-first"],
+)
+def test_a_page_without_content_type_is_judged_as_chromium_sniffs_it(
+    body: bytes,
+    headers: list[tuple[bytes, bytes]],
+    chromium_loads: bool,
+    serve: Callable[..., str],
+    new_context: Callable[..., BrowserContext],
+    offsite: Offsite,
+) -> None:
+    # The judge: served raw, does Chromium sniff it as HTML and request the tracker?
+    raw = serve(bare_app(body, headers))
+    new_context().new_page().goto(raw, wait_until="load")
+    assert tracker_requests(offsite) == ([TRACKER_URL] if chromium_loads else [])
+    offsite.urls.clear()
+    enforced = serve(ConsentMiddleware(bare_app(body, headers), policy=Policy(), secret_key=SECRET))
+    page = new_context().new_page()
+    response = page.goto(enforced, wait_until="load")
+    assert response is not None
+    assert tracker_requests(offsite) == []
+    if chromium_loads:
+        assert page.locator("script[data-ck-blocked]").count() == 1
+    else:  # not HTML to the browser: the bytes pass untouched
+        assert response.body() == body

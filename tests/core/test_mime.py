@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consentkit.mime import extract_mime_type, split_header_value
+from consentkit.mime import extract_mime_type, sniffs_as_html, split_header_value
 from consentkit.rewriter import sniff_charset
 from consentkit.rewriter.labels import REPLACEMENT, whatwg_codec
 
@@ -128,3 +128,34 @@ def test_sniff_charset_reads_only_whatwg_labels(header: str, codec: str | None) 
 def test_a_meta_label_no_browser_knows_is_ignored() -> None:
     assert sniff_charset(None, b'<meta charset="utf-7">') is None
     assert sniff_charset("text/html; charset=utf-32", b'<meta charset="koi8-r">') == "koi8-r"
+
+
+@pytest.mark.parametrize(
+    ("data", "complete", "verdict"),
+    [
+        (b"<!doctype html><p>", False, True),
+        (b"<!DOCTYPE HTML >", False, True),
+        (b" \t\r\n<HTML>", False, True),
+        (b"<p>x", False, True),
+        (b"<b>", False, True),
+        (b"<a href=x>", False, True),
+        (b"<!-- note -->", False, True),
+        (b"<script src=x>", False, True),
+        (b"<pre>", False, False),
+        (b"<br/>", False, False),
+        (b"hello <script>", False, False),
+        (b"\x89PNG\r\n\x1a\n", False, False),
+        (b'{"a": 1}', False, False),
+        (b"", False, None),
+        (b"   ", False, None),
+        (b"<scr", False, None),
+        (b"<html", False, None),
+        (b"<html", True, False),
+        (b"", True, False),
+        (b" " * 600, False, False),
+    ],
+)
+def test_sniffing_a_body_without_content_type(
+    data: bytes, complete: bool, verdict: bool | None
+) -> None:
+    assert sniffs_as_html(data, complete=complete) is verdict
