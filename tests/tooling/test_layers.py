@@ -27,6 +27,7 @@ ROOT = PACKAGE.parent
 CORE = frozenset(
     {
         "categories",
+        "chain",
         "consent_mode",
         "cookie_dates",
         "cookies",
