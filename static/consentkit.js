@@ -75,13 +75,44 @@
   function settingsButton() {
     return settings && !settings.hidden ? settings.querySelector("button") : null;
   }
+  // The centre (switches, cookie tables) is not in the page: it is fetched on first
+  // open from the same template as the full preferences page. It holds no script or
+  // style, so a nonce-based CSP needs nothing more. On failure the plain page opens.
+  function centreUrl(fragment) {
+    var back = encodeURIComponent(location.pathname + location.search);
+    return prefix + "/preferences?" + (fragment ? "fragment=1&" : "") + "return_to=" + back;
+  }
+  function loadPrefs() {
+    if (prefs.firstElementChild) return Promise.resolve();
+    var url = centreUrl(true);
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        if (!doc.getElementById("ck-prefs-title")) throw new Error("bad answer");
+        each(Array.prototype.slice.call(doc.body.childNodes), function (node) {
+          prefs.appendChild(document.adoptNode(node));
+        });
+      });
+  }
   function openPrefs(from) {
     if (!canOpen()) return;
     opener = from || document.activeElement;
-    sync();
-    if (!prefs.open) prefs.showModal();
-    var title = prefs.querySelector("[tabindex='-1']");
-    if (title) title.focus();
+    if (!window.fetch || !window.DOMParser) {
+      location.href = centreUrl(false);
+      return;
+    }
+    loadPrefs().then(function () {
+      sync();
+      if (!prefs.open) prefs.showModal();
+      var title = prefs.querySelector("[tabindex='-1']");
+      if (title) title.focus();
+    }, function () {
+      location.href = centreUrl(false);
+    });
   }
   function closePrefs() {
     if (prefs && prefs.open) prefs.close();

@@ -47,8 +47,9 @@ __all__ = [
 ]
 
 _CACHE_SIZE: Final = 512
-# The preferences centre travels with every HTML page: it lists the first cookies of
-# each category (declared ones come first) and links to the full declaration.
+# The preferences centre (the full page, and the fragment the banner script fetches on
+# "Customize") lists the first cookies of each category (declared ones come first) and
+# links to the full declaration. Pages themselves carry none of it.
 _LISTED_PER_CATEGORY: Final = 10
 
 
@@ -241,8 +242,9 @@ class Banner:
         """HTML injected right after ``<body>`` (in the first paint, the first Tab stop).
 
         The first layer (only while the visitor has something to
-        answer), the preferences dialog (hidden until opened), the "Cookie settings"
-        control and the enhancement script.
+        answer), an empty preferences dialog the script fills on demand from
+        :meth:`preferences_fragment`, the "Cookie settings" control and the
+        enhancement script. The cookie tables never travel with a page.
         """
         return self._body_cached(_render_key(ctx), self._declaration.version)
 
@@ -280,7 +282,6 @@ class Banner:
             model=model,
             decided=decided,
             gpc_honoured=gpc_honoured,
-            categories=_category_views(self._declaration, texts, granted_set, _LISTED_PER_CATEGORY),
             do_not_sell=[c for c in optional_granted if c != "targeting"],
         )
         return self._env.get_template("banner.html").render(context)
@@ -323,6 +324,15 @@ class Banner:
     def preferences_page(self, ctx: BannerContext) -> str:
         """The full preferences page served at ``GET {prefix}/preferences`` (no JS needed)."""
         return self._page("preferences_page.html", ctx, _LISTED_PER_CATEGORY)
+
+    def preferences_fragment(self, ctx: BannerContext) -> str:
+        """The preferences centre alone, fetched by the banner script into its dialog.
+
+        Served at ``GET {prefix}/preferences?fragment=1``. It is the same centre as the
+        full page (``preferences.html``) and holds no script or style, so it needs no
+        CSP nonce: the page's stylesheet and script already apply to it.
+        """
+        return self._page("preferences_fragment.html", ctx, _LISTED_PER_CATEGORY)
 
     def cookies_page(self, ctx: BannerContext) -> str:
         """The cookie declaration at ``GET {prefix}/cookies``, in the visitor's language.

@@ -339,7 +339,8 @@ def test_consent_mode_table_matches_rendered_defaults(policy: Policy) -> None:
 def test_form_fields_match_the_rendered_forms(policy: Policy) -> None:
     rows = {_code_names(r[0])[0]: r[1] for r in _table("Form fields")}
     banner = Banner(policy)
-    html = banner.body_html(_context()) + banner.placeholder_html(
+    html = banner.body_html(_context()) + banner.preferences_fragment(_context())
+    html += banner.placeholder_html(
         provider="YouTube", category="targeting", language="en"
     )
     assert set(re.findall(r'\bname="([^"]+)"', html)) == set(rows)
