@@ -32,9 +32,27 @@
   var texts = parse(root.getAttribute("data-ck-texts")) || {};
   var decision = parse(root.getAttribute("data-ck-decision")) || { granted: ["necessary"] };
   var banner = root.querySelector("[data-ck-banner]");
+  // The dialog the preferences centre is fetched into (pages carry none of it).
   var prefs = root.querySelector("[data-ck-prefs]");
+  if (!prefs) {
+    prefs = document.createElement("dialog");
+    prefs.className = "ck-prefs";
+    prefs.id = "ck-prefs";
+    prefs.setAttribute("aria-labelledby", "ck-prefs-title");
+    prefs.setAttribute("data-ck-prefs", "");
+    root.insertBefore(prefs, root.querySelector("[data-ck-settings]"));
+  }
   var settings = root.querySelector("[data-ck-settings]");
+  // A decided visitor's page has no live region: one is added now, long before it speaks.
   var live = root.querySelector("[data-ck-live]");
+  if (!live) {
+    live = document.createElement("div");
+    live.className = "ck-sr";
+    live.setAttribute("role", "status");
+    live.setAttribute("aria-live", "polite");
+    live.setAttribute("data-ck-live", "");
+    root.insertBefore(live, root.firstChild);
+  }
   var ownScript = document.currentScript;
   // The server marks what it blocked in this response with a fresh key, given in the
   // element right after this script. Only elements carrying it are ever activated:
@@ -93,6 +111,10 @@
       .then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
         if (!doc.getElementById("ck-prefs-title")) throw new Error("bad answer");
+        var more = parse((doc.querySelector("[data-ck-texts]") || root).getAttribute("data-ck-texts"));
+        Object.keys(more || {}).forEach(function (key) {
+          texts[key] = more[key];
+        });
         each(Array.prototype.slice.call(doc.body.childNodes), function (node) {
           prefs.appendChild(document.adoptNode(node));
         });

@@ -264,20 +264,10 @@ class Banner:
             "revision": revision,
         }
         context = self._common(lang, nonce, return_to)
-        texts = context["t"]
-        announce = {
-            k: texts[k]
-            for k in (
-                "announce_accepted",
-                "announce_rejected",
-                "announce_saved",
-                "announce_withdrawn",
-            )
-        }
         optional_granted = [c for c in OPTIONAL_CATEGORIES if c in granted_set]
         context.update(
-            decision_json=json.dumps(public, separators=(",", ":")),
-            announce_json=json.dumps(announce, ensure_ascii=False, separators=(",", ":")),
+            decision_json=_attr_json(public),
+            announce_json=_announcements(context["t"]),
             show_first_layer=bool(pending) and model != "notice",
             model=model,
             decided=decided,
@@ -303,7 +293,7 @@ class Banner:
             prefix=self.prefix,
             nonce=nonce,
             theme_css=Markup(self._theme_css),  # noqa: S704 - validated in theme.theme_css
-            defaults_json=json.dumps(defaults, separators=(",", ":")),
+            defaults_json=_attr_json(defaults),
             code=self._head_code,
         )
 
@@ -311,6 +301,7 @@ class Banner:
         context = self._common(ctx.language, ctx.nonce, ctx.return_to)
         decision = ctx.decision
         context.update(
+            announce_json=_announcements(context["t"]),
             decided=decision.decided,
             model=decision.model,
             gpc_honoured=ctx.gpc_honoured,
@@ -390,6 +381,23 @@ class Banner:
             keep=keep,
         )
         return self._env.get_template("placeholder.html").render(context)
+
+
+def _attr_json(value: object) -> Markup:
+    """*value* as compact JSON for a single-quoted HTML attribute.
+
+    Only ``&``, ``'`` and ``<`` are escaped, so the double quotes JSON is full of stay
+    one byte each (escaping them as ``&#34;`` would more than double small objects).
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("&", "&amp;").replace("'", "&#39;").replace("<", "&lt;")
+    return Markup(text)  # noqa: S704 - escaped above for a single-quoted attribute
+
+
+def _announcements(texts: Mapping[str, str]) -> Markup:
+    """What the script's live region says after each action, as attribute JSON."""
+    keys = ("announce_accepted", "announce_rejected", "announce_saved", "announce_withdrawn")
+    return _attr_json({k: texts[k] for k in keys})
 
 
 def _render_key(ctx: BannerContext) -> tuple[Any, ...]:

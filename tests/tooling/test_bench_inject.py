@@ -28,3 +28,11 @@ def test_a_streamed_page_leaves_before_the_app_finishes_writing() -> None:
 
     data = b"<!doctype html><html><body>" + b"<p>x</p>" * 40_000 + b"</body></html>"
     assert asyncio.run(bench_inject._early_chunks(data)) > 0
+
+
+def test_injected_bytes_stay_within_the_targets() -> None:
+    # Bytes, not time: a first visit gets the banner and head defaults only, a decided
+    # visitor only the "Cookie settings" control; the preferences centre is fetched.
+    assert bench_inject._injected(None) <= bench_inject.FIRST_VISIT_TARGET
+    for cookie in (consent_cookie(), bench_inject.necessary_cookie()):
+        assert bench_inject._injected(cookie) <= bench_inject.DECIDED_TARGET
