@@ -2,12 +2,14 @@
 
 Everything works without JavaScript: every choice is a plain HTML form posting to the
 consent endpoint, which answers with a 303 back to the page. ``static/consentkit.js``
-only enhances those forms (no reload, blocked items run in place, a modal dialog).
+only enhances those forms (no reload, blocked items run in place, a modal dialog it
+fills on demand with the preferences centre).
 
 Templates are looked up in the site's loader first, then in the package's
 ``templates`` folder, so a site can override ``banner.html``, ``head.html``,
-``preferences.html``, ``preferences_page.html``, ``cookies_page.html`` or
-``placeholder.html`` by name. Autoescaping is always on.
+``preferences.html`` (the centre, shared by the full page and the fragment the script
+fetches), ``preferences_fragment.html``, ``preferences_page.html``, ``cookies_page.html``
+or ``placeholder.html`` by name. Autoescaping is always on.
 
 Texts and language negotiation live in :mod:`.i18n`, theme validation in :mod:`.theme`.
 """
