@@ -327,7 +327,9 @@ def test_decided_visitor_opens_the_fetched_centre_from_cookie_settings(
 ) -> None:
     js_page.goto(url)
     first_layer(js_page).get_by_role("button", name="Reject all").click()
+    expect(js_page.get_by_role("status")).to_have_text("Optional cookies rejected.")
     js_page.reload()
+    expect(first_layer(js_page)).to_have_count(0)
     # A decided page holds only the control; its centre is fetched on the first open.
     assert js_page.locator("[role=switch]").count() == 0
     settings = js_page.get_by_role("button", name="Cookie settings")
