@@ -290,11 +290,21 @@ class ConsentEndpoints:
             accept_language=request.header("accept-language"),
             return_to=safe_path(query_value(request.query, "return_to")),
         )
+        vary = "Cookie, Accept-Language"
+        if sub == "/preferences" and query_value(request.query, "fragment") == "1":
+            # The centre alone, for the banner script's dialog: revalidated by its
+            # ETag, so a browser keeps one copy per language, choice and revision.
+            fragment = banner.preferences_fragment(ctx).encode("utf-8")
+            etag = _etag(fragment)
+            headers = {"Cache-Control": "private, no-cache", "Vary": vary, "ETag": etag}
+            if request.header("if-none-match") == etag:
+                return reply(status=304, headers=headers)
+            return reply(fragment, media_type="text/html; charset=utf-8", headers=headers)
         html = banner.preferences_page(ctx) if sub == "/preferences" else banner.cookies_page(ctx)
         return reply(
             html,
             media_type="text/html; charset=utf-8",
-            headers={"Cache-Control": "private, no-store", "Vary": "Cookie, Accept-Language"},
+            headers={"Cache-Control": "private, no-store", "Vary": vary},
         )
 
     def receipt(self, decision: Decision) -> Reply:
@@ -314,7 +324,7 @@ class ConsentEndpoints:
         if not path.is_file():
             return error(404, "no such file")
         data = path.read_bytes()
-        etag = '"' + base64.urlsafe_b64encode(hashlib.sha256(data).digest()[:12]).decode() + '"'
+        etag = _etag(data)
         headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
         if request.header("if-none-match") == etag:
             return reply(status=304, headers=headers)
@@ -330,6 +340,11 @@ class ConsentEndpoints:
             media_type="application/json",
             headers={"Cache-Control": "public, max-age=86400"},
         )
+
+
+def _etag(data: bytes) -> str:
+    """A strong entity tag for *data*: 96 bits of its SHA-256."""
+    return '"' + base64.urlsafe_b64encode(hashlib.sha256(data).digest()[:12]).decode() + '"'
 
 
 def _granted_for(action: str, categories: object) -> frozenset[Category]:

@@ -55,3 +55,11 @@ def test_the_memory_bound_holds_for_consentkit_and_catches_a_buffering_layer() -
 
     row = bench_inject.memory_row(data, buffering)
     assert row["met"] == "no", row
+
+
+def test_injected_bytes_stay_within_the_targets() -> None:
+    # Bytes, not time: a first visit gets the banner and head defaults only, a decided
+    # visitor only the "Cookie settings" control; the preferences centre is fetched.
+    assert bench_inject._injected(None) <= bench_inject.FIRST_VISIT_TARGET
+    for cookie in (consent_cookie(), bench_inject.necessary_cookie()):
+        assert bench_inject._injected(cookie) <= bench_inject.DECIDED_TARGET
