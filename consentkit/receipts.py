@@ -79,8 +79,8 @@ def parse_stored_timestamp(text: str) -> datetime:
 
     Text that :func:`format_timestamp` would not have written (another offset such as
     ``-23:59``, ``+00:00`` instead of ``Z``, fewer digits, no zone) still gives the
-    instant it names, marked so that :func:`consentkit.chain.verify_chain` reports it: the receipt hash
-    covers the instant, but range filters compare the text, so a rewritten offset would
+    instant it names, marked so that :func:`consentkit.chain.verify_chain` reports it: the
+    receipt hash covers the instant, but range filters compare the text, so a rewritten offset would
     silently move a receipt out of an export. Raises ``ValueError`` for non-ISO text.
     """
     parsed = datetime.fromisoformat(text)

@@ -33,6 +33,7 @@ CORE = frozenset(
         "cookies",
         "crawlers",
         "decision",
+        "domains",
         "enforcement",
         "errors",
         "jurisdiction",
