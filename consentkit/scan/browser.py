@@ -150,6 +150,10 @@ class _Recorder:
 
 
 class _Scanner:
+    """One scan in one browser: the visit steps (open, wait, record, choose, reload) and the
+    state they share (context, frontier, recorded cookies, requests and storage). Long
+    because a visit is one sequence whose steps all read and extend that record."""
+
     def __init__(self, browser: Browser, run: ScanRun, progress: Progress, delay: float) -> None:
         self.browser = browser
         self.run = run
