@@ -89,6 +89,9 @@ class Tokenizer:
         self._skip: TagEndScanner | None = None
         self._raw_cache: dict[bytes, re.Pattern[bytes]] = {}
         self._bom_pending = True
+        self._lowered_of: bytes | None = None
+        self._lowered = b""
+        """``bytes.lower()`` of the buffer being tokenized, made once per buffer."""
         self._passthrough = False
         self._want_lang = plan.body_start_html_for_lang is not None and bool(plan.body_start_html)
         """Set until the first start tag: if it is ``<html>``, its ``lang`` is recorded."""
@@ -213,6 +216,7 @@ class Tokenizer:
 
     def _data(self, buf: bytes, pos: int, final: bool) -> int:
         pattern = None
+        text = buf  # what the pattern reads: buf, or its lowered copy for the HTML patterns
         # The fast paths skip tags; while the <html> tag's lang is wanted, the first start
         # tag is read here (only a doctype or comments can come before it).
         if not self._out.head_pending and self.seen is None and not self._want_lang:
@@ -220,7 +224,10 @@ class Tokenizer:
                 pattern, candidates = html_patterns(
                     blocking=self._blocking, before_body=self._out.body_start_pending
                 )
-                end, steps = leap(buf, pos, candidates)
+                if self._lowered_of is not buf:
+                    self._lowered_of, self._lowered = buf, buf.lower()
+                text = self._lowered
+                end, steps = leap(buf, text, pos, candidates)
                 self._work += steps
                 if end > pos:
                     self._emit(buf[pos:end])
@@ -230,7 +237,7 @@ class Tokenizer:
             elif self._open.foreign:
                 pattern = boring_foreign(self._open.open_names)
         if pattern is not None:
-            found = pattern.match(buf, pos)
+            found = pattern.match(text, pos)
             if found is not None and found.end() > pos:
                 self._emit(buf[pos : found.end()])
                 pos = found.end()
