@@ -233,6 +233,13 @@ _LOWERED: Final = {
     )
 }
 _ONE_SAFE_LOWER: Final = _LOWERED[ONE_SAFE_CONSTRUCT]
+# (blocking, before_body) -> (walking, candidates), lowered: looked up on every step.
+_HTML_PATTERNS: Final = {
+    (True, True): (_LOWERED[BORING_BEFORE_BODY], _LOWERED[CANDIDATES_HTML]),
+    (True, False): (_LOWERED[BORING_HTML], _LOWERED[CANDIDATES_HTML]),
+    (False, True): (_LOWERED[BORING_STRUCTURE_BEFORE_BODY], _LOWERED[CANDIDATES_STRUCTURE]),
+    (False, False): (_LOWERED[BORING_STRUCTURE], _LOWERED[CANDIDATES_STRUCTURE]),
+}
 _TAIL: Final = 16
 """Bytes left to the walking pattern at a buffer's end, where a candidate may be cut."""
 _WS_BYTES: Final = b"\t\n\f\r "
@@ -277,16 +284,19 @@ def data_state_at(buf: bytes, start: int, end: int) -> bool:
     return True
 
 
-def leap(buf: bytes, low: bytes, pos: int, candidates: re.Pattern[bytes]) -> tuple[int, int]:
+def leap(
+    buf: bytes, low: bytes | bytearray, pos: int, candidates: re.Pattern[bytes]
+) -> tuple[int, int]:
     """``(end, steps)``: how far from data-state *pos* the bytes surely need no decision.
 
     Searches for the next candidate, checks the tokenizer is in the data state there,
     passes over it when it is a harmless image, link, icon or comment, and goes on.
     Stops at a candidate that matters, where the check fails, or near the buffer's end.
-    *low* is ``buf.lower()`` and *candidates* a pattern from :func:`html_patterns`, which
-    searches it.
+    *low* is ``buf.lower()``, or a lowered prefix of it (the search then treats its end
+    as the buffer's), and *candidates* a pattern from :func:`html_patterns`, which searches
+    it.
     """
-    n = len(buf)
+    n = len(low)
     steps = 0
     while True:
         steps += 1
@@ -309,8 +319,4 @@ def html_patterns(
 ) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
     """The walking pattern and the candidates for HTML content (no foreign element open),
     both for the lowered buffer (see :func:`lowercase`)."""
-    if blocking:
-        walking = BORING_BEFORE_BODY if before_body else BORING_HTML
-        return _LOWERED[walking], _LOWERED[CANDIDATES_HTML]
-    walking = BORING_STRUCTURE_BEFORE_BODY if before_body else BORING_STRUCTURE
-    return _LOWERED[walking], _LOWERED[CANDIDATES_STRUCTURE]
+    return _HTML_PATTERNS[blocking, before_body]

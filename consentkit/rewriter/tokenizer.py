@@ -45,6 +45,10 @@ from consentkit.rewriter.tags import TAG, TAG_NAME, FoundTag, Tag, TagEndScanner
 __all__ = ["MAX_PENDING", "State", "Tokenizer"]
 
 
+_LOWER_AHEAD: Final = 16 * 1024
+"""How far past the current position the lowered copy reaches at least."""
+
+
 class Tokenizer:
     """The incremental tokenizer and editor for ASCII-compatible documents.
 
@@ -90,8 +94,9 @@ class Tokenizer:
         self._raw_cache: dict[bytes, re.Pattern[bytes]] = {}
         self._bom_pending = True
         self._lowered_of: bytes | None = None
-        self._lowered = b""
-        """``bytes.lower()`` of the buffer being tokenized, made once per buffer."""
+        self._lowered = bytearray()
+        """``bytes.lower()`` of a prefix of the buffer being tokenized (see
+        :meth:`_lowered_from`)."""
         self._passthrough = False
         self._want_lang = plan.body_start_html_for_lang is not None and bool(plan.body_start_html)
         """Set until the first start tag: if it is ``<html>``, its ``lang`` is recorded."""
@@ -216,7 +221,7 @@ class Tokenizer:
 
     def _data(self, buf: bytes, pos: int, final: bool) -> int:
         pattern = None
-        text = buf  # what the pattern reads: buf, or its lowered copy for the HTML patterns
+        text: bytes | bytearray = buf  # what the pattern reads: buf, or its lowered copy
         # The fast paths skip tags; while the <html> tag's lang is wanted, the first start
         # tag is read here (only a doctype or comments can come before it).
         if not self._out.head_pending and self.seen is None and not self._want_lang:
@@ -224,9 +229,7 @@ class Tokenizer:
                 pattern, candidates = html_patterns(
                     blocking=self._blocking, before_body=self._out.body_start_pending
                 )
-                if self._lowered_of is not buf:
-                    self._lowered_of, self._lowered = buf, buf.lower()
-                text = self._lowered
+                text = self._lowered_from(buf, pos)
                 end, steps = leap(buf, text, pos, candidates)
                 self._work += steps
                 if end > pos:
@@ -257,6 +260,20 @@ class Tokenizer:
             self._emit(buf[pos:stop])
             return stop
         return self._markup(buf, pos, final)
+
+    def _lowered_from(self, buf: bytes, pos: int) -> bytearray:
+        """A lowered prefix of *buf* reaching at least ``_LOWER_AHEAD`` bytes past *pos*
+        (or its end): extended in doubling steps, each byte lowered once, so a page that
+        passes through after its ``<body>`` is hardly lowered at all."""
+        low = self._lowered
+        if self._lowered_of is not buf:
+            low.clear()
+            self._lowered_of = buf
+        have = len(low)
+        want = min(len(buf), pos + _LOWER_AHEAD)
+        if have < want:
+            low += buf[have : min(len(buf), max(want, 2 * have))].lower()
+        return low
 
     def _markup(self, buf: bytes, pos: int, final: bool) -> int:
         n = len(buf)
