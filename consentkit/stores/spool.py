@@ -237,6 +237,8 @@ class SpooledStore:
                 self._append_inner(drafts, done)
             except Exception as exc:  # any failure: the decision must not be lost
                 cause = exc
+            if len(done) == len(drafts):
+                return done  # all stored: the spool (and its file lock) is not touched
         elif self._store_is_back():
             with self._locked():
                 try:

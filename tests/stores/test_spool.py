@@ -65,6 +65,25 @@ def test_healthy_store_passes_through(spooled: SpooledStore) -> None:
     assert not spooled.path.exists()
 
 
+def test_a_stored_append_never_takes_the_spool_lock(
+    spooled: SpooledStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spool's file lock serialises every writer; a healthy store must not pay for it."""
+    taken: list[int] = []
+    locked = spooled._locked
+
+    def counting() -> object:
+        taken.append(1)
+        return locked()
+
+    monkeypatch.setattr(spooled, "_locked", counting)
+    spooled.append(draft(0, consent_id="a"))
+    spooled.append_many([draft(1, consent_id="b"), draft(2, consent_id="c")])
+    assert taken == []
+    assert consent_ids(spooled) == ["a", "b", "c"]
+    assert not spooled._lock_path.exists()
+
+
 def test_outage_spools_then_replays_in_order(
     spooled: SpooledStore, inner: FlakyStore, caplog: pytest.LogCaptureFixture
 ) -> None:
