@@ -42,6 +42,7 @@ CORE = frozenset(
         "regions",
         "registry",
         "rules",
+        "services",
         "trackers",
         "url_host",
         "urls",
