@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from types import MappingProxyType
 from typing import Final, Literal
 
 from .categories import OPTIONAL_CATEGORIES, Category, is_category
@@ -161,6 +162,9 @@ class ServiceIndex:
                 self._providers.setdefault(provider, service)
         self._patterns = tuple(patterns)
         self._services = tuple(self._by_id.values())
+        self._categories: Mapping[str, Category] = MappingProxyType(
+            {s.id: s.category for s in self._services}
+        )
 
     @property
     def services(self) -> tuple[Service, ...]:
@@ -171,6 +175,11 @@ class ServiceIndex:
     def ids(self) -> tuple[str, ...]:
         """Every service id, in index order."""
         return tuple(self._by_id)
+
+    @property
+    def categories(self) -> Mapping[str, Category]:
+        """Each service id's category (read-only)."""
+        return self._categories
 
     def get(self, service_id: str) -> Service | None:
         """The service with this id, or ``None``."""

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import mimetypes
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
@@ -184,13 +185,13 @@ class ConsentEndpoints:
             except (UnicodeDecodeError, ValueError):
                 raise BadRequest(400, "body is not a valid form") from None
             fields: dict[str, Any] = {}
-            categories: list[str] = []
+            lists: dict[str, list[str]] = {key: [] for key in _LIST_FIELDS}
             for key, value in pairs:
-                if key == "categories":
-                    categories.append(value)
+                if key in lists:
+                    lists[key].append(value)
                 else:
                     fields.setdefault(key, value)
-            fields["categories"] = categories
+            fields.update(lists)
             return fields, False
         raise BadRequest(415, "send application/json or an HTML form")
 
@@ -206,9 +207,16 @@ class ConsentEndpoints:
         if not isinstance(action, str) or action not in VISITOR_ACTIONS:
             raise BadRequest(400, f"action must be one of {', '.join(sorted(VISITOR_ACTIONS))}")
         granted = _granted_for(action, fields.get("categories"))
+        policy = self.policy
+        services_granted, services_refused = _services_for(
+            action, fields, policy.service_index.categories
+        )
+        if action == "save" and _flag(fields.get("keep_choice")) and decision.decided:
+            granted, services_granted, services_refused = _kept(
+                decision, granted, services_granted, services_refused
+            )
         if not self.recorder.may_record(request):  # nothing is set or stored
             raise BadRequest(429, "too many consent choices from this network; retry shortly")
-        policy = self.policy
         now = datetime.now(UTC)
         stored = choice(
             policy,
@@ -217,8 +225,9 @@ class ConsentEndpoints:
             consent_id=decision.consent_id,
             now=now,
             gpc_recorded=decision.gpc,
+            services_granted=services_granted,
+            services_refused=services_refused,
         )
-        refused = stored.refused
         new = decide(
             stored,
             policy,
@@ -246,7 +255,7 @@ class ConsentEndpoints:
             response = json_reply(
                 {
                     "decision": new.as_json(),
-                    "expire": stale + self._declared_names(refused, stale),
+                    "expire": stale + self._declared_names(new, stale),
                     "receipt_id": receipt_id,
                 },
                 headers={"Cache-Control": "no-store"},
@@ -265,12 +274,21 @@ class ConsentEndpoints:
             response.headers.append((key, value))
         return response
 
-    def _declared_names(self, refused: frozenset[Category], already: list[str]) -> list[str]:
-        """Exact cookie names of refused categories, for the page script to delete."""
+    def _declared_names(self, decision: Decision, already: list[str]) -> list[str]:
+        """Exact cookie names of refused categories and refused services, for the page
+        script to delete."""
         names: dict[str, None] = dict.fromkeys(already)  # linear de-duplication
         start = len(names)
-        for category in refused:
-            names.update(dict.fromkeys(self.declaration.names(category)))
+        per_service = bool(
+            decision.services_granted or decision.services_refused or decision.pending_services
+        )
+        for category in OPTIONAL_CATEGORIES:
+            if decision.allows(category) and not per_service:
+                continue
+            for name in self.declaration.names(category):
+                service = self.policy.service_for_cookie(name) if per_service else None
+                if not decision.allows_use(category, None if service is None else service.id):
+                    names[name] = None
         return list(names)[start:]
 
     def _set_consent_cookie(
@@ -330,6 +348,70 @@ class ConsentEndpoints:
             media_type="application/json",
             headers={"Cache-Control": "public, max-age=86400"},
         )
+
+
+_LIST_FIELDS: Final = ("categories", "services", "refused_services")
+"""Form fields that may repeat (checkboxes); a JSON body gives them as lists."""
+
+
+def _kept(
+    decision: Decision, granted: frozenset[Category], sg: frozenset[str], sr: frozenset[str]
+) -> tuple[frozenset[Category], frozenset[str], frozenset[str]]:
+    """A choice added to the visitor's current one ("Always allow YouTube"): it grants or
+    refuses what it names and revokes nothing else."""
+    refused = (decision.services_refused - sg) | sr
+    return granted | decision.granted, (decision.services_granted - refused) | sg, refused
+
+
+def _flag(value: object) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() in ("1", "true", "on"))
+
+
+def _services_for(
+    action: str, fields: Mapping[str, Any], known: Mapping[str, Category]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The services a ``save`` grants and refuses on their own; a bad list is a 400.
+
+    ``services`` may also be a JSON object of id to true/false. Other actions answer
+    for whole categories, so their services follow them.
+    """
+    granted_raw = fields.get("services")
+    refused_raw = fields.get("refused_services")
+    if isinstance(granted_raw, dict):
+        if not all(isinstance(v, bool) for v in granted_raw.values()):
+            raise BadRequest(400, "services must map service ids to true or false")
+        mapping = granted_raw
+        granted_raw = [k for k, v in mapping.items() if v]
+        refused_raw = [
+            *_id_list(refused_raw, "refused_services"),
+            *(k for k, v in mapping.items() if not v),
+        ]
+    granted = _id_list(granted_raw, "services")
+    refused = _id_list(refused_raw, "refused_services")
+    unknown = [i for i in (*granted, *refused) if i not in known]
+    if unknown:
+        shown = unknown[0][:40]
+        raise BadRequest(400, f"unknown service {shown!r}: use an id the consent status lists")
+    both = set(granted) & set(refused)
+    if both:
+        raise BadRequest(400, f"service {sorted(both)[0]!r} is both granted and refused")
+    if action != "save":
+        return frozenset(), frozenset()
+    return frozenset(granted), frozenset(refused)
+
+
+def _id_list(value: object, name: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if (
+        not isinstance(value, list)
+        or len(value) > 256
+        or not all(isinstance(v, str) for v in value)
+    ):
+        raise BadRequest(400, f"{name} must be a list of service ids")
+    return list(value)
 
 
 def _granted_for(action: str, categories: object) -> frozenset[Category]:
