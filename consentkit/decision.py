@@ -330,6 +330,16 @@ class Decision:
             return False
         return service_id in self.services_granted or self.allows(category)
 
+    def service_exceptions(self) -> tuple[tuple[str, bool], ...]:
+        """``(service id, allowed)`` for each service answered apart from its category,
+        sorted: what the HTML rewriter needs besides the granted categories."""
+        ids = self.services_granted | self.services_refused | self.pending_services
+        return tuple(
+            (i, self._allows_known(i, self.service_categories[i]))
+            for i in sorted(ids)
+            if i in self.service_categories
+        )
+
     def allows_use(self, category: Category, service: str | None) -> bool:
         """Whether a cookie or element of *category*, belonging to *service* (or to no
         service), may be used: the service decides when there is one."""

@@ -19,7 +19,7 @@ from typing import Final, Literal
 from .categories import OPTIONAL_CATEGORIES, Category, is_category
 from .errors import ConfigError, did_you_mean
 from .rules import CookieRule, is_https_url, knowledge_base
-from .trackers import TrackerIndex, default_index
+from .trackers import Tracker, TrackerIndex, default_index
 
 __all__ = [
     "BUILTIN_SERVICES",
@@ -28,6 +28,7 @@ __all__ = [
     "ServiceIndex",
     "builtin_services",
     "load_services",
+    "service_trackers",
 ]
 
 MAX_DECLARED_SERVICES: Final = 64
@@ -158,7 +159,7 @@ class ServiceIndex:
                     self._exact.setdefault(cookie, service)
             for domain in service.domains:
                 self._hosts.setdefault(domain, service)
-            for provider in service.providers:
+            for provider in service.providers or (service.name,):
                 self._providers.setdefault(provider, service)
         self._patterns = tuple(patterns)
         self._services = tuple(self._by_id.values())
@@ -225,6 +226,16 @@ class ServiceIndex:
     def unknown_id_hint(self, service_id: str) -> str:
         """A "did you mean" for an unknown id, or the list of known ones."""
         return did_you_mean(service_id, self._by_id, or_list="known services: ")
+
+
+def service_trackers(services: Iterable[Service]) -> tuple[Tracker, ...]:
+    """Tracker entries for declared services with hosts, so their scripts, frames and
+    pixels are blocked like known trackers' (a site adds them to its tracker index)."""
+    return tuple(
+        Tracker(s.name, s.category, frozenset({"script", "embed", "pixel"}), s.domains)
+        for s in services
+        if s.domains and s.source == "declared"
+    )
 
 
 def _rule_pattern(rule: CookieRule) -> str | None:

@@ -60,6 +60,15 @@
   function allows(category) {
     return category === "necessary" || has(decision.granted, category);
   }
+  function allowsService(id) {
+    return has((decision.services || {}).granted, id);
+  }
+  // A blocked element belonging to a service runs when that service is allowed, else
+  // when its category is.
+  function elementAllowed(el) {
+    var service = el.getAttribute("data-ck-service");
+    return service ? allowsService(service) : allows(el.getAttribute("data-ck-category"));
+  }
   function grantedOptional() {
     return OPTIONAL.filter(allows);
   }
@@ -224,12 +233,11 @@
       }
     }
   }
-  function activate(categories) {
-    if (!categories.length || !blockKey) return;
+  function activate() {
+    if (!blockKey) return;
     var found = document.querySelectorAll("[data-ck-blocked]");
     run(Array.prototype.filter.call(found, function (el) {
-      return el.getAttribute("data-ck-blocked") === blockKey &&
-        has(categories, el.getAttribute("data-ck-category"));
+      return el.getAttribute("data-ck-blocked") === blockKey && elementAllowed(el);
     }));
   }
   function expireCookie(name) {
@@ -266,9 +274,8 @@
     var revoked = (before.granted || []).filter(function (c) {
       return c !== "necessary" && !allows(c);
     });
-    var added = grantedOptional().filter(function (c) {
-      return !has(before.granted, c);
-    });
+    var servicesBefore = (before.services || {}).granted || [];
+    var revokedServices = servicesBefore.filter(function (id) { return !allowsService(id); });
     (data.expire || []).forEach(expireCookie);
     updateConsentMode();
     if (banner) banner.hidden = true;
@@ -277,14 +284,15 @@
     closePrefs();
     sync();
     if (focusInBanner && settingsButton()) settingsButton().focus();
-    announce(texts[revoked.length ? "announce_withdrawn" : ANNOUNCE[action]]);
+    var withdrawn = revoked.length || revokedServices.length;
+    announce(texts[withdrawn ? "announce_withdrawn" : ANNOUNCE[action]]);
     notify();
-    if (revoked.length) {
+    if (withdrawn) {
       // Scripts that already ran cannot be unloaded: start again without them.
       setTimeout(function () { location.reload(); }, 300);
       return;
     }
-    activate(added);
+    activate();
   }
   function nativeSubmit(form, action) {
     var input = document.createElement("input");
@@ -301,16 +309,30 @@
     var categories = data.getAll("categories");
     var add = form.getAttribute("data-ck-add");
     var remove = form.getAttribute("data-ck-remove");
-    if (action === "save" && add) {
-      categories = grantedOptional().concat(has(grantedOptional(), add) ? [] : [add]);
+    var addService = form.getAttribute("data-ck-add-service");
+    var body = {
+      action: action,
+      categories: categories,
+      services: data.getAll("services"),
+      refused_services: data.getAll("refused_services"),
+      via: "banner"
+    };
+    if (action === "save" && addService) {
+      // "Always allow YouTube": that service only, the rest of the choice kept.
+      body.categories = [];
+      body.services = [addService];
+      body.refused_services = [];
+      body.keep_choice = true;
+    } else if (action === "save" && add) {
+      body.categories = grantedOptional().concat(has(grantedOptional(), add) ? [] : [add]);
     } else if (action === "save" && remove) {
-      categories = grantedOptional().filter(function (c) { return c !== remove; });
+      body.categories = grantedOptional().filter(function (c) { return c !== remove; });
     }
     fetch(prefix, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ action: action, categories: categories, via: "banner" })
+      body: JSON.stringify(body)
     })
       .then(function (response) {
         if (!response.ok) throw new Error("HTTP " + response.status);
@@ -365,6 +387,7 @@
 
   window.consentkit = {
     allows: allows,
+    allowsService: allowsService,
     show: function () {
       if (!banner) {
         openPrefs();

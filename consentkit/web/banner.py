@@ -247,20 +247,10 @@ class Banner:
         return self._body_cached(_render_key(ctx), self._declaration.version)
 
     def _render_body(self, key: tuple[Any, ...], version: int) -> str:
-        (lang, decided, granted, refused, pending, model, region, gpc, reason, revision,
-         nonce, return_to, gpc_honoured) = key  # fmt: skip
+        (lang, decided, granted, _, pending, model, _, _, _, _,
+         nonce, return_to, gpc_honoured, _, pending_services) = key  # fmt: skip
         granted_set = frozenset(granted) | {"necessary"}
-        public = {
-            "decided": decided,
-            "granted": [c for c in CATEGORIES if c in granted_set],
-            "refused": [c for c in CATEGORIES if c in refused],
-            "pending": [c for c in CATEGORIES if c in pending],
-            "model": model,
-            "region": region,
-            "gpc": gpc,
-            "reason": reason,
-            "revision": revision,
-        }
+        public = _public_decision(key, self.policy.service_index.categories)
         context = self._common(lang, nonce, return_to)
         texts = context["t"]
         announce = {
@@ -276,7 +266,7 @@ class Banner:
         context.update(
             decision_json=json.dumps(public, separators=(",", ":")),
             announce_json=json.dumps(announce, ensure_ascii=False, separators=(",", ":")),
-            show_first_layer=bool(pending) and model != "notice",
+            show_first_layer=bool(pending or pending_services) and model != "notice",
             model=model,
             decided=decided,
             gpc_honoured=gpc_honoured,
@@ -340,6 +330,7 @@ class Banner:
         language: str,
         granted: Iterable[str] = (),
         return_to: str = "/",
+        service: str | None = None,
     ) -> str:
         """An accessible stand-in shown before a blocked iframe.
 
@@ -347,12 +338,15 @@ class Banner:
         this one frame without recording consent; "Always allow <category>" is a form
         posting ``save`` with the category added to *granted* (the categories the
         visitor granted already, so adding one revokes nothing), which works without JS.
+        With a known *service* the placeholder names it: "Load content from YouTube" and
+        "Always allow YouTube", whose form grants that service only (``keep_choice``).
         """
         cat = _as_category(category, self.policy.unclassified)
-        keep = tuple(c for c in OPTIONAL_CATEGORIES if c in set(granted) | {cat})
-        return self._placeholder_cached(
-            str(provider or ""), cat, str(src or ""), self._language(language), keep, return_to
-        )
+        found = self.policy.service_index.get(service) if service else None
+        keep = () if found else tuple(c for c in OPTIONAL_CATEGORIES if c in {*granted, cat})
+        who, service_id = (found.name, found.id) if found else (str(provider or ""), "")
+        src, lang = str(src or ""), self._language(language)
+        return self._placeholder_cached(who, cat, src, lang, keep, return_to, service_id)
 
     def _render_placeholder(
         self,
@@ -362,6 +356,7 @@ class Banner:
         language: str,
         keep: tuple[str, ...],
         return_to: str,
+        service: str,
     ) -> str:
         context = self._common(language, None, return_to)
         texts = context["t"]
@@ -376,10 +371,38 @@ class Banner:
             message=fill(
                 texts["placeholder"], provider=provider or host or src[:60] or "?", category=label
             ),
-            always_allow=fill(texts["always_allow"], category=label),
+            always_allow=fill(texts["always_allow"], category=provider if service else label),
+            load_text=fill(texts["load_from"], provider=provider) if service else texts["load"],
             keep=keep,
+            service=service,
         )
         return self._env.get_template("placeholder.html").render(context)
+
+
+def _public_decision(key: tuple[Any, ...], categories: Mapping[str, str]) -> dict[str, Any]:
+    """The page script's view of a decision (``Decision.as_json`` in its shape), from a
+    render key."""
+    (_, decided, granted, refused, pending, model, region, gpc, reason, revision,
+     _, _, _, exceptions, pending_services) = key  # fmt: skip
+    granted_set = frozenset(granted) | {"necessary"}
+    answers = dict(exceptions)
+    allowed = {i: answers.get(i, category in granted_set) for i, category in categories.items()}
+    return {
+        "decided": decided,
+        "granted": [c for c in CATEGORIES if c in granted_set],
+        "refused": [c for c in CATEGORIES if c in refused],
+        "pending": [c for c in CATEGORIES if c in pending],
+        "model": model,
+        "region": region,
+        "gpc": gpc,
+        "reason": reason,
+        "revision": revision,
+        "services": {
+            "granted": [i for i, ok in allowed.items() if ok],
+            "refused": [i for i, ok in allowed.items() if not ok and i not in pending_services],
+            "pending": list(pending_services),
+        },
+    }
 
 
 def _render_key(ctx: BannerContext) -> tuple[Any, ...]:
@@ -399,6 +422,8 @@ def _render_key(ctx: BannerContext) -> tuple[Any, ...]:
         ctx.nonce,
         ctx.return_to,
         ctx.gpc_honoured,
+        d.service_exceptions(),
+        tuple(sorted(d.pending_services)),
     )
 
 

@@ -263,10 +263,13 @@ class ResponseEditor:
                     language=language[0],
                     granted=decision.granted,
                     return_to=request.return_to,
+                    service=blocked.service,
                 )
 
         plan = RewritePlan(
             granted=decision.granted,
+            services=rules.policy.service_index,
+            service_answers=decision.service_exceptions(),
             trackers=rules.trackers,
             head_html=head_html,
             body_start_html=body_html,
