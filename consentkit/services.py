@@ -24,12 +24,37 @@ from .trackers import Tracker, TrackerIndex, default_index
 __all__ = [
     "BUILTIN_SERVICES",
     "MAX_DECLARED_SERVICES",
+    "SERVICE_ENTRY_PREFIX",
     "Service",
     "ServiceIndex",
     "builtin_services",
     "load_services",
+    "receipt_entries",
     "service_trackers",
+    "split_entries",
 ]
+
+SERVICE_ENTRY_PREFIX: Final = "service:"
+"""Receipts list services in their ``granted`` / ``refused`` lists after the categories, as
+``service:<id>``: the record keeps its shape, so stored receipts and their hashes stay valid."""
+
+
+def receipt_entries(ids: Iterable[str]) -> tuple[str, ...]:
+    """``service:<id>`` entries for a receipt's list, sorted."""
+    return tuple(SERVICE_ENTRY_PREFIX + i for i in sorted(ids))
+
+
+def split_entries(values: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A receipt list split into its categories and its service ids."""
+    categories: list[str] = []
+    services: list[str] = []
+    for value in values:
+        if value.startswith(SERVICE_ENTRY_PREFIX):
+            services.append(value[len(SERVICE_ENTRY_PREFIX) :])
+        else:
+            categories.append(value)
+    return tuple(categories), tuple(services)
+
 
 MAX_DECLARED_SERVICES: Final = 64
 """Most ``[[services]]`` one policy may declare: each may take a few bytes of the consent

@@ -214,6 +214,10 @@ class Banner:
                 c: [[r.name, r.provider, r.purpose, r.retention] for r in rows(c)]
                 for c in CATEGORIES
             },
+            "services": [
+                [v.id, v.name, v.category, v.description, v.privacy_policy]
+                for v in self.policy.service_index.services
+            ],
         }
         blob = json.dumps(shown, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
