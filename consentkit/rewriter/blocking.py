@@ -126,6 +126,7 @@ class Blocker:
             self._enc,
             plan.services,
             plan.service_answers,
+            plan.preconsent_providers,
         )
         """Everything besides a tag's bytes that its decision depends on."""
         # any tracker's URL in a string literal makes an inline script a loader
@@ -262,6 +263,8 @@ class Blocker:
 
     def _ok(self, category: str, tracker: Tracker | None, tag: Tag | None = None) -> bool:
         """Whether an element may run: its service decides when answered on its own."""
+        if tracker is not None and tracker.provider in self.plan.preconsent_providers:
+            return True
         if not self.plan.service_answers:
             return self.plan.allows(category)
         return self.plan.permits(category, self._service(tracker, tag))

@@ -105,6 +105,9 @@ class RewritePlan:
 
     services: ServiceIndex | None = None
     """Which service a tracker or a ``data-service`` marking belongs to."""
+    preconsent_providers: frozenset[str] = frozenset()
+    """Tracker providers whose tags load whatever the consent (Google's tags under
+    Consent Mode ``advanced``, before a choice: they run with every signal denied)."""
     service_answers: tuple[tuple[str, bool], ...] = ()
     """``(service id, allowed)`` for services answered apart from their category: granted
     in a refused category, refused (or not yet asked) in a granted one."""

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from ..consent_mode import advanced_mode_providers
 from ..decision import Decision
 from ..enforcement import cookies_to_expire, enforce_set_cookies, expiry_headers
 from ..policy import Policy
@@ -270,6 +271,11 @@ class ResponseEditor:
             granted=decision.granted,
             services=rules.policy.service_index,
             service_answers=decision.service_exceptions(),
+            preconsent_providers=advanced_mode_providers(
+                rules.policy.consent_mode,
+                decided=decision.decided or decision.crawler,
+                gpc=decision.gpc,
+            ),
             trackers=rules.trackers,
             head_html=head_html,
             body_start_html=body_html,
