@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from consentkit.receipts import GENESIS_HASH, format_timestamp, seal  # noqa: E402
-from consentkit.stores import _sql, open_store  # noqa: E402
+from consentkit.stores import _schema, _sql, open_store  # noqa: E402
 from tests.pg_server import PgServer, PostgresUnavailable  # noqa: E402
 from tests.receipt_factory import KEYS, draft  # noqa: E402
 
@@ -77,8 +77,8 @@ def bulk_fill(path: Path, count: int) -> float:
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA synchronous = OFF")
     insert = (
-        f"INSERT INTO {_sql.RECEIPTS} ({_sql.SELECT_COLUMNS}) "
-        f"VALUES ({_sql.placeholders(len(_sql.COLUMNS), '?')})"
+        f"INSERT INTO {_schema.RECEIPTS} ({_schema.SELECT_COLUMNS}) "
+        f"VALUES ({_sql.placeholders(len(_schema.COLUMNS), '?')})"
     )
     drafts = [draft(i) for i in range(500)]
     prev, batch = GENESIS_HASH, []
@@ -86,7 +86,7 @@ def bulk_fill(path: Path, count: int) -> float:
         receipt = seal(drafts[seq % 500], seq=seq, prev_hash=prev, keys=KEYS)
         prev = receipt.hash
         batch.append(
-            _sql.receipt_params(
+            _schema.receipt_params(
                 receipt,
                 encode_list=lambda v: json.dumps(list(v)),
                 encode_time=format_timestamp,
@@ -96,7 +96,7 @@ def bulk_fill(path: Path, count: int) -> float:
             conn.executemany(insert, batch)
             batch = []
     conn.executemany(insert, batch)
-    conn.execute(f"UPDATE {_sql.HEAD} SET seq = ?, hash = ? WHERE id = 1", (count, prev))
+    conn.execute(f"UPDATE {_schema.HEAD} SET seq = ?, hash = ? WHERE id = 1", (count, prev))
     conn.commit()
     conn.close()
     return time.perf_counter() - started

@@ -110,7 +110,12 @@ def consent_token(cookie_header: str | bytes, name: str) -> str | None:
     another domain or path (planted by a sibling subdomain, say), and neither copy can be
     trusted to be the visitor's own, so duplicates read as no decision.
     """
-    found: list[str] = [value for key, value in parse_cookie_pairs(cookie_header) if key == name]
+    return token_in(parse_cookie_pairs(cookie_header), name)
+
+
+def token_in(pairs: list[tuple[str, str]], name: str) -> str | None:
+    """:func:`consent_token` over a header already split into pairs."""
+    found: list[str] = [value for key, value in pairs if key == name]
     return found[0] if len(found) == 1 else None
 
 
@@ -478,11 +483,10 @@ def decide(
         signal_id, stored = stored.consent_id, None
     if stored is not None:
         previous = stored.granted
-        lifetime = policy.lifetime_days(stored.granted)
-        age_days = (now - stored.decided_at).total_seconds() / 86400
+        start, end = recorded_window(stored, policy)
         if stored.revision != policy.revision:
             reason = "new_revision"
-        elif age_days > lifetime or age_days < -1:
+        elif not start <= now.timestamp() <= end:
             reason = "expired"
         else:
             return _from_stored(stored, policy, model, region, gpc)
@@ -515,6 +519,13 @@ def decide(
         gpc_recorded=signal_id is not None,
         service_categories=policy.service_index.categories,
     )
+
+
+def recorded_window(stored: StoredConsent, policy: Policy) -> tuple[float, float]:
+    """When (POSIX seconds, inclusive) a stored choice counts: from a day before it was
+    made (clock skew between servers) to the end of its lifetime under *policy*."""
+    made = stored.decided_at.timestamp()
+    return made - 86400, made + policy.lifetime_days(stored.granted) * 86400
 
 
 def _from_stored(

@@ -156,7 +156,7 @@ class ReceiptDraft:
             raise ValueError("consent_id must be a non-empty string")
         if not isinstance(self.action, str) or not self.action:
             raise ValueError("action must be a non-empty string")
-        for name in _TEXT_FIELDS:
+        for name in TEXT_FIELDS:
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"{name} must be a string")
         if self.ip is not None and not isinstance(self.ip, str):
@@ -170,7 +170,7 @@ class ReceiptDraft:
         set_(self, "expires_at", _utc("expires_at", self.expires_at))
 
 
-_TEXT_FIELDS: Final = (
+TEXT_FIELDS: Final = (
     "policy_revision",
     "shown_hash",
     "language",

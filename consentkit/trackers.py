@@ -162,11 +162,17 @@ class TrackerIndex:
             re.compile("|".join(regex_alternatives).encode("utf-8")) if regex_alternatives else None
         )
         self._inline_cache: dict[bytes, object] = {}
+        self._categories = frozenset(t.category for t in self._trackers)
 
     @property
     def trackers(self) -> tuple[Tracker, ...]:
         """All trackers, in priority order."""
         return self._trackers
+
+    @property
+    def categories(self) -> frozenset[str]:
+        """Every category some tracker of the index belongs to (asked on every response)."""
+        return self._categories
 
     def with_extra(self, extra: Iterable[Tracker]) -> TrackerIndex:
         """Return a new index where *extra* (e.g. a site's declared trackers) take precedence."""

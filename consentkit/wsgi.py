@@ -170,7 +170,7 @@ class _Response:
         self._decision = decision
         self._start_response = start_response
         self._editor: ResponseEditor | None = None
-        self._held: tuple[str, Headers] | None = None
+        self._held: tuple[str, list[tuple[bytes, bytes]]] | None = None
         self._written: list[bytes] = []
         self._started = False
         self._closed = False
@@ -193,14 +193,16 @@ class _Response:
             # Untouched headers (the common case) go back as the app wrote them.
             out = headers if raw is given else _to_str(raw)
             return self._start_response(status, out, exc_info)
-        self._held = (status, _to_str(raw))
+        self._held = (status, raw)  # converted when sent: sniffing may still edit it
         return self._written.append
 
     def _flush_start(self, length: int | None = None) -> None:
         if self._started or self._held is None:
             return
-        status, headers = self._held
-        if length is not None and self._request.method != "HEAD":
+        status, raw = self._held
+        headers = _to_str(raw)
+        resized = self._editor is not None and self._editor.resized
+        if length is not None and resized and self._request.method != "HEAD":
             headers.append(("content-length", str(length)))
         self._started = True
         self._start_response(status, headers)
@@ -236,7 +238,10 @@ class _Response:
                 self._flush_start()
                 yield payload
             if not more:
-                return  # an undecodable compressed body ends at the last good byte
+                # An undecodable compressed body ends at the last good byte; a withheld
+                # one before its first: either way the headers still go out.
+                self._flush_start()
+                return
         payload, _ = editor.body(b"", False)
         self._flush_start()
         yield payload

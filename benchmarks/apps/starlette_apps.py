@@ -183,7 +183,7 @@ class ObviousConsentMiddleware(BaseHTTPMiddleware):
     def __init__(self, app: ASGIApp, *, policy: Policy, secret_key: str) -> None:
         super().__init__(app)
         self.policy = policy
-        self.codec = ConsentCodec(secret_key)
+        self.codec = ConsentCodec(secret_key, site=policy.site_id)
         decision = decide(None, policy, now=datetime.now(UTC))
         banner = Banner(policy)
         self.banner_html = banner.body_html(BannerContext(decision, "en", "/"))

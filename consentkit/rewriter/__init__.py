@@ -25,7 +25,13 @@ import codecs
 import dataclasses
 
 from consentkit.rewriter.blocking import Blocker, Nested
-from consentkit.rewriter.charset import ascii_compatible, canonical, sniff_charset, transcode
+from consentkit.rewriter.charset import (
+    REPLACEMENT,
+    ascii_compatible,
+    canonical,
+    sniff_charset,
+    transcode,
+)
 from consentkit.rewriter.plan import (
     Blocked,
     RewritePlan,
@@ -85,8 +91,9 @@ class HTMLRewriter:
 
     *encoding* is the document's charset if known (see :func:`sniff_charset`); without it a
     byte order mark is honoured and inserted text uses character references for non-ASCII.
-    UTF-16 documents are transcoded around the byte-level tokenizer; documents in other
-    encodings that are not ASCII-compatible pass through unchanged (``passthrough``).
+    UTF-16 documents are transcoded around the byte-level tokenizer. A document in the
+    ``replacement`` encoding (or any that is not ASCII-compatible) cannot be rewritten: it
+    fails closed, its body withheld (``refused``), never passed on live.
     """
 
     def __init__(
@@ -95,7 +102,7 @@ class HTMLRewriter:
         self.plan = plan
         self.encoding: str | None = canonical(encoding) if encoding else None
         self.transcoded = False
-        self.passthrough = False
+        self.refused = False
         self._max = max_pending
         self._started = False
         self._head = b""
@@ -136,8 +143,8 @@ class HTMLRewriter:
             self._decoder = codecs.getincrementaldecoder(encoding)("surrogatepass")
             self._decoder_out = codecs.getincrementaldecoder("utf-8")("surrogatepass")
             self._core = _tokenizer(self.plan, "utf-8", self._max)
-        elif encoding is not None and not ascii_compatible(encoding):
-            self.passthrough = True
+        elif encoding == REPLACEMENT or (encoding is not None and not ascii_compatible(encoding)):
+            self.refused = True
         else:
             self._core = _tokenizer(self.plan, encoding, self._max)
 
@@ -157,8 +164,8 @@ class HTMLRewriter:
                 return b""
             chunk, self._head = self._head, b""
             self._setup(chunk)
-        if self.passthrough or self._core is None:
-            return chunk
+        if self.refused or self._core is None:
+            return b""
         if self._decoder is None or self._decoder_out is None:
             return self._core.feed(chunk, final)
         codec = self.encoding or "utf-16-le"

@@ -130,7 +130,7 @@ class Blocker:
         )
         """Everything besides a tag's bytes that its decision depends on."""
         # any tracker's URL in a string literal makes an inline script a loader
-        categories = {t.category for t in plan.trackers.trackers}
+        categories = plan.trackers.categories
         self._consulted: list[tuple[str, str, Tracker | None]] = []
         self._answers: dict[tuple[str, str], Tracker | None] = {}
         """Hook answers already obtained for the tag being decided (each asked once)."""

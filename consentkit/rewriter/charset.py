@@ -6,32 +6,31 @@ import codecs
 import re
 from collections.abc import Callable
 
-__all__ = ["ascii_compatible", "canonical", "sniff_charset", "transcode"]
+from ..mime import extract_mime_type
+from .labels import REPLACEMENT, whatwg_codec
+
+__all__ = ["REPLACEMENT", "ascii_compatible", "canonical", "sniff_charset", "transcode"]
 
 _META_CHARSET = re.compile(
     rb"""<meta[\t\n\f\r /][^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.I
 )
-_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.I)
 _COMMENT = re.compile(rb"<!--.*?(?:-->|$)", re.S)
 
 
 def canonical(label: str) -> str | None:
-    """Python's codec name for a charset label, or ``None`` when unknown."""
-    try:
-        name = codecs.lookup(label.strip()).name
-    except LookupError:
-        return None
-    if name == "utf-16":
-        return "utf-16-le"
-    return name
+    """The Python codec a browser's decoder matches for *label*; ``None`` when no browser
+    knows the label; :data:`REPLACEMENT` for the encodings a browser refuses to decode."""
+    return whatwg_codec(label)
 
 
 def sniff_charset(content_type: str | None, first_bytes: bytes) -> str | None:
     """Return the Python codec name of a document, or ``None`` when nothing says.
 
-    A byte order mark wins, then the ``charset`` of the Content-Type header, then a
+    A byte order mark wins, then the ``charset`` of the Content-Type header (*content_type*
+    is the combined value of every ``Content-Type`` line, read as Fetch does), then a
     ``<meta charset>`` / ``<meta http-equiv content>`` in the first 1024 bytes (where, as
-    browsers do, a declared UTF-16 means UTF-8).
+    browsers do, a declared UTF-16 means UTF-8). Only WHATWG labels count: a label no
+    browser knows is skipped, as browsers skip it.
     """
     if first_bytes.startswith(codecs.BOM_UTF8):
         return "utf-8"
@@ -39,12 +38,11 @@ def sniff_charset(content_type: str | None, first_bytes: bytes) -> str | None:
         return "utf-16-le"
     if first_bytes.startswith(codecs.BOM_UTF16_BE):
         return "utf-16-be"
-    if content_type:
-        found = _HEADER_CHARSET.search(content_type)
-        if found is not None:
-            name = canonical(found.group(1))
-            if name is not None:
-                return name
+    mime = extract_mime_type(content_type) if content_type else None
+    if mime is not None and mime.charset is not None:
+        name = canonical(mime.charset)
+        if name is not None:
+            return name
     found_meta = _META_CHARSET.search(_COMMENT.sub(b"", first_bytes[:1024]))
     if found_meta is not None:
         name = canonical(found_meta.group(1).decode("ascii", "replace"))

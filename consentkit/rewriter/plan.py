@@ -152,8 +152,7 @@ class RewritePlan:
         """
         if any(not allowed for _, allowed in self.service_answers):
             return False
-        possible: set[str] = {*CATEGORIES, self.unclassified_category}
-        possible.update(t.category for t in self.trackers.trackers)
+        possible = {*CATEGORIES, self.unclassified_category, *self.trackers.categories}
         return all(self.allows(category) for category in possible)
 
 

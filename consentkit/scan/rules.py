@@ -274,50 +274,38 @@ def _consent_violations(
 ) -> Iterable[Finding]:
     when = phase.replace("_", " ")
     gpc = run.options.gpc and visit.kind == "before_choice"
+
+    def violation(
+        kind: str,
+        message: str,
+        subject: Literal["cookie", "storage", "request"],
+        name: str,
+        category: str,
+    ) -> Finding:
+        return Finding(
+            "violation", f"{kind}_{phase}", message, url, visit.kind, subject, name, category
+        )
+
     for cookie in visit.cookies:
         verdict = classifier.item(cookie.name, cookie.domain)
         if verdict.needs_consent:
-            yield Finding(
-                "violation",
-                f"cookie_{phase}",
-                f"cookie {cookie.name} ({verdict.required}) set {when}",
-                url,
-                visit.kind,
-                "cookie",
-                cookie.name,
-                verdict.required,
-            )
+            message = f"cookie {cookie.name} ({verdict.required}) set {when}"
+            yield violation("cookie", message, "cookie", cookie.name, verdict.required)
             if gpc and verdict.required == "targeting":
                 yield _gpc_finding(url, "cookie", cookie.name)
     for item in visit.storage:
         verdict = classifier.item(item.key)
         if verdict.needs_consent:
-            yield Finding(
-                "violation",
-                f"storage_{phase}",
-                f"{item.area}Storage key {item.key} ({verdict.required}) written {when}",
-                url,
-                visit.kind,
-                "storage",
-                item.key,
-                verdict.required,
-            )
+            message = f"{item.area}Storage key {item.key} ({verdict.required}) written {when}"
+            yield violation("storage", message, "storage", item.key, verdict.required)
     seen: set[str] = set()
     for request in visit.requests:
         tracker = classifier.tracker(request.url, run.start_url)
         if tracker is None or tracker.provider in seen:
             continue
         seen.add(tracker.provider)
-        yield Finding(
-            "violation",
-            f"tracker_{phase}",
-            f"request to {tracker.provider} ({tracker.category}) {when}: {request.url}",
-            url,
-            visit.kind,
-            "request",
-            tracker.provider,
-            tracker.category,
-        )
+        message = f"request to {tracker.provider} ({tracker.category}) {when}: {request.url}"
+        yield violation("tracker", message, "request", tracker.provider, tracker.category)
         if gpc and tracker.category == "targeting":
             yield _gpc_finding(url, "request", tracker.provider)
 

@@ -1,132 +1,44 @@
-"""What the SQL stores share (private): row mapping, query pieces, and one read and one write
-path (:class:`SQLReadMixin`, :class:`SQLStore`) that each backend parameterises with
-its dialect: the placeholder, how a transaction starts, how the chain head is locked.
+"""What the SQL stores share (private): query pieces, and one read and one write path
+(:class:`SQLReadMixin`, :class:`SQLStore`) that each backend parameterises with its dialect:
+the placeholder, how a transaction starts, how the chain head is locked. The schema and the
+row mapping live in :mod:`._schema`, the export's SQL in :mod:`._export_sql`.
 """
 
 # ruff: noqa: S608  (SQL text is built only from module constants; values are bound)
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Final, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from ..errors import ChainError, ConfigError, StoreError
 from ..receipts import (
-    RECEIPT_FIELDS,
     ChainAnchor,
     Receipt,
     ReceiptDraft,
-    parse_stored_timestamp,
     seal,
     seal_anchor,
-    sign_head,
-    unchecked_receipt,
     verify_chain,
 )
 from ._group import GroupCommit
+from ._schema import (
+    ANCHORS,
+    COLUMNS,
+    HEAD,
+    RECEIPTS,
+    SCHEMA,
+    SELECT_COLUMNS,
+    Migrations,
+    head_update,
+    receipt_params,
+    row_to_receipt,
+    sign_legacy_head,
+    stored_datetime,
+)
 from .base import ChainHead, Stats
 
 _T = TypeVar("_T")
-
-RECEIPTS: Final = "consentkit_receipts"
-HEAD: Final = "consentkit_chain_head"
-ANCHORS: Final = "consentkit_anchors"
-SCHEMA: Final = "consentkit_schema"
-
-COLUMNS: Final[tuple[str, ...]] = (
-    "seq",
-    "receipt_id",
-    "consent_id",
-    "action",
-    "granted",
-    "refused",
-    "policy_revision",
-    "shown_hash",
-    "language",
-    "jurisdiction",
-    "consent_model",
-    "collection",
-    "page",
-    "user_agent",
-    "ip",
-    "timestamp",
-    "expires_at",
-    "prev_hash",
-    "hash",
-    "hmac",
-    "key_id",
-)
-SELECT_COLUMNS: Final = ", ".join(f'"{c}"' for c in COLUMNS)
-_LISTS: Final = frozenset({"granted", "refused"})
-_TIMES: Final = frozenset({"timestamp", "expires_at"})
-_LIST_INDEXES: Final = tuple(i for i, c in enumerate(COLUMNS) if c in _LISTS)
-_TIME_INDEXES: Final = tuple(i for i, c in enumerate(COLUMNS) if c in _TIMES)
-
-
-def _as_tuple(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return tuple(json.loads(value))
-    return tuple(value)
-
-
-def _as_datetime(value: Any) -> datetime:
-    if isinstance(value, str):
-        # Non-canonical text is marked, and verification reports it.
-        return parse_stored_timestamp(value)
-    result: datetime = value.astimezone(UTC)
-    return result
-
-
-# Schema 2: the chain head carries a signature (receipts.sign_head).
-HEAD_SIGNATURE_MIGRATION: Final = f"ALTER TABLE {HEAD} ADD COLUMN hmac TEXT NOT NULL DEFAULT ''"
-
-
-def head_update(
-    param: str, seq: int, hash_: str, keys: Sequence[str | bytes]
-) -> tuple[str, tuple[Any, ...]]:
-    """The statement and parameters that move the chain head to *seq*, signed."""
-    sql = f"UPDATE {HEAD} SET seq = {param}, hash = {param}, hmac = {param} WHERE id = 1"
-    return sql, (seq, hash_, sign_head(seq, hash_, keys=keys))
-
-
-def sign_legacy_head(conn: Any, param: str, current: int, keys: Sequence[str | bytes]) -> None:
-    """During a migration from schema 1, sign the head schema 1 left unsigned (with a key)."""
-    if not 0 < current < 2 or not keys:
-        return
-    row = conn.execute(f"SELECT seq, hash FROM {HEAD} WHERE id = 1").fetchone()
-    if row is not None and int(row[0]) > 0:
-        conn.execute(*head_update(param, int(row[0]), str(row[1]), keys))
-
-
-def row_to_receipt(row: Sequence[Any]) -> Receipt:
-    """Map a row selected with :data:`SELECT_COLUMNS` to a receipt (no re-validation)."""
-    values = list(row)
-    for i in _LIST_INDEXES:
-        values[i] = _as_tuple(values[i])
-    for i in _TIME_INDEXES:
-        values[i] = _as_datetime(values[i])
-    return unchecked_receipt(dict(zip(COLUMNS, values, strict=True)))
-
-
-def receipt_params(
-    receipt: Receipt,
-    *,
-    encode_list: Callable[[tuple[str, ...]], Any],
-    encode_time: Callable[[datetime], Any],
-) -> tuple[Any, ...]:
-    """Column values of *receipt* in :data:`COLUMNS` order, encoded for one backend."""
-    out: list[Any] = []
-    for column in COLUMNS:
-        value = getattr(receipt, column)
-        if column in _LISTS:
-            value = encode_list(value)
-        elif column in _TIMES:
-            value = encode_time(value)
-        out.append(value)
-    return tuple(out)
 
 
 def placeholders(count: int, mark: str) -> str:
@@ -221,131 +133,6 @@ def purge_cutoff_time(older_than: datetime) -> datetime:
     return cutoff
 
 
-# --- export fast path: the database renders JSON text and escaped CSV cells ------------
-
-_FIELDS_IN_EXPORT_ORDER: Final = RECEIPT_FIELDS
-
-
-def json_object_sql(
-    function: str, list_expr: Callable[[str], str], time_expr: Callable[[str], str]
-) -> str:
-    """A SQL expression building one receipt's JSON object, keys in model order."""
-    parts = []
-    for name in _FIELDS_IN_EXPORT_ORDER:
-        column = f'"{name}"'
-        if name in _LISTS:
-            column = list_expr(column)
-        elif name in _TIMES:
-            column = time_expr(column)
-        parts.append(f"'{name}', {column}")
-    return f"{function}({', '.join(parts)})"
-
-
-def csv_line_sql(
-    position: str,
-    control: Callable[[int], str],
-    list_expr: Callable[[str], str],
-    time_expr: Callable[[str], str],
-) -> tuple[str, str, str]:
-    """SQL rendering one whole CSV record (no line end), as ``csv.writer`` would.
-
-    Returns three select lists, each over the one before, so the database computes
-    every value once: *cells* selects the raw cells ``c0, c1, ...`` from the receipts
-    table; *joined* passes them on with ``j``, all cells joined by a unit separator;
-    *record* is the CSV record. A record whose cells need no formula escaping (like
-    :func:`consentkit.stores.export.csv_safe`) and no quoting is ``j`` with commas: a handful
-    of string searches. Only the rare other records are built cell by cell.
-    *position* is ``instr`` or ``strpos``.
-    """
-    sep = control(31)
-    risky = ["'='", "'+'", "'-'", "'@'", control(9), control(13)]
-    needs_quotes = ["'\"'", "','", control(10), control(13)]
-    cells: list[str] = []
-    names: list[str] = []
-    slow: list[str] = []
-    for i, name in enumerate(_FIELDS_IN_EXPORT_ORDER):
-        column = f'"{name}"'
-        cell = f"c{i}"
-        names.append(cell)
-        if name == "seq":
-            cells.append(f"CAST({column} AS TEXT) AS {cell}")
-            slow.append(cell)
-            continue
-        if name in _LISTS:
-            value = list_expr(column)
-        elif name in _TIMES:
-            value = time_expr(column)
-        else:
-            value = f"COALESCE({column}, '')"
-        cells.append(f"{value} AS {cell}")
-        escaped = (
-            f"CASE WHEN substr({cell}, 1, 1) IN ({', '.join(risky)}) "
-            f"THEN '''' || {cell} ELSE {cell} END"
-        )
-        test = " OR ".join(f"{position}({escaped}, {mark}) > 0" for mark in needs_quotes)
-        quoted = "'\"' || replace(" + escaped + ", '\"', '\"\"') || '\"'"
-        slow.append(f"CASE WHEN {test} THEN {quoted} ELSE {escaped} END")
-    joined = ", ".join([*names, f" || {sep} || ".join(names) + " AS j"])
-    plain = " AND ".join(
-        [
-            *(f"{position}(j, {mark}) = 0" for mark in needs_quotes),
-            *(f"{position}({sep} || j, {sep} || {mark}) = 0" for mark in risky),
-            f"length(j) - length(replace(j, {sep}, '')) = {len(names) - 1}",
-        ]
-    )
-    slow_record = " || ',' || ".join(slow)
-    record = f"CASE WHEN {plain} THEN replace(j, {sep}, ',') ELSE {slow_record} END"
-    return ", ".join(cells), joined, record
-
-
-CSV_SEP: Final = "\x1f"
-"""Joins a record's cells in the database; a record needing no care becomes CSV by replace."""
-
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-# One regex finds a formula start after any separator: the engine jumps from separator to
-# separator, several times faster than six substring searches.
-_FORMULA_AFTER_SEP: Final = re.compile(CSV_SEP + "[-=+@\t\r]")
-
-
-def csv_cell_exprs(list_expr: Callable[[str], str], time_expr: Callable[[str], str]) -> list[str]:
-    """One SQL expression per export column giving the cell's raw text."""
-    exprs = []
-    for name in _FIELDS_IN_EXPORT_ORDER:
-        column = f'"{name}"'
-        if name in _LISTS:
-            exprs.append(list_expr(column))
-        elif name in _TIMES:
-            exprs.append(time_expr(column))
-        else:
-            exprs.append(f"COALESCE(CAST({column} AS TEXT), '')")
-    return exprs
-
-
-def plain_csv(line: str) -> bool:
-    """Whether a separator-joined record is valid CSV once the separators become commas.
-
-    True when no cell holds a quote, comma or line break, none starts like a
-    spreadsheet formula and no cell holds the separator itself.
-    """
-    if '"' in line or "," in line or "\n" in line or "\r" in line:
-        return False
-    if line.startswith(_FORMULA_START) or _FORMULA_AFTER_SEP.search(line) is not None:
-        return False
-    return line.count(CSV_SEP) == len(_FIELDS_IN_EXPORT_ORDER) - 1
-
-
-def csv_record(cells: Sequence[str]) -> str:
-    """One CSV record (no line end) from raw cells, formula-escaped and quoted."""
-    out = []
-    for cell in cells:
-        if cell.startswith(_FORMULA_START):
-            cell = "'" + cell
-        if '"' in cell or "," in cell or "\n" in cell or "\r" in cell:
-            cell = '"' + cell.replace('"', '""') + '"'
-        out.append(cell)
-    return ",".join(out)
-
-
 class SQLReadMixin:
     """``head()`` and ``stats()`` for the SQL stores, which differ only in dialect.
 
@@ -390,7 +177,7 @@ class SQLReadMixin:
         if not rows:
             return None
         seq, hash_, created_at, key_id, hmac = rows[0]
-        return ChainAnchor(int(seq), str(hash_), _as_datetime(created_at), key_id, hmac)
+        return ChainAnchor(int(seq), str(hash_), stored_datetime(created_at), key_id, hmac)
 
     def latest(self, consent_id: str) -> Receipt | None:
         """The newest receipt of one visitor."""
@@ -455,7 +242,7 @@ class SQLStore(SQLReadMixin):
     batches concurrent appends.
     """
 
-    MIGRATIONS: ClassVar[tuple[tuple[int, tuple[str, ...]], ...]]
+    MIGRATIONS: ClassVar[Migrations]
     """``(version, statements)`` in version order."""
     LOCK_HEAD: ClassVar[str]
     """Appended to the chain-head SELECT inside a write (`` FOR UPDATE`` or nothing)."""

@@ -17,12 +17,22 @@ from typing import Any, Final, Literal, TypeVar
 
 from ..errors import MissingExtraError, StoreError
 from ..receipts import (
-    GENESIS_HASH,
     Receipt,
 )
 from . import _sql
+from ._export_sql import (
+    csv_line_sql,
+    json_object_sql,
+)
 from ._group import GroupCommit
-from ._sql import ANCHORS, HEAD, RECEIPTS, SCHEMA, SELECT_COLUMNS
+from ._schema import (
+    RECEIPTS,
+    SCHEMA,
+    SELECT_COLUMNS,
+    Dialect,
+    migrations,
+    row_to_receipt,
+)
 
 try:
     import psycopg
@@ -39,61 +49,15 @@ __all__ = ["PostgresReceiptStore"]
 _T = TypeVar("_T")
 _MIGRATION_LOCK: Final = 0x636B5F736368  # any constant shared by every consentkit process
 
-MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
-    (
-        1,
-        (
-            f"""CREATE TABLE {RECEIPTS} (
-                seq BIGINT PRIMARY KEY,
-                receipt_id TEXT NOT NULL UNIQUE,
-                consent_id TEXT NOT NULL,
-                action TEXT NOT NULL,
-                granted TEXT[] NOT NULL,
-                refused TEXT[] NOT NULL,
-                policy_revision TEXT NOT NULL,
-                shown_hash TEXT NOT NULL,
-                language TEXT NOT NULL,
-                jurisdiction TEXT NOT NULL,
-                consent_model TEXT NOT NULL,
-                collection TEXT NOT NULL,
-                page TEXT NOT NULL,
-                user_agent TEXT NOT NULL,
-                ip TEXT,
-                "timestamp" TIMESTAMPTZ NOT NULL,
-                expires_at TIMESTAMPTZ NOT NULL,
-                prev_hash TEXT NOT NULL,
-                hash TEXT NOT NULL,
-                hmac TEXT NOT NULL,
-                key_id TEXT NOT NULL
-            )""",
-            f"CREATE INDEX {RECEIPTS}_consent ON {RECEIPTS} (consent_id, seq)",
-            f'CREATE INDEX {RECEIPTS}_timestamp ON {RECEIPTS} ("timestamp")',
-            f"""CREATE TABLE {HEAD} (
-                id INTEGER PRIMARY KEY CHECK (id = 1),
-                seq BIGINT NOT NULL,
-                hash TEXT NOT NULL
-            )""",
-            f"INSERT INTO {HEAD} (id, seq, hash) VALUES (1, 0, '{GENESIS_HASH}')",
-            f"""CREATE TABLE {ANCHORS} (
-                seq BIGINT PRIMARY KEY,
-                hash TEXT NOT NULL,
-                created_at TIMESTAMPTZ NOT NULL,
-                key_id TEXT NOT NULL,
-                hmac TEXT NOT NULL,
-                purged BIGINT NOT NULL
-            )""",
-        ),
-    ),
-    (2, (_sql.HEAD_SIGNATURE_MIGRATION,)),
-)
+DIALECT: Final = Dialect(integer="BIGINT", text_list="TEXT[]", instant="TIMESTAMPTZ")
+MIGRATIONS: Final = migrations(DIALECT)
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
 
 _UTC_TEXT = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 _JSON_OBJECT: Final = (
-    _sql.json_object_sql("json_build_object", lambda c: f"to_json({c})", _UTC_TEXT.format)
-    + "::text"
+    json_object_sql("json_build_object", lambda c: f"to_json({c})", _UTC_TEXT.format) + "::text"
 )
-_CSV_CELLS, _CSV_JOINED, _CSV_RECORD = _sql.csv_line_sql(
+_CSV_CELLS, _CSV_JOINED, _CSV_RECORD = csv_line_sql(
     "strpos", lambda code: f"chr({code})", lambda c: f"array_to_string({c}, ' ')", _UTC_TEXT.format
 )
 
@@ -226,7 +190,7 @@ class PostgresReceiptStore(_sql.SQLStore):
             cur.itersize = batch_size
             cur.execute(sql, params)
             for row in cur:
-                yield _sql.row_to_receipt(row)
+                yield row_to_receipt(row)
 
     def iter_export_batches(
         self,

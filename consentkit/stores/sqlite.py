@@ -21,68 +21,36 @@ from urllib.parse import quote
 
 from ..errors import ConfigError, StoreError
 from ..receipts import (
-    GENESIS_HASH,
     Receipt,
     format_timestamp,
 )
 from . import _sql
+from ._export_sql import (
+    CSV_SEP,
+    csv_cell_exprs,
+    csv_record,
+    json_object_sql,
+    plain_csv,
+)
 from ._group import GroupCommit
-from ._sql import ANCHORS, HEAD, RECEIPTS, SCHEMA, SELECT_COLUMNS
+from ._schema import (
+    RECEIPTS,
+    SCHEMA,
+    SELECT_COLUMNS,
+    Dialect,
+    migrations,
+    row_to_receipt,
+)
 
 __all__ = ["SQLiteReceiptStore"]
 
 _T = TypeVar("_T")
 
-MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
-    (
-        1,
-        (
-            f"""CREATE TABLE {RECEIPTS} (
-                seq INTEGER PRIMARY KEY,
-                receipt_id TEXT NOT NULL UNIQUE,
-                consent_id TEXT NOT NULL,
-                action TEXT NOT NULL,
-                granted TEXT NOT NULL,
-                refused TEXT NOT NULL,
-                policy_revision TEXT NOT NULL,
-                shown_hash TEXT NOT NULL,
-                language TEXT NOT NULL,
-                jurisdiction TEXT NOT NULL,
-                consent_model TEXT NOT NULL,
-                collection TEXT NOT NULL,
-                page TEXT NOT NULL,
-                user_agent TEXT NOT NULL,
-                ip TEXT,
-                timestamp TEXT NOT NULL,
-                expires_at TEXT NOT NULL,
-                prev_hash TEXT NOT NULL,
-                hash TEXT NOT NULL,
-                hmac TEXT NOT NULL,
-                key_id TEXT NOT NULL
-            )""",
-            f"CREATE INDEX {RECEIPTS}_consent ON {RECEIPTS} (consent_id, seq)",
-            f"CREATE INDEX {RECEIPTS}_timestamp ON {RECEIPTS} (timestamp)",
-            f"""CREATE TABLE {HEAD} (
-                id INTEGER PRIMARY KEY CHECK (id = 1),
-                seq INTEGER NOT NULL,
-                hash TEXT NOT NULL
-            )""",
-            f"INSERT INTO {HEAD} (id, seq, hash) VALUES (1, 0, '{GENESIS_HASH}')",
-            f"""CREATE TABLE {ANCHORS} (
-                seq INTEGER PRIMARY KEY,
-                hash TEXT NOT NULL,
-                created_at TEXT NOT NULL,
-                key_id TEXT NOT NULL,
-                hmac TEXT NOT NULL,
-                purged INTEGER NOT NULL
-            )""",
-        ),
-    ),
-    (2, (_sql.HEAD_SIGNATURE_MIGRATION,)),
-)
+DIALECT: Final = Dialect(integer="INTEGER", text_list="TEXT", instant="TEXT")
+MIGRATIONS: Final = migrations(DIALECT)
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
 
-_JSON_OBJECT: Final = _sql.json_object_sql("json_object", lambda c: f"json({c})", lambda c: c)
+_JSON_OBJECT: Final = json_object_sql("json_object", lambda c: f"json({c})", lambda c: c)
 # JSON text without backslashes holds no escaped quote, so stripping the brackets and
 # splitting on '", "' is exact; anything else takes the slower json_each route.
 _SPACE_JOINED = (
@@ -90,9 +58,9 @@ _SPACE_JOINED = (
     "WHEN instr({c}, char(92)) = 0 THEN replace(substr({c}, 3, length({c}) - 4), '\", \"', ' ') "
     "ELSE COALESCE((SELECT group_concat(value, ' ') FROM json_each({c})), '') END"
 )
-_CSV_EXPRS = _sql.csv_cell_exprs(lambda c: _SPACE_JOINED.format(c=c), lambda c: c)
+_CSV_EXPRS = csv_cell_exprs(lambda c: _SPACE_JOINED.format(c=c), lambda c: c)
 _CSV_PRINTF = (
-    "printf('" + _sql.CSV_SEP.join(["%s"] * len(_CSV_EXPRS)) + "', " + ", ".join(_CSV_EXPRS) + ")"
+    "printf('" + CSV_SEP.join(["%s"] * len(_CSV_EXPRS)) + "', " + ", ".join(_CSV_EXPRS) + ")"
 )
 _CSV_ONE_ROW = f"SELECT {', '.join(_CSV_EXPRS)} FROM {RECEIPTS} WHERE seq = ?"
 
@@ -242,7 +210,7 @@ class SQLiteReceiptStore(_sql.SQLStore):
     ) -> Iterator[Receipt]:
         for rows in self._batches(SELECT_COLUMNS, conditions, params, batch_size):
             for row in rows:
-                yield _sql.row_to_receipt(row)
+                yield row_to_receipt(row)
 
     def _batches(
         self, select: str, conditions: list[str], params: list[Any], batch_size: int
@@ -298,7 +266,7 @@ class SQLiteReceiptStore(_sql.SQLStore):
             f"SELECT seq, {_CSV_PRINTF} FROM {RECEIPTS}"
             f"{_sql.where(['seq > ?', *conditions])} ORDER BY seq LIMIT ?"
         )
-        plain, sep = _sql.plain_csv, _sql.CSV_SEP
+        plain, sep = plain_csv, CSV_SEP
         after = 0
         while True:
             rows = self._query("export receipts", sql, [after, *params, batch_size])
@@ -313,7 +281,7 @@ class SQLiteReceiptStore(_sql.SQLStore):
 
     def _csv_record(self, seq: int) -> str:
         rows = self._query("export receipts", _CSV_ONE_ROW, [seq])
-        return _sql.csv_record(rows[0])
+        return csv_record(rows[0])
 
     def close(self) -> None:
         """Close every connection this store opened."""

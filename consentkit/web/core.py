@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 from functools import lru_cache, partial
+from time import time
 from typing import Any, Final
 
 from ..crawlers import is_crawler
-from ..decision import ConsentCodec, Decision, StoredConsent, decide
+from ..decision import ConsentCodec, Decision, StoredConsent, decide, recorded_window
 from ..errors import ConfigError, did_you_mean
 from ..jurisdiction import JurisdictionResolver, read_signals
 from ..policy import Policy
@@ -209,6 +210,8 @@ class ConsentCore:
         self._prefix_slash = self.settings.prefix + "/"
         self._tokens: dict[str, StoredConsent | None] = {}
         self._defaults: dict[tuple[str, str, bool, bool], Decision] = {}
+        self._recorded: dict[tuple[str | None, str, str, bool, bool], tuple[Decision, float, float]]
+        self._recorded = {}
         self._static_region = (
             self.jurisdiction.resolve([], None) if self.jurisdiction.is_static else None
         )
@@ -241,7 +244,8 @@ class ConsentCore:
         """The decision for a request: stored cookie, region model and signals.
 
         This runs on every request, so its pure parts are memoised: verified tokens,
-        the region when it cannot vary, and the decision of a visitor without a cookie.
+        the region when it cannot vary, the decision of a visitor without a cookie, and a
+        recorded choice's decision while the clock is inside its window of validity.
         """
         token = request.consent_token
         stored = self._verify(token) if token else None
@@ -253,19 +257,32 @@ class ConsentCore:
             signals = read_signals(request.headers)
             gpc, dnt = signals.gpc, signals.dnt
         key = (resolved.region, resolved.model, gpc, dnt)
-        decision = self._defaults.get(key) if stored is None else None
+        if stored is None:
+            decision = self._defaults.get(key)
+        else:
+            # A recorded choice decides alike until it expires: memoised per token,
+            # and used only while the clock is inside the window it stays valid in.
+            memo = self._recorded.get((token, *key))
+            decision = memo[0] if memo is not None and memo[1] <= time() < memo[2] else None
         if decision is None:
+            now = datetime.now(UTC)
             decision = decide(
                 stored,
                 self.policy,
-                now=datetime.now(UTC),
+                now=now,
                 model=resolved.model,
                 region=resolved.region,
                 gpc=gpc,
                 dnt=dnt,
             )
-            if stored is None and len(self._defaults) < _MEMO_ITEMS:
-                self._defaults[key] = decision
+            if stored is None:
+                if len(self._defaults) < _MEMO_ITEMS:
+                    self._defaults[key] = decision
+            elif decision.decided:
+                window = recorded_window(stored, self.policy)
+                if len(self._recorded) >= _MEMO_ITEMS:
+                    self._recorded.clear()
+                self._recorded[(token, *key)] = (decision, *window)
         if self.settings.crawler_mode == "block" and _is_crawler_ua(request.user_agent):
             # Search and link-preview crawlers index the content, not the trackers.
             decision = replace(

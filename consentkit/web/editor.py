@@ -17,6 +17,7 @@ from typing import Final
 from ..consent_mode import advanced_mode_providers
 from ..decision import Decision
 from ..enforcement import cookies_to_expire, enforce_set_cookies, expiry_headers
+from ..mime import SNIFF_BYTES, extract_mime_type, sniffs_as_html
 from ..policy import Policy
 from ..rewriter import (
     Blocked,
@@ -30,8 +31,14 @@ from ..rewriter import (
 from ..trackers import TrackerIndex
 from .banner import Banner, BannerContext
 from .declaration import Declaration
-from .encodings import DEFAULT_MAX_DECODED, CorruptBody, Decoder, Encoder, codec_for
-from .headers import RawHeaders, add_vary, csp_nonce, make_private
+from .encodings import (
+    DEFAULT_MAX_DECODED,
+    CorruptBody,
+    Decoder,
+    Encoder,
+    codec_for,
+)
+from .headers import RawHeaders, add_vary, csp_nonce, header_value, make_private
 from .i18n import LANGUAGE_STATE_KEY, preferring
 from .recorder import Recorder
 from .request import RequestInfo
@@ -55,6 +62,25 @@ class _Rewrite:
     decoder: Decoder
     encoder: Encoder
     encoding: str
+
+
+@dataclass(eq=False)
+class _Sniff:
+    """A body without ``Content-Type`` being held for sniffing, with its (held) headers."""
+
+    headers: RawHeaders
+    data: bytearray = field(default_factory=bytearray)
+
+    def decoded(self) -> bytes:
+        """The bytes held so far as the browser sniffs them: after ``Content-Encoding``."""
+        encoding = (self.headers.get("content-encoding") or "identity").strip().lower()
+        codec = codec_for(encoding or "identity", 64 * SNIFF_BYTES)
+        if codec is None:
+            return bytes(self.data)  # undecodable here: the rewrite path withholds it
+        try:
+            return codec[0].decode(bytes(self.data))
+        except CorruptBody:
+            return bytes(self.data)
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,12 +119,13 @@ class ResponseRules:
     _warned_encodings: set[str] = field(default_factory=set, repr=False)
 
     def warn_encoding(self, encoding: str) -> None:
-        """Log once per encoding that HTML in it passes through unrewritten."""
+        """Log once per encoding that HTML in it is withheld (it cannot be rewritten)."""
         if encoding not in self._warned_encodings:
             self._warned_encodings.add(encoding)
             logger.warning(
-                "HTML with Content-Encoding %r passes through without tag blocking; "
-                "put consentkit outside (after) the compression middleware",
+                "HTML with Content-Encoding %r cannot be rewritten and is withheld (fail "
+                "closed: a browser would decode it and load its trackers); put consentkit "
+                "outside (after) the compression middleware",
                 encoding,
             )
 
@@ -110,18 +137,30 @@ class ResponseEditor:
     rewriter; when it does not, the adapter passes the body on untouched.
     """
 
-    __slots__ = ("decision", "ended", "request", "rewrite", "rules")
+    __slots__ = ("decision", "ended", "plain", "request", "rewrite", "rules", "sniff", "withheld")
 
     def __init__(self, rules: ResponseRules, request: RequestInfo, decision: Decision) -> None:
         self.rules = rules
         self.request = request
         self.decision = decision
         self.rewrite: _Rewrite | None = None
+        self.withheld = False
+        """An HTML body this response cannot rewrite: nothing of it is sent."""
+        self.sniff: _Sniff | None = None
+        """A body without ``Content-Type`` whose first bytes decide whether it is HTML."""
+        self.plain = False
+        """A sniffed body that is not HTML: it passes through :meth:`body` untouched."""
         self.ended = False
 
     @property
     def rewriting(self) -> bool:
-        return self.rewrite is not None
+        """Whether the body goes through :meth:`body` (rewritten, withheld or sniffed)."""
+        return self.rewrite is not None or self.withheld or self.sniff is not None or self.plain
+
+    @property
+    def resized(self) -> bool:
+        """Whether the body sent differs from the app's (its length must be recomputed)."""
+        return self.rewrite is not None or self.withheld
 
     # -- headers ------------------------------------------------------------------------
 
@@ -130,16 +169,19 @@ class ResponseEditor:
         rules, request, decision = self.rules, self.request, self.decision
         # Fast path, taken by most API and asset responses: nothing set, nothing to
         # expire, not a page to rewrite.
-        content_type = b""
+        content_types: list[bytes] = []
         sets_cookies = False
         for key, value in raw:
             lowered = key.lower()
             if lowered == b"set-cookie":
                 sets_cookies = True
             elif lowered == b"content-type":
-                content_type = value
+                content_types.append(value)
+        # Fetch reads every Content-Type line as one comma-separated value.
+        content_type = b", ".join(content_types) if content_types else None
         is_html = self._is_html(content_type, status)
-        if not sets_cookies and not is_html and not self._has_stale_cookies():
+        sniff = content_type is None and self._may_sniff(raw, status)
+        if not sets_cookies and not is_html and not sniff and not self._has_stale_cookies():
             return raw
         result = enforce_set_cookies(
             list(raw), decision=decision, policy=rules.policy, own_cookies=rules.own_cookies
@@ -171,15 +213,33 @@ class ResponseEditor:
             )
         headers = RawHeaders(edited)
         if is_html:
-            self._prepare_rewrite(headers)
+            self._prepare_rewrite(headers, (content_type or b"").decode("latin-1"))
+        elif sniff:
+            # Held until the first bytes tell (see :meth:`body`): the adapters send the
+            # headers with the first bytes out, so this list can still change.
+            self.sniff = _Sniff(headers)
+        self._page_headers(headers, is_html, result.consent_dependent or bool(stale))
+        return headers.raw
+
+    def _page_headers(self, headers: RawHeaders, is_html: bool, depends: bool) -> None:
+        """``Vary`` and ``Cache-Control`` for a page (or an answer that depends on consent)."""
         if self.rewrite is not None and self.rules.banner is not None:
             # The banner speaks the visitor's language.
             add_vary(headers, "Cookie", "Accept-Language")
-        elif is_html or result.consent_dependent or stale:
+        elif is_html or depends:
             add_vary(headers, "Cookie")
         if is_html:
             make_private(headers)
-        return headers.raw
+
+    def _may_sniff(self, raw: RawList, status: int) -> bool:
+        """Whether a browser would sniff this body for HTML: no ``Content-Type`` (checked by
+        the caller), a body, not ``HEAD``, and no ``X-Content-Type-Options: nosniff``."""
+        if not self.rules.rewrite_html or status in _NO_BODY_STATUS or status == 206:
+            return False
+        if self.request.method == "HEAD":
+            return False
+        options = header_value(raw, "x-content-type-options") or ""
+        return options.split(",", 1)[0].strip().lower() != "nosniff"
 
     def records_gpc(self) -> bool:
         """Whether this page view records a GPC signal (call :meth:`record_gpc`, blocking)."""
@@ -204,24 +264,34 @@ class ResponseEditor:
             )
         )
 
-    def _is_html(self, content_type: bytes, status: int) -> bool:
+    def _is_html(self, content_type: bytes | None, status: int) -> bool:
         """Whether the body is an HTML page to rewrite.
 
-        ``application/xhtml+xml`` is left alone: browsers parse it as XML, where the
-        injected HTML would break the page. So is partial content (206): its byte
-        ranges and ``Content-Range`` describe the page as the app wrote it.
+        The MIME type is extracted as Fetch does (:func:`~consentkit.mime.extract_mime_type`):
+        essence ``text/html`` is HTML, and so is a ``Content-Type`` with no valid MIME type
+        at all (``text/html x``), which a browser sniffs and renders as HTML. A response
+        without ``Content-Type`` is sniffed instead (:meth:`_may_sniff`, :meth:`_sniffed`).
+        ``application/xhtml+xml`` is left alone:
+        browsers parse it as XML, where the injected HTML would break the page. So is
+        partial content (206): its byte ranges and ``Content-Range`` describe the page as
+        the app wrote it.
         """
         if not self.rules.rewrite_html or status in _NO_BODY_STATUS or status == 206:
             return False
-        if content_type.lstrip()[:9].lower() != b"text/html":
+        if content_type is None:
             return False
-        return content_type.split(b";", 1)[0].strip().lower() == b"text/html"
+        mime = extract_mime_type(content_type)
+        return mime is None or mime.essence == "text/html"
 
-    def _prepare_rewrite(self, headers: RawHeaders) -> None:
+    def _prepare_rewrite(self, headers: RawHeaders, content_type: str) -> None:
         encoding = (headers.get("content-encoding") or "identity").strip().lower() or "identity"
         codec = codec_for(encoding, self.rules.max_decoded_size)
         if codec is None:
+            # Fail closed: the browser can decode what we cannot, and would run it live.
             self.rules.warn_encoding(encoding)
+            self.withheld = True
+            for name in ("content-encoding", "content-length", "etag", "last-modified"):
+                del headers[name]
             return
         rules, request, decision = self.rules, self.request, self.decision
         nonce = csp_nonce(headers.getlist("content-security-policy"))
@@ -288,7 +358,7 @@ class ResponseEditor:
             ),
             block_key=block_key,
         )
-        charset = sniff_charset(headers.get("content-type"), b"")
+        charset = sniff_charset(content_type, b"")
         decoder, encoder = codec
         self.rewrite = _Rewrite(HTMLRewriter(plan, encoding=charset), decoder, encoder, encoding)
         # The body changes length; a HEAD answer cannot know the new one either. The
@@ -299,14 +369,42 @@ class ResponseEditor:
 
     # -- body ---------------------------------------------------------------------------
 
+    def _sniffed(self, chunk: bytes, more: bool) -> tuple[bytes, bool]:
+        """Hold a body without ``Content-Type`` until its first bytes say whether a browser
+        renders it as HTML; then rewrite it, or pass it through untouched."""
+        sniff = self.sniff
+        if sniff is None:  # only called while sniffing
+            return chunk, more
+        sniff.data += chunk
+        verdict = sniffs_as_html(sniff.decoded(), complete=not more)
+        if verdict is None and more and len(sniff.data) < 4 * SNIFF_BYTES:
+            return b"", True
+        self.sniff = None
+        data = bytes(sniff.data)
+        if verdict is False:
+            self.plain = True
+            return self.body(data, more)
+        # HTML (or still undecided after whitespace only: rewriting that is harmless). Say
+        # so: the markup put in front of the page's own would change what a browser sniffs.
+        sniff.headers["content-type"] = "text/html"
+        self._prepare_rewrite(sniff.headers, "")
+        self._page_headers(sniff.headers, True, False)
+        return self.body(data, more)
+
     def body(self, chunk: bytes, more: bool) -> tuple[bytes, bool]:
         """``(bytes to send, more to come)`` for one chunk of a body being rewritten.
 
         ``more`` turns false early when a compressed body cannot be decoded: the
         response ends at the last good byte. A ``HEAD`` answer gets no body.
         """
+        if self.sniff is not None:
+            return self._sniffed(chunk, more)
+        if self.plain:
+            self.ended = not more
+            return chunk, more
         rewrite = self.rewrite
         if rewrite is None or self.ended:
+            self.ended = True  # withheld, or already over
             return b"", False
         if self.request.method == "HEAD":
             # Headers only: a body some apps write anyway was never rewritten.
@@ -325,4 +423,10 @@ class ResponseEditor:
         if not more:
             self.ended = True
             out += rewrite.rewriter.flush()
+        if rewrite.rewriter.refused and not self.ended:
+            # Not a page the rewriter can read (the ``replacement`` encoding): fail closed
+            # as an undecodable body does, with nothing sent.
+            logger.warning("an HTML body in an encoding that cannot be rewritten is withheld")
+            self.ended = True
+            more = False
         return rewrite.encoder.encode(out, final=not more), more

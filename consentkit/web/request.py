@@ -10,8 +10,8 @@ from collections.abc import Mapping, MutableMapping
 from contextlib import suppress
 from typing import Any
 
-from ..cookies import parse_cookie_header
-from ..decision import consent_token
+from ..cookies import parse_cookie_header, parse_cookie_pairs
+from ..decision import token_in
 from .headers import header_value
 
 __all__ = ["RequestInfo"]
@@ -60,13 +60,17 @@ class RequestInfo:
         if cookie_parts:
             self._cookie_header = b"; ".join(cookie_parts)
             self._cookies: dict[str, str] | None = None
-            # The consent token is looked up only when the header mentions our cookie.
-            # Duplicates of our cookie read as no decision (cookie tossing).
-            self.consent_token = (
-                consent_token(self._cookie_header, cookie_name)
-                if cookie_name.encode() in self._cookie_header
-                else None
-            )
+            self.consent_token = None
+            # The consent token is looked up only when the header mentions our cookie;
+            # the header is split once for it and for the cookies. Duplicates of our
+            # cookie read as no decision (cookie tossing).
+            if cookie_name.encode() in self._cookie_header:
+                pairs = parse_cookie_pairs(self._cookie_header)
+                self.consent_token = token_in(pairs, cookie_name)
+                cookies: dict[str, str] = {}
+                for pair_name, pair_value in pairs:
+                    cookies.setdefault(pair_name, pair_value)
+                self._cookies = cookies
         else:
             self._cookie_header = b""
             self._cookies = {}

@@ -83,8 +83,11 @@ class Responder:
         if editor.ended:
             return  # the rewritten body was cut short at an undecodable chunk
         payload, more = editor.body(message.get("body", b""), message.get("more_body", False))
-        if not self.started:
-            if not more and self.start is not None and editor.request.method != "HEAD":
+        if not self.started and (payload or not more):
+            # Headers leave with the first bytes out: until then (a body held for sniffing)
+            # they may still change.
+            resized = editor.resized and editor.request.method != "HEAD"
+            if not more and self.start is not None and resized:
                 # One body: the exact new length is known.
                 self.start["headers"].append((b"content-length", str(len(payload)).encode()))
             await self._flush_start()

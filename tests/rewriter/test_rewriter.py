@@ -528,17 +528,17 @@ def test_utf16_odd_trailing_byte_kept() -> None:
     assert rewrite(document, ALLOW) == document
 
 
-def test_non_ascii_compatible_encoding_passes_through() -> None:
-    rewriter = HTMLRewriter(BLOCK, encoding="cp037")
-    document = "<script src='x'>".encode("cp037")
-    assert rewriter.feed(document) + rewriter.flush() == document
-    assert rewriter.passthrough
+def test_replacement_encoding_fails_closed() -> None:
+    rewriter = HTMLRewriter(BLOCK, encoding="iso-2022-kr")
+    document = b"<script src='" + GA.encode() + b"'></script>"
+    assert rewriter.feed(document) + rewriter.flush() == b""
+    assert rewriter.refused
 
 
 @pytest.mark.parametrize(
     ("header", "first", "expected"),
     [
-        ("text/html; charset=Shift_JIS", b"", "shift_jis"),
+        ("text/html; charset=Shift_JIS", b"", "cp932"),
         ('text/html; charset="utf-8"', b"\xff\xfe<", "utf-16-le"),
         (None, b"\xfe\xff", "utf-16-be"),
         (None, b"\xef\xbb\xbf<p>", "utf-8"),

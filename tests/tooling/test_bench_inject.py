@@ -28,3 +28,30 @@ def test_a_streamed_page_leaves_before_the_app_finishes_writing() -> None:
 
     data = b"<!doctype html><html><body>" + b"<p>x</p>" * 40_000 + b"</body></html>"
     assert asyncio.run(bench_inject._early_chunks(data)) > 0
+
+
+def test_the_memory_bound_holds_for_consentkit_and_catches_a_buffering_layer() -> None:
+    from typing import Any
+
+    data = b"<!doctype html><html><body>" + b"<p>x</p>" * 80_000 + b"</body></html>"
+    assert bench_inject.memory_row(data)["met"] == "yes"
+
+    def buffering(app: bench_inject.ASGI) -> bench_inject.ASGI:
+        # Holds the whole body until the app is done: memory grows with the page.
+        async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+            parts: list[bytes] = []
+
+            async def keep(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    await send(message)
+                    return
+                parts.append(bytes(message.get("body", b"")))
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b"".join(parts)})
+
+            await app(scope, receive, keep)
+
+        return wrapped
+
+    row = bench_inject.memory_row(data, buffering)
+    assert row["met"] == "no", row

@@ -36,6 +36,7 @@ CORE = frozenset(
         "errors",
         "jurisdiction",
         "knowledge",
+        "mime",
         "policy",
         "privacy",
         "receipts",

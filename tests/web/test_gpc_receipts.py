@@ -72,3 +72,16 @@ def test_the_page_says_gpc_was_honoured(tmp_path: Path) -> None:
     without = TestClient(make_app()).get("/").text
     assert "Global Privacy Control" in with_signal
     assert "Global Privacy Control" not in without
+
+
+def test_gpc_is_recorded_once_per_browser_over_https(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/receipts.db"
+    client = TestClient(make_app(store=url, receipt_key=RECEIPT_KEY), base_url="https://testserver")
+    first = client.get("/", headers=GPC)
+    set_cookies = first.headers.get_list("set-cookie")
+    assert any(line.startswith("__Host-consentkit=") for line in set_cookies)
+    # The second request carries only what the first response set.
+    second = TestClient(make_app(store=url, receipt_key=RECEIPT_KEY), base_url="https://testserver")
+    second.cookies = first.cookies
+    second.get("/", headers=GPC)
+    assert [r.action for r in receipts(url)] == ["gpc"]

@@ -339,3 +339,28 @@ def test_consent_cookie_attributes(client_factory: Callable[..., TestClient]) ->
     assert parsed.max_age == 182 * 86400
     plain = client_factory().post("/_consent", json={"action": "accept_all"})
     assert "secure" not in plain.headers["set-cookie"].lower()
+
+
+def test_a_remembered_decision_lapses_when_its_lifetime_ends(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Decisions from a recorded choice are memoised per token; the memo must not outlive
+    # the choice. Accept, serve a page (memoised), then move the clock past the lifetime.
+    from datetime import UTC, datetime, timedelta
+
+    import consentkit.web.core as core
+
+    choose(client, "accept_all")
+    assert sorted(set_cookie_names(client.get("/"))) == ["_fbp", "_ga", "lang", "sessionid"]
+    later = datetime.now(UTC) + timedelta(days=400)
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: object = None) -> datetime:  # type: ignore[override]
+            return later
+
+    monkeypatch.setattr(core, "time", lambda: later.timestamp())
+    monkeypatch.setattr(core, "datetime", Later)
+    assert set_cookie_names(client.get("/")) == ["sessionid"]
+    monkeypatch.undo()
+    assert sorted(set_cookie_names(client.get("/"))) == ["_fbp", "_ga", "lang", "sessionid"]

@@ -356,3 +356,36 @@ def test_the_declaration_lists_cookies_the_wsgi_app_set() -> None:
     assert b"<code>_ga</code>" not in call(app, "/_consent/cookies").body
     call(app)  # the page sets _ga (refused, so dropped) and sessionid
     assert b"<code>_ga</code>" in call(app, "/_consent/cookies").body
+
+
+def test_gpc_is_recorded_once_per_browser_under_wsgi(tmp_path: Path) -> None:
+    db = tmp_path / "consent.db"
+    middleware = wrap(html_app(), store=f"sqlite:///{db}", receipt_key=RECEIPT_KEY)
+    first = call(middleware, SEC_GPC="1")
+    pairs = [line.split(";", 1)[0] for line in first.getlist("set-cookie")]
+    consent = [pair for pair in pairs if pair.startswith("consentkit=")]
+    assert len(consent) == 1
+    call(middleware, SEC_GPC="1", COOKIE=consent[0])
+    middleware.close()
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("select action from consentkit_receipts").fetchall()
+    assert rows == [("gpc",)]
+
+
+@pytest.mark.parametrize("generator", [False, True])
+def test_html_in_an_encoding_it_cannot_decode_is_withheld(generator: bool) -> None:
+    # The browser may decode it (zstd, "gzip, br") and run its trackers: fail closed.
+    inner = html_app(generator=generator)
+
+    def zstd_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            return start_response(status, [*headers, ("Content-Encoding", "zstd")], exc_info)
+
+        return inner(environ, start)
+
+    got = call(wrap(zstd_app))
+    assert got.status == "200 OK"
+    assert got.body == b""
+    assert got.getlist("content-encoding") == []
+    assert got.getlist("content-length") in ([], ["0"])
+    assert got.getlist("set-cookie") == ["sessionid=abc; Path=/"]

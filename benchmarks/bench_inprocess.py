@@ -1,0 +1,223 @@
+"""Microseconds per request, in process: bare, the naive blocker and consentkit, per visitor.
+
+The same Starlette app as the ``http`` topic, called straight through ASGI (no server, no
+sockets), so the figure is what each consent layer adds to one request on one core. The
+three contenders are called in turn inside every round, so a busy moment of the machine
+falls on all of them alike; each figure is the median of the rounds' means, with their
+min-max. Before timing, every answer is checked: first visits and refusals block every
+tracker and carry the banner, accepted visitors keep every tracker.
+
+Visitor states: a first visit without cookies, a first visit whose browser still sends
+``_fbp`` (its deletion lines are written), accepted all, necessary only (everything
+refused) and partial (performance granted, targeting refused).
+
+Goals read here: 1 (non-HTML: at most +5 µs for a decided visitor and for a first visit
+without cookies) and 3 (refused and partial choices cost no more than a first visit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from benchmarks.apps import SECRET, TRACKING_COOKIE, body
+from benchmarks.apps.starlette_apps import (
+    COOKIE_NAME,
+    bare_app,
+    consent_cookie,
+    consentkit_app,
+    obvious_app,
+    policy,
+)
+from benchmarks.pages import TRACKER_COUNT
+from consentkit.categories import CATEGORIES, Action, Category
+from consentkit.decision import ConsentCodec, StoredConsent
+
+Message = MutableMapping[str, Any]
+ASGI = Callable[
+    [Message, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
+    Awaitable[None],
+]
+
+JSON_ADDED_TARGET_US: Final = 5.0
+"""Goal 1: what consentkit may add to a non-HTML answer, in microseconds."""
+
+_BLOCK_MARK: Final = b"data-ck-blocked"
+_BANNER_MARK: Final = b"data-ck-banner"
+
+
+def decided_cookie(granted: frozenset[Category], action: Action) -> str:
+    """A ``Cookie`` header with a signed decision granting *granted* (plus necessary)."""
+    pol = policy()
+    granted = granted | {"necessary"}
+    stored = StoredConsent(
+        consent_id="bench-0123456789abcdef",
+        granted=granted,
+        refused=frozenset(CATEGORIES) - granted,
+        revision=pol.revision,
+        decided_at=datetime.now(UTC),
+        fingerprints={c: pol.fingerprint(c) for c in CATEGORIES},
+        action=action,
+    )
+    return f"{COOKIE_NAME}={ConsentCodec(SECRET, site=pol.site_id).dumps(stored)}"
+
+
+def visitors() -> dict[str, tuple[str | None, str]]:
+    """Visitor state -> (``Cookie`` header or ``None``, what its pages must show: ``block``
+    every tracker and the banner, ``allow`` every tracker, ``refuse`` block every tracker
+    without a banner, ``partial`` block some)."""
+    return {
+        "first visit": (None, "block"),
+        "first visit, sends _fbp": ("=".join(TRACKING_COOKIE), "block"),
+        "accepted all": (consent_cookie(), "allow"),
+        "necessary only": (decided_cookie(frozenset(), "reject_all"), "refuse"),
+        "partial": (decided_cookie(frozenset({"performance"}), "save"), "partial"),
+    }
+
+
+CASES: Final = (
+    ("/json", "first visit"),
+    ("/json", "first visit, sends _fbp"),
+    ("/json", "accepted all"),
+    ("/page20", "first visit"),
+    ("/page20", "accepted all"),
+    ("/page20", "necessary only"),
+    ("/page20", "partial"),
+    ("/page300", "first visit"),
+    ("/page300", "accepted all"),
+    ("/page300", "necessary only"),
+    ("/page300", "partial"),
+)
+
+
+def _scope(path: str, cookie: str | None) -> Message:
+    headers = [(b"host", b"bench.test"), (b"accept", b"text/html")]
+    if cookie:
+        headers.append((b"cookie", cookie.encode("latin-1")))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("bench.test", 80),
+        "state": {},
+    }
+
+
+async def _call(app: ASGI, scope: Message) -> bytes:
+    chunks: list[bytes] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(dict(scope, headers=list(scope["headers"])), receive, send)
+    return b"".join(chunks)
+
+
+def _check(name: str, route: str, visitor: str, expect: str, data: bytes) -> None:
+    """Refuse to time a contender whose answer does not do its job."""
+    if route == "/json" or name == "bare":
+        if data != body(route):
+            raise SystemExit(f"{name} {route} ({visitor}): body differs from the app's")
+        return
+    blocked = data.count(_BLOCK_MARK)
+    if expect == "allow" and blocked:
+        raise SystemExit(f"{name} {route} ({visitor}): {blocked} trackers blocked despite consent")
+    if expect in ("block", "refuse") and blocked < TRACKER_COUNT:
+        raise SystemExit(f"{name} {route} ({visitor}): {blocked} of {TRACKER_COUNT} blocked")
+    if expect == "partial" and not 0 < blocked < TRACKER_COUNT:
+        raise SystemExit(f"{name} {route} ({visitor}): {blocked} blocked, expected some")
+    if expect == "block" and _BANNER_MARK not in data:
+        raise SystemExit(f"{name} {route} ({visitor}): no banner on a first visit")
+
+
+def contenders() -> dict[str, ASGI]:
+    """The apps timed against each other, by name."""
+    return {"bare": bare_app(), "naive": obvious_app(), "consentkit": consentkit_app()}
+
+
+async def verify(apps: dict[str, ASGI], states: dict[str, tuple[str | None, str]]) -> None:
+    """Call every contender once per case and check its answer (``SystemExit`` if wrong)."""
+    for route, visitor in CASES:
+        cookie, expect = states[visitor]
+        scope = _scope(route, cookie)
+        for name, app in apps.items():
+            _check(name, route, visitor, expect, await _call(app, scope))
+
+
+async def _measure(quick: bool) -> list[dict[str, Any]]:
+    apps = contenders()
+    states = visitors()
+    await verify(apps, states)
+    rows: list[dict[str, Any]] = []
+    rounds = 3 if quick else 9
+    for route, visitor in CASES:
+        cookie, _ = states[visitor]
+        scope = _scope(route, cookie)
+        # About 40 ms of the slowest contender per round.
+        start = time.perf_counter()
+        await _call(apps["naive"], scope)
+        calls = max(3, min(2_000, int(0.04 / max(time.perf_counter() - start, 1e-6))))
+        if quick:
+            calls = max(3, calls // 4)
+        means: dict[str, list[float]] = {name: [] for name in apps}
+        for _ in range(rounds):
+            for name, app in apps.items():
+                start = time.perf_counter()
+                for _ in range(calls):
+                    await _call(app, scope)
+                means[name].append((time.perf_counter() - start) / calls * 1e6)
+        median = {name: statistics.median(values) for name, values in means.items()}
+        added = median["consentkit"] - median["bare"]
+        naive_added = median["naive"] - median["bare"]
+        ck = means["consentkit"]
+        rows.append(
+            {
+                "route": route,
+                "visitor": visitor,
+                "rounds": rounds,
+                "calls_per_round": calls,
+                "bare_us": round(median["bare"], 1),
+                "naive_us": round(median["naive"], 1),
+                "consentkit_us": round(median["consentkit"], 1),
+                "consentkit_min_max": f"{min(ck):.0f}–{max(ck):.0f}",
+                "added_us": round(added, 1),
+                "naive_added_us": round(naive_added, 1),
+                "added_vs_naive": round(added / naive_added, 3) if naive_added > 0 else None,
+                "consentkit_vs_bare": round(median["consentkit"] / median["bare"], 2),
+            }
+        )
+    return rows
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """One row per route and visitor state."""
+    return asyncio.run(_measure(quick))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and calls")
+    args = parser.parse_args()
+    for row in run(args.quick):
+        print(row)
+
+
+if __name__ == "__main__":
+    main()

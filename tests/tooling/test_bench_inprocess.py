@@ -1,0 +1,42 @@
+"""The in-process benchmark times only answers that do their job, for the visitor it names."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from benchmarks import bench_inprocess
+
+
+def test_every_contender_answers_every_case_as_expected() -> None:
+    asyncio.run(bench_inprocess.verify(bench_inprocess.contenders(), bench_inprocess.visitors()))
+
+
+def test_a_decision_the_middleware_would_not_read_is_refused() -> None:
+    # An "accepted all" cookie signed with another key reads as no decision: the page comes
+    # back blocked, and the benchmark must refuse to time it under the accepted label.
+    states = bench_inprocess.visitors()
+    forged = bench_inprocess.decided_cookie(
+        frozenset({"performance", "functionality", "targeting"}), "accept_all"
+    )
+    name, _, value = forged.partition("=")
+    states["accepted all"] = (f"{name}={value[:-4]}AAAA", "allow")
+    with pytest.raises(SystemExit, match="blocked despite consent"):
+        asyncio.run(bench_inprocess.verify(bench_inprocess.contenders(), states))
+
+
+def test_refused_visitors_are_read_as_decided() -> None:
+    # A refusal must not be measured as a first visit: no banner is shown once decided.
+    apps = bench_inprocess.contenders()
+    states = bench_inprocess.visitors()
+    for visitor in ("necessary only", "partial"):
+        cookie, _ = states[visitor]
+        body = asyncio.run(
+            bench_inprocess._call(apps["consentkit"], bench_inprocess._scope("/page20", cookie))
+        )
+        first = asyncio.run(
+            bench_inprocess._call(apps["consentkit"], bench_inprocess._scope("/page20", None))
+        )
+        assert b"data-ck-blocked" in body
+        assert len(body) < len(first), visitor
