@@ -122,3 +122,23 @@ def test_rewrite_plan_permits_by_service_first() -> None:
     plain = RewritePlan(granted=frozenset({"targeting"}), services=policy.service_index)
     rewriter = HTMLRewriter(plain)
     assert loads((rewriter.feed(PAGE.encode()) + rewriter.flush()).decode(), "connect.facebook")
+
+
+def test_relative_markup_marked_with_data_service_is_judged() -> None:
+    # Neither element holds an absolute URL: only the data-service marking makes them
+    # candidates (the fast paths that skip plain tags must not skip them).
+    markup = (
+        b'<html><body><p>x</p><iframe data-service="youtube" src="/embed/v"></iframe>'
+        b'<img data-service="meta-pixel" src="/px.gif"><img src="/logo.png"></body></html>'
+    )
+    policy = Policy()
+    for answers, youtube, pixel in (
+        ((("youtube", True),), True, False),
+        ((("meta-pixel", True),), False, True),
+    ):
+        plan = RewritePlan(services=policy.service_index, service_answers=answers)
+        rewriter = HTMLRewriter(plan)
+        text = (rewriter.feed(markup) + rewriter.flush()).decode()
+        assert loads(text, "/embed/v") is youtube
+        assert loads(text, "/px.gif") is pixel
+        assert loads(text, "/logo.png")
