@@ -315,6 +315,7 @@
       categories: categories,
       services: data.getAll("services"),
       refused_services: data.getAll("refused_services"),
+      keep_choice: data.get("keep_choice") === "1",
       via: "banner"
     };
     if (action === "save" && addService) {

@@ -271,6 +271,7 @@ class Banner:
             decision_json=json.dumps(public, separators=(",", ":")),
             announce_json=json.dumps(announce, ensure_ascii=False, separators=(",", ":")),
             show_first_layer=bool(pending or pending_services) and model != "notice",
+            **_new_services(texts, self.policy, () if pending else pending_services),
             model=model,
             decided=decided,
             gpc_honoured=gpc_honoured,
@@ -381,6 +382,18 @@ class Banner:
             service=service,
         )
         return self._env.get_template("placeholder.html").render(context)
+
+
+def _new_services(texts: Mapping[str, str], policy: Policy, ids: Sequence[str]) -> dict[str, Any]:
+    """The first layer's question about services declared since the choice (only them)."""
+    found = [s for s in (policy.service_index.get(i) for i in ids) if s is not None]
+    names = ", ".join(s.name for s in found)
+    return {
+        "new_services": [s.id for s in found],
+        "new_services_text": fill(texts["new_services"], services=names),
+        "allow_new": fill(texts["always_allow"], category=names),
+        "refuse_new": fill(texts["dont_allow"], category=names),
+    }
 
 
 def _public_decision(key: tuple[Any, ...], categories: Mapping[str, str]) -> dict[str, Any]:

@@ -127,3 +127,35 @@ def test_the_app_sees_allows_service() -> None:
     assert client.get("/").text == "False/False"
     post(client, {"action": "save", "services": ["youtube"]})
     assert client.get("/").text == "True/False"
+
+
+def test_a_new_service_is_asked_about_alone() -> None:
+    from consentkit.services import Service
+
+    chat = Service("chat", "Acme Chat", "functionality", (), ("chat.example",))
+    maps = Service("maps2", "Acme Maps", "functionality", (), ("maps.example",))
+    before = TestClient(make_app(site_policy(services=(chat,)), routes=[Route("/", ads_page)]))
+    post(before, {"action": "save", "categories": ["functionality", "targeting"]})
+    after = TestClient(make_app(site_policy(services=(chat, maps)), routes=[Route("/", ads_page)]))
+    after.cookies = before.cookies  # the same browser, after the site declared a service
+    status = after.get("/_consent").json()["decision"]
+    assert status["reason"] == "services_changed"
+    assert status["services"]["pending"] == ["maps2"]
+    assert status["pending"] == []
+    page = after.get("/").text
+    assert "This site now also uses Acme Maps." in page
+    assert "Always allow Acme Maps" in page
+    assert "Don&#39;t allow Acme Maps" in page or "Don't allow Acme Maps" in page
+    # The no-JS form answers for that service and keeps the rest.
+    response = after.post(
+        "/_consent",
+        data={"action": "save", "keep_choice": "1", "refused_services": "maps2", "return_to": "/"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    status = after.get("/_consent").json()["decision"]
+    assert status["reason"] == "recorded"
+    assert "maps2" in status["services"]["refused"]
+    assert "chat" in status["services"]["granted"]
+    assert status["granted"] == ["necessary", "functionality", "targeting"]
+    assert "This site now also uses" not in after.get("/").text
