@@ -211,6 +211,9 @@ class ConsentEndpoints:
         services_granted, services_refused = _services_for(
             action, fields, policy.service_index.categories
         )
+        services_refused |= _switched_off(
+            fields, granted, services_granted, policy.service_index.categories
+        )
         if action == "save" and _flag(fields.get("keep_choice")) and decision.decided:
             granted, services_granted, services_refused = _kept(
                 decision, granted, services_granted, services_refused
@@ -350,7 +353,7 @@ class ConsentEndpoints:
         )
 
 
-_LIST_FIELDS: Final = ("categories", "services", "refused_services")
+_LIST_FIELDS: Final = ("categories", "services", "refused_services", "shown_services")
 """Form fields that may repeat (checkboxes); a JSON body gives them as lists."""
 
 
@@ -398,6 +401,30 @@ def _services_for(
     if action != "save":
         return frozenset(), frozenset()
     return frozenset(granted), frozenset(refused)
+
+
+def _switched_off(
+    fields: Mapping[str, Any],
+    granted: frozenset[Category],
+    services: frozenset[str],
+    known: Mapping[str, Category],
+) -> frozenset[str]:
+    """Services a preferences form showed unticked under a ticked category.
+
+    A form cannot send an unticked checkbox, so it names the switches it showed in
+    ``shown_services``. A ticked category with none of its services ticked grants them all
+    (the category switch sets its services, even without JavaScript); with some ticked,
+    the others are refused.
+    """
+    if fields.get("action") != "save":
+        return frozenset()
+    shown = _id_list(fields.get("shown_services"), "shown_services")
+    if any(i not in known for i in shown):
+        raise BadRequest(400, "shown_services must list service ids the consent status lists")
+    ticked = {known[i] for i in services if i in known}
+    return frozenset(
+        i for i in shown if i not in services and known[i] in granted and known[i] in ticked
+    )
 
 
 def _id_list(value: object, name: str) -> list[str]:

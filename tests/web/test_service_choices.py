@@ -159,3 +159,40 @@ def test_a_new_service_is_asked_about_alone() -> None:
     assert "chat" in status["services"]["granted"]
     assert status["granted"] == ["necessary", "functionality", "targeting"]
     assert "This site now also uses" not in after.get("/").text
+
+
+@pytest.mark.parametrize(
+    ("categories", "ticked", "allowed"),
+    [
+        # The category switch alone sets all its services.
+        (["targeting"], [], {"youtube", "meta-pixel", "tiktok"}),
+        # Some services ticked under a ticked category: the others are refused.
+        (["targeting"], ["youtube"], {"youtube"}),
+        # A service ticked under an unticked category: that service alone.
+        ([], ["youtube"], {"youtube"}),
+        ([], [], set()),
+    ],
+)
+def test_no_js_preferences_form_switches(
+    client: TestClient, categories: list[str], ticked: list[str], allowed: set[str]
+) -> None:
+    shown = ["youtube", "meta-pixel", "tiktok"]
+    response = client.post(
+        "/_consent",
+        data={
+            "action": "save",
+            "categories": categories,
+            "services": ticked,
+            "shown_services": shown,
+            "return_to": "/",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    services = client.get("/_consent").json()["decision"]["services"]
+    assert {i for i in shown if i in services["granted"]} == allowed
+
+
+def test_shown_services_must_be_known(client: TestClient) -> None:
+    response = client.post("/_consent", data={"action": "save", "shown_services": "nope"})
+    assert response.status_code == 400
