@@ -206,18 +206,8 @@ class ConsentEndpoints:
         action = fields.get("action")
         if not isinstance(action, str) or action not in VISITOR_ACTIONS:
             raise BadRequest(400, f"action must be one of {', '.join(sorted(VISITOR_ACTIONS))}")
-        granted = _granted_for(action, fields.get("categories"))
         policy = self.policy
-        services_granted, services_refused = _services_for(
-            action, fields, policy.service_index.categories
-        )
-        services_refused |= _switched_off(
-            fields, granted, services_granted, policy.service_index.categories
-        )
-        if action == "save" and _flag(fields.get("keep_choice")) and decision.decided:
-            granted, services_granted, services_refused = _kept(
-                decision, granted, services_granted, services_refused
-            )
+        granted, services_granted, services_refused = _answers(action, fields, decision, policy)
         if not self.recorder.may_record(request):  # nothing is set or stored
             raise BadRequest(429, "too many consent choices from this network; retry shortly")
         now = datetime.now(UTC)
@@ -355,6 +345,19 @@ class ConsentEndpoints:
 
 _LIST_FIELDS: Final = ("categories", "services", "refused_services", "shown_services")
 """Form fields that may repeat (checkboxes); a JSON body gives them as lists."""
+
+
+def _answers(
+    action: str, fields: Mapping[str, Any], decision: Decision, policy: Policy
+) -> tuple[frozenset[Category], frozenset[str], frozenset[str]]:
+    """The categories granted and the services granted and refused on their own by a post."""
+    granted = _granted_for(action, fields.get("categories"))
+    known = policy.service_index.categories
+    services_granted, services_refused = _services_for(action, fields, known)
+    services_refused |= _switched_off(fields, granted, services_granted, known)
+    if action == "save" and _flag(fields.get("keep_choice")) and decision.decided:
+        return _kept(decision, granted, services_granted, services_refused)
+    return granted, services_granted, services_refused
 
 
 def _kept(
