@@ -43,7 +43,7 @@ PLAIN_PAGE: Final = (
     b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Plain</title>'
     b"</head><body><main><h1>Plain</h1><p>Nothing to block here.</p></main></body></html>"
 )
-CHUNKS_HELD: Final = 4
+CHUNKS_HELD: Final = 5
 """Chunk-sized objects alive at once while a chunk is rewritten: see :func:`memory_row`."""
 _CONSTRUCT: Final = re.compile(rb"<script[^>]*>.*?</script\s*>|<!--.*?-->|<[^>]*>", re.S | re.I)
 FIRST_VISIT_TARGET: Final = 4096
@@ -226,8 +226,9 @@ def memory_row(data: bytes, wrap: Callable[[ASGI], ASGI] = _consentkit) -> dict[
     """Peak memory streaming *data* through consentkit (*wrap*), judged against its bound.
 
     The bound: the bare app's own peak (its chunk and the harness), plus at most
-    ``CHUNKS_HELD`` chunks (the chunk received, the rewriter's buffer, its output pieces and
-    their join) plus the longest construct the rewriter may hold; and no growth with the
+    ``CHUNKS_HELD`` chunks (the chunk received, the rewriter's buffer and its lowered copy
+    that the patterns search, its output pieces and their join) plus the longest construct
+    the rewriter may hold; and no growth with the
     page's length (a quarter of the page peaks within one chunk of the whole page).
     """
     peak, chunks = _stream_memory(wrap(_streaming_app(data, [])), "/stream3m")

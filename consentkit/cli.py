@@ -25,14 +25,16 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Final
 
 from .categories import ACTIONS, CATEGORIES
+from .chain import (
+    anchor_from_dict,
+    anchor_to_dict,
+    seal_checkpoint,
+)
 from .errors import ConfigError, ConsentKitError, did_you_mean
 from .kbcli import add_kb_parser, run_kb
 from .receipts import (
     ChainAnchor,
-    anchor_from_dict,
-    anchor_to_dict,
     format_timestamp,
-    seal_checkpoint,
     to_dict,
 )
 from .scan.command import add_scan_parser, run_scan_command

@@ -35,6 +35,7 @@ from email.utils import format_datetime
 from typing import Final, Literal, TypeAlias
 
 from .cookie_dates import parse_cookie_date
+from .domains import is_public_suffix
 
 __all__ = [
     "MAX_ATTRIBUTE_OCTETS",
@@ -48,7 +49,6 @@ __all__ = [
     "parse_cookie_header",
     "parse_cookie_pairs",
     "parse_set_cookie",
-    "registrable_domain",
     "render_set_cookie",
     "request_paths",
 ]
@@ -84,47 +84,6 @@ _DOMAIN: Final = re.compile(
     r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*"
 )
 _PATH: Final = re.compile(r"/[\x20-\x3a\x3c-\x7e]*")
-
-_MULTI_LABEL_SUFFIXES: Final = frozenset(
-    {
-        # United Kingdom, Ireland
-        "co.uk", "org.uk", "me.uk", "ltd.uk", "plc.uk", "net.uk", "ac.uk", "gov.uk", "sch.uk",
-        "nhs.uk", "police.uk", "gov.ie",
-        # Oceania
-        "com.au", "net.au", "org.au", "edu.au", "gov.au", "asn.au", "id.au",
-        "co.nz", "net.nz", "org.nz", "ac.nz", "govt.nz", "geek.nz",
-        # Asia
-        "co.jp", "ne.jp", "or.jp", "ac.jp", "go.jp", "gr.jp", "ed.jp", "lg.jp",
-        "co.kr", "or.kr", "ne.kr", "go.kr", "ac.kr",
-        "com.cn", "net.cn", "org.cn", "gov.cn", "edu.cn",
-        "com.hk", "org.hk", "net.hk", "edu.hk", "gov.hk",
-        "com.tw", "org.tw", "net.tw", "edu.tw", "gov.tw",
-        "com.sg", "org.sg", "net.sg", "edu.sg", "gov.sg",
-        "com.my", "org.my", "net.my", "edu.my", "gov.my",
-        "co.in", "net.in", "org.in", "firm.in", "gen.in", "ind.in", "ac.in", "gov.in",
-        "co.id", "or.id", "ac.id", "go.id", "web.id",
-        "co.th", "in.th", "ac.th", "go.th", "or.th",
-        "com.ph", "com.vn", "com.pk", "com.bd", "com.np", "com.lk",
-        "co.il", "org.il", "ac.il", "gov.il",
-        "com.tr", "org.tr", "net.tr", "gov.tr",
-        "com.sa", "com.qa", "com.kw", "com.bh", "com.om", "co.ae",
-        # Americas
-        "com.br", "net.br", "org.br", "gov.br", "edu.br",
-        "com.mx", "org.mx", "gob.mx", "com.ar", "gob.ar", "com.co", "com.pe", "com.uy",
-        "com.ve", "com.ec", "cl.cl", "gob.cl", "qc.ca", "on.ca", "bc.ca",
-        # Africa
-        "co.za", "org.za", "gov.za", "ac.za", "net.za",
-        "com.eg", "com.ng", "co.ke", "or.ke", "co.tz", "co.ug", "com.gh", "co.ma",
-        # Europe
-        "com.ua", "org.ua", "co.at", "or.at", "com.pl", "net.pl", "org.pl", "com.gr",
-        "com.cy", "com.mt", "com.pt", "com.es", "com.ru", "co.hu", "com.ro",
-        # Hosting platforms that publish themselves as public suffixes
-        "github.io", "gitlab.io", "herokuapp.com", "appspot.com", "blogspot.com",
-        "netlify.app", "vercel.app", "pages.dev", "workers.dev", "web.app", "firebaseapp.com",
-        "azurewebsites.net", "cloudfront.net", "fly.dev", "onrender.com", "glitch.me",
-    }
-)  # fmt: skip
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -468,30 +427,6 @@ def _canonical_host(request_host: str) -> tuple[str, bool]:
     return host, not _DOMAIN.fullmatch(host)
 
 
-def _is_public_suffix(domain: str) -> bool:
-    return "." not in domain or domain in _MULTI_LABEL_SUFFIXES
-
-
-def registrable_domain(host: str) -> str:
-    """The site a host belongs to: its public suffix plus one label (``shop.example.co.uk``
-    gives ``example.co.uk``), with the same built-in suffix list as cookie expiry.
-
-    IP addresses, single-label names and bare suffixes are their own site.
-    """
-    host = host.strip().rstrip(".").lower()
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        pass
-    else:
-        return host
-    labels = host.split(".")
-    for start in range(len(labels) - 1, 0, -1):
-        if not _is_public_suffix(".".join(labels[start:])):
-            return ".".join(labels[start:])
-    return host
-
-
 def _domain_candidates(
     host: str, host_only: bool, domains: Sequence[str | None] | None
 ) -> list[str | None]:
@@ -511,7 +446,7 @@ def _domain_candidates(
             candidates.append(None)
         elif (
             (host == domain or host.endswith("." + domain))
-            and not _is_public_suffix(domain)
+            and not is_public_suffix(domain)
             and _DOMAIN.fullmatch(domain)
         ):
             candidates.append(domain)

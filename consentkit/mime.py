@@ -10,6 +10,7 @@ stays the same. A header that looks odd to a server (``text/html, */*``, ``, tex
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -149,8 +150,13 @@ def extract_mime_type(value: str | bytes) -> MimeType | None:
     """Fetch's "extract a MIME type" from a combined ``Content-Type`` value; ``None`` for failure.
 
     Bytes are decoded as Latin-1 (Fetch's isomorphic decode), so any byte sequence parses.
+    Asked for every response, so answers are memoised: treat the result as read-only.
     """
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    return _extract(value.decode("latin-1") if isinstance(value, bytes) else value)
+
+
+@functools.lru_cache(maxsize=256)
+def _extract(text: str) -> MimeType | None:
     charset: str | None = None
     essence: str | None = None
     found: MimeType | None = None

@@ -222,6 +222,11 @@ class CategoryText:
 class Policy:
     """What the site promises its visitors.
 
+    Longer than most classes because every layer asks it something: its methods are small
+    lookups (classify a cookie, a category's fingerprint and lifetime, region rules) over
+    indexes built once at construction, where the declarations are also validated; split
+    apart, each piece would rebuild or carry those indexes.
+
     Args:
         revision: a label for this version of the policy; a new revision asks
             every visitor again.

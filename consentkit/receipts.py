@@ -1,10 +1,10 @@
-"""Tamper-evident consent receipts: the record model, sealing and chain verification.
+"""Tamper-evident consent receipts: the record model, its keys, serialisation and sealing.
 
 A :class:`ReceiptDraft` is what the web layer knows about one decision. A store seals it
 into a :class:`Receipt` by giving it a position in a hash chain: each receipt carries the
 hash of the previous one, its own SHA-256 hash over a canonical JSON form, and an
-HMAC-SHA256 of that hash made with a secret receipt key. :func:`verify_chain` walks a chain
-in constant memory and names the first receipt that does not check out.
+HMAC-SHA256 of that hash made with a secret receipt key. :mod:`consentkit.chain` holds what
+proves a whole chain: the signed head and anchors, and ``verify_chain``.
 
 This module is pure: standard library only, no I/O.
 """
@@ -16,7 +16,7 @@ import hashlib
 import hmac as _hmac
 import json
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final, Literal, TypeAlias
@@ -27,14 +27,9 @@ from .categories import Action
 __all__ = [
     "GENESIS_HASH",
     "ChainAnchor",
-    "ChainBreak",
     "Receipt",
     "ReceiptDraft",
-    "VerifyResult",
-    "anchor_from_dict",
-    "anchor_to_dict",
     "canonical_bytes",
-    "check_chain_end",
     "draft_from_dict",
     "format_timestamp",
     "from_dict",
@@ -42,12 +37,8 @@ __all__ = [
     "parse_stored_timestamp",
     "parse_timestamp",
     "seal",
-    "seal_anchor",
-    "seal_checkpoint",
-    "sign_head",
     "to_dict",
     "unchecked_receipt",
-    "verify_chain",
 ]
 
 GENESIS_HASH: Final = "0" * 64
@@ -80,7 +71,7 @@ def parse_timestamp(value: str) -> datetime:
 
 # Marks a timestamp read from text that was not in the canonical form: same instant, but
 # ``verify_chain`` refuses it (the hash covers the instant, the store's filters the text).
-_NON_CANONICAL: Final = timezone(timedelta(0), "non-canonical stored text")
+NON_CANONICAL: Final = timezone(timedelta(0), "non-canonical stored text")
 
 
 def parse_stored_timestamp(text: str) -> datetime:
@@ -88,20 +79,20 @@ def parse_stored_timestamp(text: str) -> datetime:
 
     Text that :func:`format_timestamp` would not have written (another offset such as
     ``-23:59``, ``+00:00`` instead of ``Z``, fewer digits, no zone) still gives the
-    instant it names, marked so that :func:`verify_chain` reports it: the receipt hash
-    covers the instant, but range filters compare the text, so a rewritten offset would
+    instant it names, marked so that :func:`consentkit.chain.verify_chain` reports it: the
+    receipt hash covers the instant, but range filters compare the text, so a rewritten offset would
     silently move a receipt out of an export. Raises ``ValueError`` for non-ISO text.
     """
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=_NON_CANONICAL)
+        return parsed.replace(tzinfo=NON_CANONICAL)
     utc = parsed.astimezone(UTC)
     if format_timestamp(utc) == text:
         return utc
-    return utc.replace(tzinfo=_NON_CANONICAL)
+    return utc.replace(tzinfo=NON_CANONICAL)
 
 
-def _utc(name: str, value: object) -> datetime:
+def utc_instant(name: str, value: object) -> datetime:
     if not isinstance(value, datetime):
         raise TypeError(f"{name} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
@@ -166,8 +157,8 @@ class ReceiptDraft:
         set_(self, "refused", _str_tuple("refused", self.refused))
         set_(self, "page", _page_path(self.page))
         set_(self, "user_agent", self.user_agent[:_MAX_UA])
-        set_(self, "timestamp", _utc("timestamp", self.timestamp))
-        set_(self, "expires_at", _utc("expires_at", self.expires_at))
+        set_(self, "timestamp", utc_instant("timestamp", self.timestamp))
+        set_(self, "expires_at", utc_instant("expires_at", self.expires_at))
 
 
 TEXT_FIELDS: Final = (
@@ -232,37 +223,6 @@ class ChainAnchor:
     hmac: str = field(default="", repr=False)
 
 
-@dataclass(frozen=True)
-class ChainBreak:
-    """The first receipt that failed verification, and why."""
-
-    seq: int
-    receipt_id: str
-    kind: BreakKind
-    message: str
-
-    def __str__(self) -> str:
-        return f"receipt {self.receipt_id} (seq {self.seq}): {self.message}"
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    """Outcome of :func:`verify_chain`; true when the chain is intact."""
-
-    checked: int
-    last_seq: int
-    last_hash: str
-    error: ChainBreak | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Whether every receipt verified."""
-        return self.error is None
-
-    def __bool__(self) -> bool:
-        return self.error is None
-
-
 # --- keys -----------------------------------------------------------------------------
 
 
@@ -279,7 +239,7 @@ def key_fingerprint(key: str | bytes) -> str:
     return digest.hexdigest()[:16]
 
 
-def _keyring(keys: Sequence[str | bytes]) -> dict[str, bytes]:
+def keyring(keys: Sequence[str | bytes]) -> dict[str, bytes]:
     if isinstance(keys, str | bytes) or not keys:
         raise ValueError("receipt keys must be a non-empty sequence (newest first)")
     return dict(_cached_keyring(tuple(keys)))
@@ -291,15 +251,15 @@ def _cached_keyring(keys: tuple[str | bytes, ...]) -> tuple[tuple[str, bytes], .
     return tuple((key_fingerprint(key), _key_bytes(key)) for key in keys)
 
 
-def _signing_key(keys: Sequence[str | bytes]) -> tuple[str, bytes]:
-    return next(iter(_keyring(keys).items()))
+def signing_key(keys: Sequence[str | bytes]) -> tuple[str, bytes]:
+    return next(iter(keyring(keys).items()))
 
 
-def _sign(key: bytes, message: bytes) -> str:
+def sign(key: bytes, message: bytes) -> str:
     return _hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def _same(a: str, b: str) -> bool:
+def same(a: str, b: str) -> bool:
     # Bytes, because compare_digest raises on non-ASCII str (a tampered column could hold any).
     return _hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 
@@ -376,7 +336,7 @@ def canonical_bytes(receipt: Receipt) -> bytes:
     return _canonical({name: getattr(receipt, name) for name in RECEIPT_FIELDS})
 
 
-def _content_hash(receipt: Receipt) -> str:
+def content_hash(receipt: Receipt) -> str:
     return hashlib.sha256(canonical_bytes(receipt)).hexdigest()
 
 
@@ -396,7 +356,7 @@ def seal(
         raise TypeError("seal() needs a ReceiptDraft")
     if seq < 1:
         raise ValueError("seq starts at 1")
-    key_id, key = _signing_key(keys)
+    key_id, key = signing_key(keys)
     # The draft was validated when it was built, so the receipt skips re-validation.
     values: dict[str, Any] = {name: getattr(draft, name) for name in DRAFT_FIELDS}
     values["receipt_id"] = receipt_id or str(uuid.uuid4())
@@ -405,230 +365,5 @@ def seal(
     values["key_id"] = key_id
     digest = hashlib.sha256(_canonical(values)).hexdigest()
     values["hash"] = digest
-    values["hmac"] = _sign(key, digest.encode("ascii"))
+    values["hmac"] = sign(key, digest.encode("ascii"))
     return unchecked_receipt({name: values[name] for name in RECEIPT_FIELDS})
-
-
-# --- anchors --------------------------------------------------------------------------
-
-
-def _anchor_message(seq: int, hash_: str, created_at: datetime) -> bytes:
-    return f"consentkit anchor\n{seq}\n{hash_}\n{format_timestamp(created_at)}".encode()
-
-
-def seal_anchor(
-    seq: int, hash_: str, *, created_at: datetime, keys: Sequence[str | bytes]
-) -> ChainAnchor:
-    """Sign a purge anchor with the newest (first) receipt key."""
-    ring = _keyring(keys)
-    key_id, key = next(iter(ring.items()))
-    created = _utc("created_at", created_at)
-    return ChainAnchor(
-        seq=seq,
-        hash=hash_,
-        created_at=created,
-        key_id=key_id,
-        hmac=_sign(key, _anchor_message(seq, hash_, created)),
-    )
-
-
-def anchor_to_dict(anchor: ChainAnchor) -> dict[str, Any]:
-    """A JSON-ready dict of an anchor."""
-    return {
-        "seq": anchor.seq,
-        "hash": anchor.hash,
-        "created_at": format_timestamp(anchor.created_at),
-        "key_id": anchor.key_id,
-        "hmac": anchor.hmac,
-    }
-
-
-def anchor_from_dict(data: Mapping[str, Any]) -> ChainAnchor:
-    """Rebuild an anchor from :func:`anchor_to_dict` output."""
-    return ChainAnchor(
-        seq=int(data["seq"]),
-        hash=str(data["hash"]),
-        created_at=parse_timestamp(str(data["created_at"])),
-        key_id=str(data.get("key_id", "")),
-        hmac=str(data.get("hmac", "")),
-    )
-
-
-def _check_signed(
-    point: ChainAnchor,
-    ring: Mapping[str, bytes],
-    message: Callable[[int, str, datetime], bytes],
-    what: str,
-) -> str | None:
-    key = ring.get(point.key_id)
-    if key is None:
-        return f"{what} at seq {point.seq} is signed by unknown key {point.key_id!r}"
-    expected = _sign(key, message(point.seq, point.hash, point.created_at))
-    if not _same(expected, point.hmac):
-        return f"{what} at seq {point.seq} has an invalid signature (forged or edited)"
-    return None
-
-
-def _check_anchor(anchor: ChainAnchor, ring: Mapping[str, bytes]) -> str | None:
-    return _check_signed(anchor, ring, _anchor_message, "purge anchor")
-
-
-def _checkpoint_message(seq: int, hash_: str, created_at: datetime) -> bytes:
-    return f"consentkit checkpoint\n{seq}\n{hash_}\n{format_timestamp(created_at)}".encode()
-
-
-def seal_checkpoint(
-    seq: int, hash_: str, *, created_at: datetime, keys: Sequence[str | bytes]
-) -> ChainAnchor:
-    """Sign the chain head for an external, append-only log (``consentkit anchor``).
-
-    Signed under its own message, so a checkpoint cannot pass for a purge anchor (which
-    would allow deleting every receipt up to it).
-    """
-    key_id, key = _signing_key(keys)
-    created = _utc("created_at", created_at)
-    return ChainAnchor(
-        seq, hash_, created, key_id, _sign(key, _checkpoint_message(seq, hash_, created))
-    )
-
-
-def _check_checkpoint(point: ChainAnchor, ring: Mapping[str, bytes]) -> str | None:
-    return _check_signed(point, ring, _checkpoint_message, "checkpoint")
-
-
-def _head_message(seq: int, hash_: str) -> bytes:
-    return f"consentkit head\n{seq}\n{hash_}".encode()
-
-
-def sign_head(seq: int, hash_: str, *, keys: Sequence[str | bytes]) -> str:
-    """The signature a store keeps with its chain head: ``key_id:hmac``.
-
-    Without the receipt key nobody can move the head back after deleting the newest
-    receipts, so a truncated chain no longer verifies as complete.
-    """
-    key_id, key = _signing_key(keys)
-    return f"{key_id}:{_sign(key, _head_message(seq, hash_))}"
-
-
-def check_chain_end(
-    result: VerifyResult,
-    head: tuple[int, str, str] | None,
-    *,
-    keys: Sequence[str | bytes],
-) -> VerifyResult:
-    """Compare a verified chain's end with the store's signed head ``(seq, hash, signature)``.
-
-    Notices receipts deleted from the end: the head must be signed with a receipt key and
-    name the last receipt. ``None`` (a store that never appended) passes.
-    """
-    if not result.ok or head is None:
-        return result
-    seq, hash_, signature = head
-    key_id, _, mac = signature.partition(":")
-    key = _keyring(keys).get(key_id)
-    message = ""
-    if not signature:
-        message = "the chain head is not signed (written before schema 2: append a receipt)"
-    elif key is None or not _same(_sign(key, _head_message(seq, hash_)), mac):
-        message = "the chain head's signature is invalid: the head row was edited"
-    elif (seq, hash_) != (result.last_seq, result.last_hash):
-        message = (
-            f"the chain ends at seq {result.last_seq} but the store recorded seq {seq} "
-            "as its newest receipt: receipts were deleted from the end"
-        )
-    if not message:
-        return result
-    brk = ChainBreak(seq, "(chain head)", "head", message)
-    return VerifyResult(result.checked, result.last_seq, result.last_hash, brk)
-
-
-# --- verification ---------------------------------------------------------------------
-
-
-def _check_receipt(
-    receipt: Receipt, expected_seq: int, expected_prev: str, ring: Mapping[str, bytes]
-) -> tuple[BreakKind, str] | None:
-    if receipt.seq != expected_seq:
-        what = "missing" if receipt.seq > expected_seq else "duplicated or out of order"
-        return "seq", f"expected seq {expected_seq}, found {receipt.seq}: receipts {what}"
-    if not _same(receipt.prev_hash, expected_prev):
-        return (
-            "prev_hash",
-            "prev_hash does not match the previous receipt: receipts deleted, reordered "
-            "or inserted",
-        )
-    if receipt.timestamp.tzinfo is _NON_CANONICAL or receipt.expires_at.tzinfo is _NON_CANONICAL:
-        return (
-            "timestamp",
-            "a stored timestamp is not in the canonical UTC form (...Z): it was rewritten",
-        )
-    if not _same(_content_hash(receipt), receipt.hash):
-        return "hash", "content does not match its hash: the receipt was edited"
-    key = ring.get(receipt.key_id)
-    if key is None:
-        return "key", f"signed by unknown key {receipt.key_id!r} (forged, or a key is missing)"
-    if not _same(_sign(key, receipt.hash.encode("utf-8")), receipt.hmac):
-        return "hmac", "HMAC does not match: the receipt was forged or re-hashed without the key"
-    return None
-
-
-def verify_chain(
-    receipts: Iterable[Receipt],
-    *,
-    keys: Sequence[str | bytes],
-    start: ChainAnchor | None = None,
-    checkpoints: Sequence[ChainAnchor] = (),
-) -> VerifyResult:
-    """Walk *receipts* (in seq order) and report the first broken link.
-
-    *keys* are every receipt key still trusted (any order; by convention newest first).
-    *start* is the purge anchor the chain resumes from (``None``: the chain starts at seq 1).
-    *checkpoints* are signed heads kept outside the store (:func:`seal_checkpoint`): the
-    chain must still hold each one's receipt with the same hash (one already purged is
-    only checked when the purge anchor sits exactly on it).
-    Memory use is constant whatever the number of receipts.
-    """
-    ring = _keyring(keys)
-    pending: dict[int, ChainAnchor] = {}
-    for point in checkpoints:
-        problem = _check_checkpoint(point, ring)
-        floor_seq, floor_hash = (start.seq, start.hash) if start else (0, GENESIS_HASH)
-        if problem is None and point.seq <= floor_seq:
-            # Before the first stored receipt: only an exact match can be checked.
-            if point.seq == floor_seq and not _same(point.hash, floor_hash):
-                problem = f"checkpoint at seq {point.seq} disagrees with the chain's start"
-            else:
-                continue
-        if problem is not None:
-            brk = ChainBreak(point.seq, "(checkpoint)", "checkpoint", problem)
-            return VerifyResult(0, 0, GENESIS_HASH, brk)
-        pending[point.seq] = point
-    expected_seq, expected_prev = 1, GENESIS_HASH
-    if start is not None:
-        problem = _check_anchor(start, ring)
-        if problem is not None:
-            brk = ChainBreak(start.seq, "(purge anchor)", "anchor", problem)
-            return VerifyResult(0, start.seq, start.hash, brk)
-        expected_seq, expected_prev = start.seq + 1, start.hash
-    checked = 0
-    for receipt in receipts:
-        found = _check_receipt(receipt, expected_seq, expected_prev, ring)
-        if found is not None:
-            brk = ChainBreak(receipt.seq, receipt.receipt_id, found[0], found[1])
-            return VerifyResult(checked, expected_seq - 1, expected_prev, brk)
-        held = pending.pop(receipt.seq, None)
-        if held is not None and not _same(held.hash, receipt.hash):
-            message = f"receipt seq {receipt.seq} differs from the checkpoint: chain rewritten"
-            brk = ChainBreak(receipt.seq, receipt.receipt_id, "checkpoint", message)
-            return VerifyResult(checked, expected_seq - 1, expected_prev, brk)
-        checked += 1
-        expected_seq, expected_prev = receipt.seq + 1, receipt.hash
-    if pending:
-        seq = min(pending)
-        message = (
-            f"the chain ends at seq {expected_seq - 1} but a checkpoint recorded seq {seq}: "
-            "receipts were deleted from the end"
-        )
-        brk = ChainBreak(seq, "(checkpoint)", "checkpoint", message)
-        return VerifyResult(checked, expected_seq - 1, expected_prev, brk)
-    return VerifyResult(checked, expected_seq - 1, expected_prev)

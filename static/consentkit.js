@@ -32,9 +32,27 @@
   var texts = parse(root.getAttribute("data-ck-texts")) || {};
   var decision = parse(root.getAttribute("data-ck-decision")) || { granted: ["necessary"] };
   var banner = root.querySelector("[data-ck-banner]");
+  // The dialog the preferences centre is fetched into (pages carry none of it).
   var prefs = root.querySelector("[data-ck-prefs]");
+  if (!prefs) {
+    prefs = document.createElement("dialog");
+    prefs.className = "ck-prefs";
+    prefs.id = "ck-prefs";
+    prefs.setAttribute("aria-labelledby", "ck-prefs-title");
+    prefs.setAttribute("data-ck-prefs", "");
+    root.insertBefore(prefs, root.querySelector("[data-ck-settings]"));
+  }
   var settings = root.querySelector("[data-ck-settings]");
+  // A decided visitor's page has no live region: one is added now, long before it speaks.
   var live = root.querySelector("[data-ck-live]");
+  if (!live) {
+    live = document.createElement("div");
+    live.className = "ck-sr";
+    live.setAttribute("role", "status");
+    live.setAttribute("aria-live", "polite");
+    live.setAttribute("data-ck-live", "");
+    root.insertBefore(live, root.firstChild);
+  }
   var ownScript = document.currentScript;
   // The server marks what it blocked in this response with a fresh key, given in the
   // element right after this script. Only elements carrying it are ever activated:
@@ -60,8 +78,15 @@
   function allows(category) {
     return category === "necessary" || has(decision.granted, category);
   }
+  // The page lists services only when the categories alone do not answer for them;
+  // otherwise every optional category is granted (all allowed) or none is.
+  function allowsServiceIn(state, id) {
+    var services = state.services;
+    if (services && services.granted) return has(services.granted, id);
+    return OPTIONAL.every(function (c) { return has(state.granted, c); });
+  }
   function allowsService(id) {
-    return has((decision.services || {}).granted, id);
+    return allowsServiceIn(decision, id);
   }
   // A blocked element belonging to a service runs when that service is allowed, else
   // when its category is.
@@ -84,13 +109,48 @@
   function settingsButton() {
     return settings && !settings.hidden ? settings.querySelector("button") : null;
   }
+  // The centre (switches, cookie tables) is not in the page: it is fetched on first
+  // open from the same template as the full preferences page. It holds no script or
+  // style, so a nonce-based CSP needs nothing more. On failure the plain page opens.
+  function centreUrl(fragment) {
+    var back = encodeURIComponent(location.pathname + location.search);
+    return prefix + "/preferences?" + (fragment ? "fragment=1&" : "") + "return_to=" + back;
+  }
+  function loadPrefs() {
+    if (prefs.firstElementChild) return Promise.resolve();
+    var url = centreUrl(true);
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        if (!doc.getElementById("ck-prefs-title")) throw new Error("bad answer");
+        var more = parse((doc.querySelector("[data-ck-texts]") || root).getAttribute("data-ck-texts"));
+        Object.keys(more || {}).forEach(function (key) {
+          texts[key] = more[key];
+        });
+        each(Array.prototype.slice.call(doc.body.childNodes), function (node) {
+          prefs.appendChild(document.adoptNode(node));
+        });
+      });
+  }
   function openPrefs(from) {
     if (!canOpen()) return;
     opener = from || document.activeElement;
-    sync();
-    if (!prefs.open) prefs.showModal();
-    var title = prefs.querySelector("[tabindex='-1']");
-    if (title) title.focus();
+    if (!window.fetch || !window.DOMParser) {
+      location.href = centreUrl(false);
+      return;
+    }
+    loadPrefs().then(function () {
+      sync();
+      if (!prefs.open) prefs.showModal();
+      var title = prefs.querySelector("[tabindex='-1']");
+      if (title) title.focus();
+    }, function () {
+      location.href = centreUrl(false);
+    });
   }
   function closePrefs() {
     if (prefs && prefs.open) prefs.close();
@@ -274,8 +334,9 @@
     var revoked = (before.granted || []).filter(function (c) {
       return c !== "necessary" && !allows(c);
     });
-    var servicesBefore = (before.services || {}).granted || [];
-    var revokedServices = servicesBefore.filter(function (id) { return !allowsService(id); });
+    var revokedServices = ((decision.services || {}).refused || []).filter(function (id) {
+      return allowsServiceIn(before, id);
+    });
     (data.expire || []).forEach(expireCookie);
     updateConsentMode();
     if (banner) banner.hidden = true;

@@ -101,7 +101,13 @@ _KEY_ATTR: Final = b'data-ck-blocked="' + _KEY_SLOT.encode() + b'"'
 
 
 class Blocker:
-    """Decides, per tag, whether it may run, and returns its bytes (edited if not)."""
+    """Decides, per tag, whether it may run, and returns its bytes (edited if not).
+
+    Longer than most classes because it is one decision table: a method per kind of
+    element that can load something (script, iframe, pixel, hint, source, object, SVG
+    image, base, style) sharing the plan, the tracker lookups memoised for this response
+    and the tag-editing helpers.
+    """
 
     def __init__(
         self,

@@ -38,6 +38,7 @@ __all__ = [
     "boring_foreign",
     "html_patterns",
     "leap",
+    "lowercase",
 ]
 
 
@@ -206,6 +207,41 @@ ONE_SAFE_CONSTRUCT: Final = re.compile(
     _SAFE_PIXEL + rb"|" + _SAFE_SVG + rb"|<!--(?>-?>|(?s:.)*?--!?>)"
 )
 """One image, link, icon or comment that needs no decision, at a known data-state point."""
+
+
+def lowercase(pattern: re.Pattern[bytes]) -> re.Pattern[bytes]:
+    """*pattern* for a buffer already lowered with ``bytes.lower()``: the same matches.
+
+    The HTML patterns above compare letters case-insensitively, either in ``(?i:...)``
+    groups of lower-case literals or in classes holding both cases; on lowered bytes the
+    groups can compare exactly, which lets the engine skip a failing alternative on its
+    first byte (case-insensitive literals get no such shortcut): about a third less time
+    on a page with thousands of tags. Lowering maps only ASCII capitals, so every match
+    has the same extent in the lowered copy as in the original.
+    """
+    return re.compile(pattern.pattern.replace(b"(?i:", b"(?:"))
+
+
+_LOWERED: Final = {
+    p: lowercase(p)
+    for p in (
+        BORING_HTML,
+        BORING_BEFORE_BODY,
+        BORING_STRUCTURE,
+        BORING_STRUCTURE_BEFORE_BODY,
+        CANDIDATES_HTML,
+        CANDIDATES_STRUCTURE,
+        ONE_SAFE_CONSTRUCT,
+    )
+}
+_ONE_SAFE_LOWER: Final = _LOWERED[ONE_SAFE_CONSTRUCT]
+# (blocking, before_body) -> (walking, candidates), lowered: looked up on every step.
+_HTML_PATTERNS: Final = {
+    (True, True): (_LOWERED[BORING_BEFORE_BODY], _LOWERED[CANDIDATES_HTML]),
+    (True, False): (_LOWERED[BORING_HTML], _LOWERED[CANDIDATES_HTML]),
+    (False, True): (_LOWERED[BORING_STRUCTURE_BEFORE_BODY], _LOWERED[CANDIDATES_STRUCTURE]),
+    (False, False): (_LOWERED[BORING_STRUCTURE], _LOWERED[CANDIDATES_STRUCTURE]),
+}
 _TAIL: Final = 16
 """Bytes left to the walking pattern at a buffer's end, where a candidate may be cut."""
 _WS_BYTES: Final = b"\t\n\f\r "
@@ -250,18 +286,23 @@ def data_state_at(buf: bytes, start: int, end: int) -> bool:
     return True
 
 
-def leap(buf: bytes, pos: int, candidates: re.Pattern[bytes]) -> tuple[int, int]:
+def leap(
+    buf: bytes, low: bytes | bytearray, pos: int, candidates: re.Pattern[bytes]
+) -> tuple[int, int]:
     """``(end, steps)``: how far from data-state *pos* the bytes surely need no decision.
 
     Searches for the next candidate, checks the tokenizer is in the data state there,
     passes over it when it is a harmless image, link, icon or comment, and goes on.
     Stops at a candidate that matters, where the check fails, or near the buffer's end.
+    *low* is ``buf.lower()``, or a lowered prefix of it (the search then treats its end
+    as the buffer's), and *candidates* a pattern from :func:`html_patterns`, which searches
+    it.
     """
-    n = len(buf)
+    n = len(low)
     steps = 0
     while True:
         steps += 1
-        found = candidates.search(buf, pos)
+        found = candidates.search(low, pos)
         # without a candidate, stop after the last ">" short of the end: a point in the
         # data state far more often than an arbitrary cut
         stop = found.start() if found is not None else buf.rfind(b">", pos, n - _TAIL) + 1
@@ -269,7 +310,7 @@ def leap(buf: bytes, pos: int, candidates: re.Pattern[bytes]) -> tuple[int, int]
             return pos, steps
         if found is None:
             return stop, steps
-        unit = ONE_SAFE_CONSTRUCT.match(buf, stop)
+        unit = _ONE_SAFE_LOWER.match(low, stop)
         if unit is None:
             return stop, steps
         pos = unit.end()
@@ -278,8 +319,6 @@ def leap(buf: bytes, pos: int, candidates: re.Pattern[bytes]) -> tuple[int, int]
 def html_patterns(
     *, blocking: bool, before_body: bool
 ) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
-    """The walking pattern and the candidates for HTML content (no foreign element open)."""
-    if blocking:
-        return (BORING_BEFORE_BODY if before_body else BORING_HTML), CANDIDATES_HTML
-    walking = BORING_STRUCTURE_BEFORE_BODY if before_body else BORING_STRUCTURE
-    return walking, CANDIDATES_STRUCTURE
+    """The walking pattern and the candidates for HTML content (no foreign element open),
+    both for the lowered buffer (see :func:`lowercase`)."""
+    return _HTML_PATTERNS[blocking, before_body]

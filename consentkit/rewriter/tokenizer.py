@@ -16,7 +16,6 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Callable
-from enum import IntEnum
 from typing import Final
 
 from consentkit.rewriter.emitter import Emitter, PendingScript
@@ -29,43 +28,25 @@ from consentkit.rewriter.skipping import (
     html_patterns,
     leap,
 )
+from consentkit.rewriter.states import (
+    COMMENT_END,
+    FOREIGN_SINK_TAGS,
+    MAX_PENDING,
+    NON_WS,
+    NOSCRIPT,
+    NOSCRIPT_END,
+    RAWTEXT,
+    RCDATA,
+    SINK_TAGS,
+    State,
+)
 from consentkit.rewriter.tags import TAG, TAG_NAME, FoundTag, Tag, TagEndScanner, TagSpan
 
 __all__ = ["MAX_PENDING", "State", "Tokenizer"]
 
-MAX_PENDING: Final = 256 * 1024
-"""Longest construct (tag or inline script) held back to be classified whole."""
 
-
-class State(IntEnum):
-    """Tokenizer states; each has one handler in :attr:`Tokenizer._handlers`."""
-
-    DATA = 0
-    COMMENT_START = 1
-    COMMENT = 2
-    BOGUS_COMMENT = 3
-    CDATA = 4
-    RAW_TEXT = 5
-    """RAWTEXT and RCDATA alike: only the matching end tag ends them."""
-    NOSCRIPT = 6
-    """Raw text for a browser with scripting on, but pixels inside still count."""
-    PLAINTEXT = 7
-    SCRIPT = 8
-    TAG_SKIP = 9
-    """Streaming a tag too long to hold, until its ``>``."""
-
-
-_NON_WS = re.compile(rb"[^\t\n\f\r ]")
-_COMMENT_END = re.compile(rb"--!?>")
-_NOSCRIPT = re.compile(rb"</noscript[\t\n\f\r />]|<(?:img|image|iframe|link)[\t\n\f\r />]", re.I)
-_NOSCRIPT_END = re.compile(rb"</noscript[\t\n\f\r />]", re.I)
-
-_RAWTEXT: Final = frozenset({b"style", b"xmp", b"iframe", b"noembed", b"noframes"})
-_RCDATA: Final = frozenset({b"textarea", b"title"})
-_SINK_TAGS: Final = frozenset(
-    b"script iframe img image link source video audio track embed object input base style".split()
-)
-_FOREIGN_SINK_TAGS: Final = frozenset({b"script", b"image", b"feimage"})
+_LOWER_AHEAD: Final = 16 * 1024
+"""How far past the current position the lowered copy reaches at least."""
 
 
 class Tokenizer:
@@ -100,7 +81,7 @@ class Tokenizer:
         self._buf = b""
         self._state = State.DATA
         self._script_data = ScriptDataScanner()
-        self._raw_end: re.Pattern[bytes] = _NOSCRIPT_END
+        self._raw_end: re.Pattern[bytes] = NOSCRIPT_END
         self._raw_name = b"noscript"
         self._open = ForeignStack()
         self._template = 0
@@ -112,6 +93,10 @@ class Tokenizer:
         self._skip: TagEndScanner | None = None
         self._raw_cache: dict[bytes, re.Pattern[bytes]] = {}
         self._bom_pending = True
+        self._lowered_of: bytes | None = None
+        self._lowered = bytearray()
+        """``bytes.lower()`` of a prefix of the buffer being tokenized (see
+        :meth:`_lowered_from`)."""
         self._passthrough = False
         self._want_lang = plan.body_start_html_for_lang is not None and bool(plan.body_start_html)
         """Set until the first start tag: if it is ``<html>``, its ``lang`` is recorded."""
@@ -236,6 +221,7 @@ class Tokenizer:
 
     def _data(self, buf: bytes, pos: int, final: bool) -> int:
         pattern = None
+        text: bytes | bytearray = buf  # what the pattern reads: buf, or its lowered copy
         # The fast paths skip tags; while the <html> tag's lang is wanted, the first start
         # tag is read here (only a doctype or comments can come before it).
         if not self._out.head_pending and self.seen is None and not self._want_lang:
@@ -243,7 +229,8 @@ class Tokenizer:
                 pattern, candidates = html_patterns(
                     blocking=self._blocking, before_body=self._out.body_start_pending
                 )
-                end, steps = leap(buf, pos, candidates)
+                text = self._lowered_from(buf, pos)
+                end, steps = leap(buf, text, pos, candidates)
                 self._work += steps
                 if end > pos:
                     self._emit(buf[pos:end])
@@ -253,7 +240,7 @@ class Tokenizer:
             elif self._open.foreign:
                 pattern = boring_foreign(self._open.open_names)
         if pattern is not None:
-            found = pattern.match(buf, pos)
+            found = pattern.match(text, pos)
             if found is not None and found.end() > pos:
                 self._emit(buf[pos : found.end()])
                 pos = found.end()
@@ -265,7 +252,7 @@ class Tokenizer:
         stop = len(buf) if lt == -1 else lt
         if stop > pos:
             if self._out.head_pending:
-                first = _NON_WS.search(buf, pos, stop)
+                first = NON_WS.search(buf, pos, stop)
                 if first is not None:
                     self._emit(buf[pos : first.start()])
                     self._inject_head()
@@ -273,6 +260,20 @@ class Tokenizer:
             self._emit(buf[pos:stop])
             return stop
         return self._markup(buf, pos, final)
+
+    def _lowered_from(self, buf: bytes, pos: int) -> bytearray:
+        """A lowered prefix of *buf* reaching at least ``_LOWER_AHEAD`` bytes past *pos*
+        (or its end): extended in doubling steps, each byte lowered once, so a page that
+        passes through after its ``<body>`` is hardly lowered at all."""
+        low = self._lowered
+        if self._lowered_of is not buf:
+            low.clear()
+            self._lowered_of = buf
+        have = len(low)
+        want = min(len(buf), pos + _LOWER_AHEAD)
+        if have < want:
+            low += buf[have : min(len(buf), max(want, 2 * have))].lower()
+        return low
 
     def _markup(self, buf: bytes, pos: int, final: bool) -> int:
         n = len(buf)
@@ -305,7 +306,7 @@ class Tokenizer:
     def _text_if(self, final: bool, buf: bytes, pos: int, end: int) -> int:
         if not final:
             return pos
-        if self._out.head_pending and _NON_WS.search(buf, pos, end):
+        if self._out.head_pending and NON_WS.search(buf, pos, end):
             self._inject_head()
         self._emit(buf[pos:end])
         return end
@@ -348,7 +349,7 @@ class Tokenizer:
         return self._comment(buf, pos, final)
 
     def _comment(self, buf: bytes, pos: int, final: bool) -> int:
-        found = _COMMENT_END.search(buf, pos)
+        found = COMMENT_END.search(buf, pos)
         if found is not None:
             return self._leave(buf, pos, found.end())
         return self._stream_to(buf, pos, len(buf), final, keep=3)
@@ -411,7 +412,7 @@ class Tokenizer:
         return self._end_tag(buf, start, end, name)
 
     def _noscript(self, buf: bytes, pos: int, final: bool) -> int:
-        found = _NOSCRIPT.search(buf, pos)
+        found = NOSCRIPT.search(buf, pos)
         if found is None:
             return self._stream_to(buf, pos, len(buf), final, keep=10)
         start = found.start()
@@ -427,7 +428,7 @@ class Tokenizer:
                 return start + 1
             return self._hold_tag(buf, start)
         end, name, name_end = tag.end, tag.name, tag.name_end
-        if _NOSCRIPT_END.search(buf, start, end) is not None:
+        if NOSCRIPT_END.search(buf, start, end) is not None:
             # browsers with scripting on end the noscript inside this tag: it is not a tag
             self._emit(buf[start : start + 1])
             return start + 1
@@ -566,7 +567,7 @@ class Tokenizer:
         return tag.end
 
     def _foreign_tag(self, tag: Tag, namespace: Namespace) -> int:
-        if tag.name in _FOREIGN_SINK_TAGS and self._blocking:
+        if tag.name in FOREIGN_SINK_TAGS and self._blocking:
             self._emit(self.sink.foreign_element(tag))
         else:
             self._emit(tag.raw)
@@ -600,7 +601,7 @@ class Tokenizer:
         if name == b"script":
             self._state = State.SCRIPT
             self._script_data = ScriptDataScanner()
-        elif name == b"noscript" or name in _RAWTEXT or name in _RCDATA:
+        elif name == b"noscript" or name in RAWTEXT or name in RCDATA:
             pattern = self._raw_cache.get(name)
             if pattern is None:
                 pattern = re.compile(b"</" + re.escape(name) + rb"[\t\n\f\r />]", re.I)
@@ -614,7 +615,7 @@ class Tokenizer:
     def _element(self, tag: Tag, *, in_noscript: bool) -> None:
         """Emit an HTML start tag, edited if the sink says so, and switch tokenizer state."""
         name = tag.name
-        if name in _SINK_TAGS and self._blocking:
+        if name in SINK_TAGS and self._blocking:
             out = self.sink.element(tag, in_noscript=in_noscript)
             if out is None:
                 self._out.pending = PendingScript(tag)

@@ -28,6 +28,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from consentkit.cookies import SetCookie, parse_set_cookie
 from consentkit.errors import ConsentKitError, MissingExtraError
 
+from . import page_scripts
 from .controls import CMP_SELECTORS, CONSENTKIT, match_button_name
 from .crawl import Frontier, discover
 from .model import (
@@ -64,69 +65,6 @@ _MAX_BODY: Final = 5_000_000
 _CLICK_TIMEOUT_MS: Final = 5000
 
 Progress = Callable[[str], None]
-
-# Reports every document.cookie write with the URL of the script that made it (the first
-# http(s) frame of the stack below this setter).
-_COOKIE_HOOK: Final = """
-(() => {
-  const desc = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie');
-  if (!desc || !desc.set || !desc.get) return;
-  Object.defineProperty(Document.prototype, 'cookie', {
-    configurable: true,
-    enumerable: desc.enumerable,
-    get() { return desc.get.call(this); },
-    set(value) {
-      try {
-        const stack = String(new Error().stack || '');
-        const found = stack.match(/https?:\\/\\/[^\\s()]+?(?=:\\d+:\\d+)/);
-        const report = window.__consentkitScanCookie;
-        if (typeof report === 'function') report(String(value), found ? found[0] : '');
-      } catch (e) {}
-      return desc.set.call(this, value);
-    },
-  });
-})();
-"""
-_GPC_HOOK: Final = """
-Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {
-  configurable: true, get() { return true; },
-});
-"""
-# Visible candidate buttons, tagged so Python can click the one whose name matches.
-_CANDIDATES: Final = """
-(limit) => {
-  const scope = '[id*=cookie i],[class*=cookie i],[id*=consent i],[class*=consent i],' +
-    '[aria-label*=cookie i],[aria-label*=consent i],[id*=gdpr i],[class*=gdpr i]';
-  const out = [];
-  const els = document.querySelectorAll(
-    'button,[role=button],input[type=button],input[type=submit],a');
-  for (const el of els) {
-    if (out.length >= limit) break;
-    if (el.tagName === 'A' && !el.hasAttribute('role') && !el.closest(scope)) continue;
-    const box = el.getBoundingClientRect();
-    const style = getComputedStyle(el);
-    if (!box.width || !box.height || style.visibility === 'hidden' || style.display === 'none')
-      continue;
-    let name = el.getAttribute('aria-label') || '';
-    const by = el.getAttribute('aria-labelledby');
-    if (!name && by) name = by.split(/\\s+/).map(id => {
-      const t = document.getElementById(id); return t ? t.textContent : '';
-    }).join(' ');
-    if (!name) name = el.innerText || el.value || '';
-    const id = String(out.length);
-    el.setAttribute('data-consentkit-scan', id);
-    out.push([id, name.slice(0, 200)]);
-  }
-  return out;
-}
-"""
-_STORAGE: Final = """
-() => {
-  const keys = (area) => { try { return Object.keys(window[area]); } catch (e) { return []; } };
-  return {origin: location.origin, local: keys('localStorage'), session: keys('sessionStorage'),
-          gpc: navigator.globalPrivacyControl === true};
-}
-"""
 
 
 class ScanError(ConsentKitError):
@@ -212,6 +150,10 @@ class _Recorder:
 
 
 class _Scanner:
+    """One scan in one browser: the visit steps (open, wait, record, choose, reload) and the
+    state they share (context, frontier, recorded cookies, requests and storage). Long
+    because a visit is one sequence whose steps all read and extend that record."""
+
     def __init__(self, browser: Browser, run: ScanRun, progress: Progress, delay: float) -> None:
         self.browser = browser
         self.run = run
@@ -235,9 +177,9 @@ class _Scanner:
             context.set_default_navigation_timeout(self.options.timeout_ms)
             recorder = _Recorder()
             context.expose_binding("__consentkitScanCookie", recorder.on_script_cookie)
-            context.add_init_script(_COOKIE_HOOK)
+            context.add_init_script(page_scripts.COOKIE_HOOK)
             if self.options.gpc:
-                context.add_init_script(_GPC_HOOK)
+                context.add_init_script(page_scripts.GPC_HOOK)
             context.on("request", recorder.on_request)
             context.on("response", recorder.on_response)
             context.on("requestfinished", recorder.on_done)
@@ -417,7 +359,7 @@ class _Scanner:
                 )
             )
         try:
-            found = page.evaluate(_STORAGE)
+            found = page.evaluate(page_scripts.STORAGE)
         except Exception as exc:
             visit.error = visit.error or f"storage not read: {_short(exc)}"
             found = {"origin": "", "local": [], "session": [], "gpc": None}
@@ -536,7 +478,7 @@ def _visible(locator: Locator) -> bool:
 
 def _candidates(frame: Frame) -> list[tuple[str, str]]:
     try:
-        rows = frame.evaluate(_CANDIDATES, 400)
+        rows = frame.evaluate(page_scripts.CANDIDATES, 400)
     except Exception:
         return []
     return [(str(ident), str(name)) for ident, name in rows]

@@ -16,7 +16,7 @@ from typing import Final, TypeAlias
 from urllib.parse import urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
-from consentkit.cookies import registrable_domain
+from consentkit.domains import registrable_domain
 
 __all__ = [
     "USER_AGENT_TOKEN",

@@ -338,17 +338,19 @@ def _undeclared(run: ScanRun, classifier: Classifier) -> list[Finding]:
         verdict = classifier.item(cookie.name, cookie.domain)
         if verdict.declared is False and cookie.name not in found:
             known = f", known as {verdict.provider}" if verdict.provider else ""
-            found[cookie.name] = Finding(
-                "warning",
-                "undeclared_cookie",
-                f"cookie {cookie.name} is not declared in the policy ({verdict.category}{known})",
-                page.url,
-                visit.kind,
-                "cookie",
-                cookie.name,
-                verdict.category,
+            message = (
+                f"cookie {cookie.name} is not declared in the policy ({verdict.category}{known})"
+            )
+            found[cookie.name] = _cookie_warning(
+                "undeclared_cookie", message, page.url, visit.kind, cookie.name, verdict.category
             )
     return list(found.values())
+
+
+def _cookie_warning(
+    kind: str, message: str, page: str, visit: str, name: str, category: str
+) -> Finding:
+    return Finding("warning", kind, message, page, visit, "cookie", name, category)
 
 
 def _lifetimes(run: ScanRun, classifier: Classifier) -> list[Finding]:
@@ -373,14 +375,8 @@ def _lifetimes(run: ScanRun, classifier: Classifier) -> list[Finding]:
             )
         for kind, limit, why in checks:
             if days > limit + _SLACK_DAYS and (cookie.name, kind) not in found:
-                found[(cookie.name, kind)] = Finding(
-                    "warning",
-                    kind,
-                    f"cookie {cookie.name} lives {days:.0f} days ({why})",
-                    page.url,
-                    visit.kind,
-                    "cookie",
-                    cookie.name,
-                    verdict.category,
+                message = f"cookie {cookie.name} lives {days:.0f} days ({why})"
+                found[(cookie.name, kind)] = _cookie_warning(
+                    kind, message, page.url, visit.kind, cookie.name, verdict.category
                 )
     return list(found.values())

@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from ..chain import (
+    sign_head,
+)
 from ..receipts import (
     GENESIS_HASH,
     TEXT_FIELDS,
     Receipt,
     parse_stored_timestamp,
-    sign_head,
     unchecked_receipt,
 )
 

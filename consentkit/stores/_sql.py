@@ -12,14 +12,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
+from ..chain import (
+    seal_anchor,
+    verify_chain,
+)
 from ..errors import ChainError, ConfigError, StoreError
 from ..receipts import (
     ChainAnchor,
     Receipt,
     ReceiptDraft,
     seal,
-    seal_anchor,
-    verify_chain,
 )
 from ._group import GroupCommit
 from ._schema import (

@@ -7,13 +7,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, Protocol, runtime_checkable
 
+from ..chain import (
+    VerifyResult,
+    check_chain_end,
+    verify_chain,
+)
 from ..receipts import (
     ChainAnchor,
     Receipt,
     ReceiptDraft,
-    VerifyResult,
-    check_chain_end,
-    verify_chain,
 )
 
 __all__ = ["ChainHead", "ReceiptStore", "Stats", "verify_store"]

@@ -44,6 +44,9 @@ _SPOOL_VERSION = 1
 class SpooledStore:
     """A receipt store that spools drafts to *spool_path* while *inner* fails.
 
+    Longer than most classes because it is a whole ``ReceiptStore``: every read delegates
+    to *inner*, and the write path (spool, lock, replay in order) is the spool itself.
+
     Several processes may share one spool file: a lock file beside it serialises them.
     An append with nothing spooled takes no lock, so concurrent appends can share the
     inner store's commits.

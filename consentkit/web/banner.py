@@ -2,12 +2,14 @@
 
 Everything works without JavaScript: every choice is a plain HTML form posting to the
 consent endpoint, which answers with a 303 back to the page. ``static/consentkit.js``
-only enhances those forms (no reload, blocked items run in place, a modal dialog).
+only enhances those forms (no reload, blocked items run in place, a modal dialog it
+fills on demand with the preferences centre).
 
 Templates are looked up in the site's loader first, then in the package's
 ``templates`` folder, so a site can override ``banner.html``, ``head.html``,
-``preferences.html``, ``preferences_page.html``, ``cookies_page.html`` or
-``placeholder.html`` by name. Autoescaping is always on.
+``preferences.html`` (the centre, shared by the full page and the fragment the script
+fetches), ``preferences_fragment.html``, ``preferences_page.html``, ``cookies_page.html``
+or ``placeholder.html`` by name. Autoescaping is always on.
 
 Texts and language negotiation live in :mod:`.i18n`, theme validation in :mod:`.theme`.
 """
@@ -47,8 +49,9 @@ __all__ = [
 ]
 
 _CACHE_SIZE: Final = 512
-# The preferences centre travels with every HTML page: it lists the first cookies of
-# each category (declared ones come first) and links to the full declaration.
+# The preferences centre (the full page, and the fragment the banner script fetches on
+# "Customize") lists the first cookies of each category (declared ones come first) and
+# links to the full declaration. Pages themselves carry none of it.
 _LISTED_PER_CATEGORY: Final = 10
 
 
@@ -245,8 +248,9 @@ class Banner:
         """HTML injected right after ``<body>`` (in the first paint, the first Tab stop).
 
         The first layer (only while the visitor has something to
-        answer), the preferences dialog (hidden until opened), the "Cookie settings"
-        control and the enhancement script.
+        answer), an empty preferences dialog the script fills on demand from
+        :meth:`preferences_fragment`, the "Cookie settings" control and the
+        enhancement script. The cookie tables never travel with a page.
         """
         return self._body_cached(_render_key(ctx), self._declaration.version)
 
@@ -256,26 +260,15 @@ class Banner:
         granted_set = frozenset(granted) | {"necessary"}
         public = _public_decision(key, self.policy.service_index.categories)
         context = self._common(lang, nonce, return_to)
-        texts = context["t"]
-        announce = {
-            k: texts[k]
-            for k in (
-                "announce_accepted",
-                "announce_rejected",
-                "announce_saved",
-                "announce_withdrawn",
-            )
-        }
         optional_granted = [c for c in OPTIONAL_CATEGORIES if c in granted_set]
         context.update(
-            decision_json=json.dumps(public, separators=(",", ":")),
-            announce_json=json.dumps(announce, ensure_ascii=False, separators=(",", ":")),
+            decision_json=_attr_json(public),
+            announce_json=_announcements(context["t"]),
             show_first_layer=bool(pending or pending_services) and model != "notice",
-            **_new_services(texts, self.policy, () if pending else pending_services),
+            **_new_services(context["t"], self.policy, () if pending else pending_services),
             model=model,
             decided=decided,
             gpc_honoured=gpc_honoured,
-            categories=_category_views(self._declaration, texts, granted_set, _LISTED_PER_CATEGORY),
             do_not_sell=[c for c in optional_granted if c != "targeting"],
         )
         return self._env.get_template("banner.html").render(context)
@@ -297,7 +290,7 @@ class Banner:
             prefix=self.prefix,
             nonce=nonce,
             theme_css=Markup(self._theme_css),  # noqa: S704 - validated in theme.theme_css
-            defaults_json=json.dumps(defaults, separators=(",", ":")),
+            defaults_json=_attr_json(defaults),
             code=self._head_code,
         )
 
@@ -305,6 +298,7 @@ class Banner:
         context = self._common(ctx.language, ctx.nonce, ctx.return_to)
         decision = ctx.decision
         context.update(
+            announce_json=_announcements(context["t"]),
             decided=decision.decided,
             model=decision.model,
             gpc_honoured=ctx.gpc_honoured,
@@ -318,6 +312,15 @@ class Banner:
     def preferences_page(self, ctx: BannerContext) -> str:
         """The full preferences page served at ``GET {prefix}/preferences`` (no JS needed)."""
         return self._page("preferences_page.html", ctx, _LISTED_PER_CATEGORY)
+
+    def preferences_fragment(self, ctx: BannerContext) -> str:
+        """The preferences centre alone, fetched by the banner script into its dialog.
+
+        Served at ``GET {prefix}/preferences?fragment=1``. It is the same centre as the
+        full page (``preferences.html``) and holds no script or style, so it needs no
+        CSP nonce: the page's stylesheet and script already apply to it.
+        """
+        return self._page("preferences_fragment.html", ctx, _LISTED_PER_CATEGORY)
 
     def cookies_page(self, ctx: BannerContext) -> str:
         """The cookie declaration at ``GET {prefix}/cookies``, in the visitor's language.
@@ -404,7 +407,7 @@ def _public_decision(key: tuple[Any, ...], categories: Mapping[str, str]) -> dic
     granted_set = frozenset(granted) | {"necessary"}
     answers = dict(exceptions)
     allowed = {i: answers.get(i, category in granted_set) for i, category in categories.items()}
-    return {
+    public: dict[str, Any] = {
         "decided": decided,
         "granted": [c for c in CATEGORIES if c in granted_set],
         "refused": [c for c in CATEGORIES if c in refused],
@@ -414,12 +417,33 @@ def _public_decision(key: tuple[Any, ...], categories: Mapping[str, str]) -> dic
         "gpc": gpc,
         "reason": reason,
         "revision": revision,
-        "services": {
-            "granted": [i for i, ok in allowed.items() if ok],
-            "refused": [i for i, ok in allowed.items() if not ok and i not in pending_services],
-            "pending": list(pending_services),
-        },
     }
+    # Every page carries this: the services are listed only when the categories alone do
+    # not answer for them (some categories granted, or a service answered on its own).
+    optional = granted_set & set(OPTIONAL_CATEGORIES)
+    uniform = not optional or len(optional) == len(OPTIONAL_CATEGORIES)
+    if exceptions or pending_services or not uniform:
+        public["services"] = {"granted": [i for i, ok in allowed.items() if ok]}
+        if pending_services:
+            public["services"]["pending"] = list(pending_services)
+    return public
+
+
+def _attr_json(value: object) -> Markup:
+    """*value* as compact JSON for a single-quoted HTML attribute.
+
+    Only ``&``, ``'`` and ``<`` are escaped, so the double quotes JSON is full of stay
+    one byte each (escaping them as ``&#34;`` would more than double small objects).
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("&", "&amp;").replace("'", "&#39;").replace("<", "&lt;")
+    return Markup(text)  # noqa: S704 - escaped above for a single-quoted attribute
+
+
+def _announcements(texts: Mapping[str, str]) -> Markup:
+    """What the script's live region says after each action, as attribute JSON."""
+    keys = ("announce_accepted", "announce_rejected", "announce_saved", "announce_withdrawn")
+    return _attr_json({k: texts[k] for k in keys})
 
 
 def _render_key(ctx: BannerContext) -> tuple[Any, ...]:

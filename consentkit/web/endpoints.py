@@ -248,7 +248,7 @@ class ConsentEndpoints:
             response = json_reply(
                 {
                     "decision": new.as_json(),
-                    "expire": stale + self._declared_names(new, stale),
+                    "expire": stale + _declared_names(self.declaration, policy, new, stale),
                     "receipt_id": receipt_id,
                 },
                 headers={"Cache-Control": "no-store"},
@@ -267,23 +267,6 @@ class ConsentEndpoints:
             response.headers.append((key, value))
         return response
 
-    def _declared_names(self, decision: Decision, already: list[str]) -> list[str]:
-        """Exact cookie names of refused categories and refused services, for the page
-        script to delete."""
-        names: dict[str, None] = dict.fromkeys(already)  # linear de-duplication
-        start = len(names)
-        per_service = bool(
-            decision.services_granted or decision.services_refused or decision.pending_services
-        )
-        for category in OPTIONAL_CATEGORIES:
-            if decision.allows(category) and not per_service:
-                continue
-            for name in self.declaration.names(category):
-                service = self.policy.service_for_cookie(name) if per_service else None
-                if not decision.allows_use(category, None if service is None else service.id):
-                    names[name] = None
-        return list(names)[start:]
-
     def _set_consent_cookie(
         self, response: Reply, request: RequestInfo, stored: StoredConsent
     ) -> None:
@@ -301,11 +284,21 @@ class ConsentEndpoints:
             accept_language=request.header("accept-language"),
             return_to=safe_path(query_value(request.query, "return_to")),
         )
+        vary = "Cookie, Accept-Language"
+        if sub == "/preferences" and query_value(request.query, "fragment") == "1":
+            # The centre alone, for the banner script's dialog: revalidated by its
+            # ETag, so a browser keeps one copy per language, choice and revision.
+            fragment = banner.preferences_fragment(ctx).encode("utf-8")
+            etag = _etag(fragment)
+            headers = {"Cache-Control": "private, no-cache", "Vary": vary, "ETag": etag}
+            if request.header("if-none-match") == etag:
+                return reply(status=304, headers=headers)
+            return reply(fragment, media_type="text/html; charset=utf-8", headers=headers)
         html = banner.preferences_page(ctx) if sub == "/preferences" else banner.cookies_page(ctx)
         return reply(
             html,
             media_type="text/html; charset=utf-8",
-            headers={"Cache-Control": "private, no-store", "Vary": "Cookie, Accept-Language"},
+            headers={"Cache-Control": "private, no-store", "Vary": vary},
         )
 
     def receipt(self, decision: Decision) -> Reply:
@@ -325,7 +318,7 @@ class ConsentEndpoints:
         if not path.is_file():
             return error(404, "no such file")
         data = path.read_bytes()
-        etag = '"' + base64.urlsafe_b64encode(hashlib.sha256(data).digest()[:12]).decode() + '"'
+        etag = _etag(data)
         headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
         if request.header("if-none-match") == etag:
             return reply(status=304, headers=headers)
@@ -345,6 +338,26 @@ class ConsentEndpoints:
 
 _LIST_FIELDS: Final = ("categories", "services", "refused_services", "shown_services")
 """Form fields that may repeat (checkboxes); a JSON body gives them as lists."""
+
+
+def _declared_names(
+    declaration: Declaration, policy: Policy, decision: Decision, already: list[str]
+) -> list[str]:
+    """Exact cookie names of refused categories and refused services, for the page script
+    to delete."""
+    names: dict[str, None] = dict.fromkeys(already)  # linear de-duplication
+    start = len(names)
+    per_service = bool(
+        decision.services_granted or decision.services_refused or decision.pending_services
+    )
+    for category in OPTIONAL_CATEGORIES:
+        if decision.allows(category) and not per_service:
+            continue
+        for name in declaration.names(category):
+            service = policy.service_for_cookie(name) if per_service else None
+            if not decision.allows_use(category, None if service is None else service.id):
+                names[name] = None
+    return list(names)[start:]
 
 
 def _answers(
@@ -442,6 +455,11 @@ def _id_list(value: object, name: str) -> list[str]:
     ):
         raise BadRequest(400, f"{name} must be a list of service ids")
     return list(value)
+
+
+def _etag(data: bytes) -> str:
+    """A strong entity tag for *data*: 96 bits of its SHA-256."""
+    return '"' + base64.urlsafe_b64encode(hashlib.sha256(data).digest()[:12]).decode() + '"'
 
 
 def _granted_for(action: str, categories: object) -> frozenset[Category]:

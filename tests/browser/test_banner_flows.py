@@ -292,7 +292,12 @@ def test_customize_grants_exactly_one_category(js_page: Page, url: str, site: Si
         "window.changes = []; document.addEventListener('consentkit:change',"
         " e => window.changes.push(e.detail.granted))"
     )
-    first_layer(js_page).get_by_role("button", name="Customize").click()
+    # The page carries no centre: "Customize" fetches it (once) into the dialog.
+    assert js_page.locator("[role=switch]").count() == 0
+    with js_page.expect_response(lambda r: "/_consent/preferences?fragment=1" in r.url) as got:
+        first_layer(js_page).get_by_role("button", name="Customize").click()
+    assert got.value.status == 200
+    assert "/_consent/preferences" not in js_page.url
     dialog = preferences(js_page)
     expect(dialog).to_be_visible()
     switches = dialog.get_by_role("switch")
@@ -309,10 +314,44 @@ def test_customize_grants_exactly_one_category(js_page: Page, url: str, site: Si
     assert js_page.evaluate("window.changes") == [["necessary", "performance"]]
     assert "/asset/ads.js" not in site.requests
     assert js_page.locator("iframe").get_attribute("src") is None
+    recorded = js_page.evaluate("fetch('/_consent').then(r => r.json())")
+    assert recorded["decision"]["granted"] == ["necessary", "performance"]
     js_page.reload()
     names = cookie_names(js_page)
     assert {"_ga", "_pk_id"} <= names
     assert not names & {"_fbp", "_gcl_au", "lang"}
+
+
+def test_decided_visitor_opens_the_fetched_centre_from_cookie_settings(
+    js_page: Page, url: str
+) -> None:
+    js_page.goto(url)
+    first_layer(js_page).get_by_role("button", name="Reject all").click()
+    expect(js_page.get_by_role("status")).to_have_text("Optional cookies rejected.")
+    js_page.reload()
+    expect(first_layer(js_page)).to_have_count(0)
+    # A decided page holds only the control; its centre is fetched on the first open.
+    assert js_page.locator("[role=switch]").count() == 0
+    settings = js_page.get_by_role("button", name="Cookie settings")
+    with js_page.expect_response(lambda r: "fragment=1" in r.url):
+        settings.click()
+    dialog = preferences(js_page)
+    expect(dialog).to_be_visible()
+    assert focused(js_page)["text"] == PREFS_NAME
+    expect(dialog.get_by_role("switch", name="Targeting")).not_to_be_checked()
+    js_page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    assert focused(js_page)["text"] == "Cookie settings"
+    settings.click()
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("switch", name="Functionality").check()
+    dialog.get_by_role("button", name="Save choices").click()
+    expect(dialog).to_be_hidden()
+    expect(js_page.get_by_role("status")).to_have_text("Your cookie choices have been saved.")
+    # Re-activation still works on a decided page: the blocked frame loads in place.
+    expect(js_page.locator("iframe")).to_have_attribute("src", "/embed")
+    recorded = js_page.evaluate("fetch('/_consent').then(r => r.json())")
+    assert recorded["decision"]["granted"] == ["necessary", "functionality"]
 
 
 def test_placeholder_load_is_one_off_and_always_allow_records(

@@ -11,6 +11,10 @@ from typing import Any
 
 import pytest
 
+from consentkit.chain import (
+    seal_anchor,
+    verify_chain,
+)
 from consentkit.privacy import reduce_user_agent, truncate_ip
 from consentkit.receipts import (
     GENESIS_HASH,
@@ -21,9 +25,7 @@ from consentkit.receipts import (
     from_dict,
     key_fingerprint,
     seal,
-    seal_anchor,
     to_dict,
-    verify_chain,
 )
 from consentkit.stores.export import to_kantara
 

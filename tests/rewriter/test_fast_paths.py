@@ -308,6 +308,11 @@ LEAP_TRAPS = [
     b'<a title="<svg><path/></svg>' + SCRIPT + b'">' + PIXEL,
     b"<title>plain</title>" + PIXEL + b"<TITLE>" + PIXEL + b"</TITLE >" + PIXEL,
     b"<svg/><title>x</title>" + PIXEL + b"<svg><g>" + PIXEL,
+    # Upper case everywhere: the patterns read a lowered copy, the edits the original.
+    b"<SCRIPT SRC=" + FB_PIXEL + b"></SCRIPT><IMG SRC=" + FB_PIXEL + b">" + PIXEL,
+    b'<SVG><TITLE>T</TITLE><PATH D="M0"/></SVG>' + PIXEL + b"<SVG><SCRIPT>" + PIXEL,
+    b"<IFRAME SRC=" + FB_PIXEL + b"></IFRAME><Img Alt='A' Src=\"/A.PNG\">" + PIXEL,
+    b"<NoScript><IMG SRC=" + FB_PIXEL + b"></NoScript><TeXtArea>" + PIXEL + b"</TEXTAREA>",
 ]
 
 
@@ -321,7 +326,7 @@ def test_leaping_finds_tags_where_walking_does(
     plan = RewritePlan(body_end_html="<e>")
     leaped = rewrite(document, plan)
     with monkeypatch.context() as patched:
-        patched.setattr(tokenizer, "leap", lambda buf, pos, candidates: (pos, 0))
+        patched.setattr(tokenizer, "leap", lambda buf, low, pos, candidates: (pos, 0))
         walked = rewrite(document, plan)
     assert leaped == walked
     for cut in range(0, len(document) + 1, 7):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consentkit.cookies import registrable_domain
+from consentkit.domains import registrable_domain
 from consentkit.scan.controls import MAX_NAME_LENGTH, match_button_name, normalise_name
 from consentkit.scan.crawl import (
     BadURLError,

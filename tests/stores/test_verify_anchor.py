@@ -100,7 +100,9 @@ def test_anchor_catches_a_truncation_that_also_resigns_the_head(
     assert _cli(url, "anchor", "--out", str(log)) == 0
     raw(url, f"DELETE FROM consentkit_receipts WHERE seq > {N - 3}")
     keep = receipt_at(store, N - 3)
-    from consentkit.receipts import sign_head
+    from consentkit.chain import (
+        sign_head,
+    )
 
     raw(
         url,

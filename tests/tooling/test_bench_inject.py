@@ -72,3 +72,11 @@ def test_the_cookie_size_rows_measure_a_cookie_granting_every_service() -> None:
     stored = ConsentCodec(bench_inject.SECRET, site=policy.site_id).loads(value)
     assert stored is not None
     assert stored.services_granted == set(policy.service_index.ids)
+
+
+def test_injected_bytes_stay_within_the_targets() -> None:
+    # Bytes, not time: a first visit gets the banner and head defaults only, a decided
+    # visitor only the "Cookie settings" control; the preferences centre is fetched.
+    assert bench_inject._injected(None) <= bench_inject.FIRST_VISIT_TARGET
+    for cookie in (consent_cookie(), bench_inject.necessary_cookie()):
+        assert bench_inject._injected(cookie) <= bench_inject.DECIDED_TARGET

@@ -10,6 +10,7 @@ import importlib.util
 import inspect
 import json
 import re
+from html import unescape
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -137,7 +138,7 @@ def test_documented_bundled_languages_are_the_shipped_files() -> None:
 def test_documented_templates_exist() -> None:
     row = next(r for r in _table("Banner options") if r[0] == "`loader`")
     names = [n for n in _code_names(row[2]) if n.endswith(".html")]
-    assert len(names) == 6
+    assert len(names) == 7
     shipped = {p.name for p in (ROOT / "consentkit").rglob("templates/*.html")}
     assert set(names) <= shipped
 
@@ -322,9 +323,9 @@ def test_consent_mode_table_matches_rendered_defaults(policy: Policy) -> None:
 
     def defaults(granted: frozenset[str]) -> dict[str, Any]:
         head = banner.head_html(_context(granted))
-        found = re.search(r'data-ck-defaults="([^"]+)"', head)
+        found = re.search(r"data-ck-defaults='([^']+)'", head)
         assert found is not None
-        return dict(json.loads(found.group(1).replace("&#34;", '"').replace("&quot;", '"')))
+        return dict(json.loads(unescape(found.group(1))))
 
     nothing = defaults(frozenset())
     assert nothing.pop("wait_for_update") == 500
@@ -339,9 +340,8 @@ def test_consent_mode_table_matches_rendered_defaults(policy: Policy) -> None:
 def test_form_fields_match_the_rendered_forms(policy: Policy) -> None:
     rows = {_code_names(r[0])[0]: r[1] for r in _table("Form fields")}
     banner = Banner(policy)
-    html = banner.body_html(_context()) + banner.placeholder_html(
-        provider="YouTube", category="targeting", language="en"
-    )
+    html = banner.body_html(_context()) + banner.preferences_fragment(_context())
+    html += banner.placeholder_html(provider="YouTube", category="targeting", language="en")
     assert set(re.findall(r'\bname="([^"]+)"', html)) == set(rows)
     actions = set(re.findall(r'name="action" value="([^"]+)"', html))
     assert actions == set(_code_names(rows["action"]))

@@ -27,11 +27,13 @@ ROOT = PACKAGE.parent
 CORE = frozenset(
     {
         "categories",
+        "chain",
         "consent_mode",
         "cookie_dates",
         "cookies",
         "crawlers",
         "decision",
+        "domains",
         "enforcement",
         "errors",
         "jurisdiction",

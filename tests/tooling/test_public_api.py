@@ -52,6 +52,7 @@ def test_scan_logic_imports_no_browser() -> None:
         "trackers",
         "categories",
         "cookies",
+        "domains",
         "errors",
         "stores",
     }

@@ -179,7 +179,8 @@ def test_no_first_layer_once_decided(banner: Banner, pol: Policy) -> None:
     assert settings is not None
     assert settings.get("hidden") is None
     assert text_of(settings) == "Cookie settings"
-    assert (settings.get("method"), settings.get("action")) == ("get", "/_consent/preferences")
+    assert settings.get("method", "get") == "get"
+    assert settings.get("action") == "/_consent/preferences"
 
 
 def test_settings_control_waits_while_the_banner_asks(banner: Banner, pol: Policy) -> None:
@@ -205,8 +206,8 @@ def test_first_layer_comes_back_for_changed_categories(pol: Policy) -> None:
         newer,
         now=NOW,
     )
-    root = parse(Banner(newer).body_html(ctx(again)))
-    assert first_layer(root) is not None
+    assert first_layer(parse(Banner(newer).body_html(ctx(again)))) is not None
+    root = parse(Banner(newer).preferences_fragment(ctx(again)))
     assert root.find(".//input[@value='performance']").get("checked") is None  # type: ignore[union-attr]
     assert root.find(".//input[@value='targeting']").get("checked") is not None  # type: ignore[union-attr]
 
@@ -218,12 +219,15 @@ def switches(root: Element) -> dict[str, Element]:
     return {el.get("value", ""): el for el in root.findall(".//input[@role='switch']")}
 
 
-@pytest.mark.parametrize("render", ["body", "page"])
+@pytest.mark.parametrize("render", ["fragment", "page"])
 def test_nothing_optional_is_pre_ticked_on_first_visit(
     banner: Banner, pol: Policy, render: str
 ) -> None:
     context = ctx(decision_for(pol))
-    html = banner.body_html(context) if render == "body" else banner.preferences_page(context)
+    if render == "fragment":
+        html = banner.preferences_fragment(context)
+    else:
+        html = banner.preferences_page(context)
     found = switches(parse(html))
     assert set(found) == set(CATEGORIES)
     for category in OPTIONAL_CATEGORIES:
@@ -282,11 +286,14 @@ def test_withdraw_is_hidden_before_any_decision(banner: Banner, pol: Policy) -> 
 
 
 def test_each_category_lists_its_cookies(banner: Banner, pol: Policy) -> None:
-    root = parse(banner.body_html(ctx(decision_for(pol))))
-    dialog = root.find(".//dialog")
-    assert dialog is not None
-    assert dialog.get("open") is None
-    details = dialog.findall(".//details")
+    # The page carries an empty dialog; the centre is fetched into it on demand.
+    body = parse(banner.body_html(ctx(decision_for(pol))))
+    assert body.find(".//dialog") is None
+    assert not body.findall(".//details")
+    assert not body.findall(".//input[@role='switch']")
+    root = parse(banner.preferences_fragment(ctx(decision_for(pol))))
+    assert text_of(by_id(root, "ck-prefs-title")) == "Cookie preferences"  # type: ignore[arg-type]
+    details = root.findall(".//details")
     assert len(details) == 4
     rows = [[text_of(c) for c in tr] for d in details for tr in d.findall(".//tbody/tr")]
     assert ["_ga", "Google Analytics", "Visits", "2 years"] in rows
@@ -297,7 +304,7 @@ def test_long_cookie_lists_link_to_the_declaration() -> None:
     many = tuple(CookieRule(f"perf{i}", "performance", provider="P") for i in range(15))
     pol = policy(cookies=many)
     banner = Banner(pol)
-    root = parse(banner.body_html(ctx(decision_for(pol))))
+    root = parse(banner.preferences_fragment(ctx(decision_for(pol))))
     summary = [text_of(s) for s in root.findall(".//details/summary")]
     assert "Cookies used (15)" in summary
     assert len(root.findall(".//details//tbody/tr")) == 10
@@ -353,13 +360,14 @@ def scripts(root: Element) -> list[Element]:
     return [e for e in root.iter() if e.tag == "script"]
 
 
-@pytest.mark.parametrize("render", ["body", "preferences", "cookies"])
+@pytest.mark.parametrize("render", ["body", "fragment", "preferences", "cookies"])
 def test_hostile_policy_texts_are_escaped(render: str) -> None:
     pol = hostile_policy()
     banner = Banner(pol)
     context = ctx(decision_for(pol))
     html = {
         "body": banner.body_html,
+        "fragment": banner.preferences_fragment,
         "preferences": banner.preferences_page,
         "cookies": banner.cookies_page,
     }[render](context)
@@ -368,7 +376,8 @@ def test_hostile_policy_texts_are_escaped(render: str) -> None:
     assert len(scripts(root)) == (1 if render == "body" else 0)
     assert not [e for e in root.iter() if e.get("onmouseover") is not None]
     assert not [e for e in root.iter() if (e.get("href") or "").startswith("javascript:")]
-    assert HOSTILE in text_of(root)
+    # The page itself lists no cookies: the hostile provider shows in the centre only.
+    assert (HOSTILE in text_of(root)) is (render != "body")
 
 
 def test_hostile_provider_in_placeholder_is_escaped(banner: Banner) -> None:
@@ -511,8 +520,14 @@ def test_initial_decision_is_available_to_the_script(banner: Banner, pol: Policy
     assert data["decided"] is True
     assert data["granted"] == ["necessary", "functionality"]
     assert data["refused"] == ["performance", "targeting"]
-    texts = json.loads(holder.get("data-ck-texts", ""))
+    # A decided page has no first layer: the announcements come with the fetched centre.
+    assert holder.get("data-ck-texts") is None
+    centre = parse(banner.preferences_fragment(ctx(decision_for(pol, ["functionality"]))))
+    texts = json.loads(centre.find(".//*[@data-ck-texts]").get("data-ck-texts", ""))  # type: ignore[union-attr]
     assert texts["announce_saved"] == "Your cookie choices have been saved."
+    first = parse(banner.body_html(ctx(decision_for(pol))))
+    texts = json.loads(first.find(".//*[@data-ck-texts]").get("data-ck-texts", ""))  # type: ignore[union-attr]
+    assert texts["announce_rejected"] == "Optional cookies rejected."
 
 
 # -- regional models ---------------------------------------------------------------------------
@@ -535,8 +550,9 @@ def test_opt_out_notice_offers_do_not_sell(banner: Banner, pol: Policy) -> None:
     kept = [i.get("value") for i in form.findall(".//input[@name='categories']")]
     assert kept == ["performance", "functionality"]
     assert "Customize" in [text_of(b) for b in layer.findall(".//button")]
-    # Opt-out defaults are on, so the switches show them on.
-    assert switches(root)["performance"].get("checked") is not None
+    # Opt-out defaults are on, so the centre's switches show them on.
+    centre = parse(banner.preferences_fragment(ctx(decision_for(pol, model="opt_out"))))
+    assert switches(centre)["performance"].get("checked") is not None
 
 
 @pytest.mark.parametrize("honoured", [True, False])

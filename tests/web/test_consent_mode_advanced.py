@@ -64,7 +64,9 @@ def test_advanced_loads_google_tags_denied_before_a_choice_only() -> None:
     assert loads(text, "googleadservices.com")
     assert inline_runs(text)
     assert not loads(text, "connect.facebook.net")  # not a Google tag
-    defaults = json.loads(html.unescape(re.search(r'data-ck-defaults="([^"]*)"', text)[1]))  # type: ignore[index]
+    found = re.search(r"data-ck-defaults=([\"'])(.*?)\1", text)
+    assert found is not None
+    defaults = json.loads(html.unescape(found[2]))
     assert {
         v for k, v in defaults.items() if k.endswith("storage") and k != "security_storage"
     } == {"denied"}

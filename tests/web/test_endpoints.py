@@ -155,6 +155,34 @@ def test_static_serves_the_banner_assets(client: TestClient) -> None:
         assert again.status_code == 304
 
 
+def test_preferences_fragment_is_the_centre_alone(client: TestClient) -> None:
+    response = client.get("/_consent/preferences?fragment=1&return_to=/shop%3Fa%3D1")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    # The centre, not a page: no document, and nothing a nonce CSP would have to allow.
+    assert "<html" not in html
+    assert "<script" not in html
+    assert "<style" not in html
+    assert " style=" not in html
+    assert 'id="ck-prefs-title"' in html
+    assert html.count('role="switch"') == 4
+    assert 'name="return_to" value="/shop?a=1"' in html
+    assert response.headers["cache-control"] == "private, no-cache"
+    assert "accept-language" in response.headers["vary"].lower()
+    again = client.get(
+        "/_consent/preferences?fragment=1&return_to=/shop%3Fa%3D1",
+        headers={"If-None-Match": response.headers["etag"]},
+    )
+    assert again.status_code == 304
+    assert not again.content
+    german = client.get("/_consent/preferences?fragment=1", headers={"Accept-Language": "de"})
+    assert german.headers["etag"] != response.headers["etag"]
+    # Any other value is the full page.
+    page = client.get("/_consent/preferences?fragment=yes")
+    assert page.text.startswith("<!doctype html>")
+
+
 def test_gpc_well_known_file(client: TestClient) -> None:
     body = client.get("/.well-known/gpc.json").json()
     assert body["gpc"] is True
