@@ -186,7 +186,7 @@
 
   function sync() {
     each(root.querySelectorAll("input[role=switch]:not(:disabled)"), function (input) {
-      input.checked = allows(input.value);
+      input.checked = input.name === "services" ? allowsService(input.value) : allows(input.value);
     });
     each(root.querySelectorAll("[data-ck-withdraw]"), function (el) {
       el.hidden = !decision.decided;
@@ -376,6 +376,7 @@
       categories: categories,
       services: data.getAll("services"),
       refused_services: data.getAll("refused_services"),
+      shown_services: data.getAll("shown_services"),
       keep_choice: data.get("keep_choice") === "1",
       via: "banner"
     };
@@ -424,6 +425,16 @@
       ev.preventDefault();
       decide(form, ev.submitter);
     }
+  });
+  // The category switch sets all of its services' switches.
+  document.addEventListener("change", function (ev) {
+    var input = ev.target;
+    if (!input || input.name !== "categories" || !input.form) return;
+    each(input.form.querySelectorAll("input[data-ck-service-of]"), function (service) {
+      if (service.getAttribute("data-ck-service-of") === input.value) {
+        service.checked = input.checked;
+      }
+    });
   });
   document.addEventListener("click", function (ev) {
     var target = ev.target;

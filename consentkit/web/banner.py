@@ -75,6 +75,15 @@ class BannerContext:
 
 
 @dataclass(frozen=True, slots=True)
+class _ServiceView:
+    id: str
+    name: str
+    description: str
+    privacy_policy: str
+    checked: bool
+
+
+@dataclass(frozen=True, slots=True)
 class _CategoryView:
     key: Category
     label: str
@@ -83,6 +92,7 @@ class _CategoryView:
     total: int
     checked: bool
     locked: bool
+    services: tuple[_ServiceView, ...] = ()
 
 
 class Banner:
@@ -303,7 +313,7 @@ class Banner:
             model=decision.model,
             gpc_honoured=ctx.gpc_honoured,
             categories=_category_views(
-                self._declaration, context["t"], frozenset(decision.granted), limit
+                self._declaration, context["t"], decision, limit, self.policy
             ),
             revision=self.policy.revision,
         )
@@ -469,7 +479,11 @@ def _render_key(ctx: BannerContext) -> tuple[Any, ...]:
 
 
 def _category_views(
-    declaration: Declaration, texts: Mapping[str, str], granted: frozenset[str], limit: int | None
+    declaration: Declaration,
+    texts: Mapping[str, str],
+    decision: Decision,
+    limit: int | None,
+    policy: Policy,
 ) -> list[_CategoryView]:
     return [
         _CategoryView(
@@ -478,11 +492,29 @@ def _category_views(
             description=texts[f"{category}_description"],
             cookies=declaration.rows(category)[:limit],
             total=len(declaration.rows(category)),
-            checked=category == "necessary" or category in granted,
+            checked=category == "necessary" or category in decision.granted,
             locked=category == "necessary",
+            services=_service_views(declaration, decision, policy, category),
         )
         for category in CATEGORIES
     ]
+
+
+def _service_views(
+    declaration: Declaration, decision: Decision, policy: Policy, category: Category
+) -> tuple[_ServiceView, ...]:
+    """The services listed under *category*: those the policy declares, and built-in ones
+    whose cookies the site declares or was seen setting (not every service consentkit
+    knows). Each switch shows the current answer: nothing is ticked before a choice."""
+    listed = {s.id: s for s in policy.services if s.category == category}
+    for row in declaration.rows(category):
+        found = policy.service_for_cookie(row.name)
+        if found is not None and found.category == category:
+            listed.setdefault(found.id, found)
+    return tuple(
+        _ServiceView(s.id, s.name, s.description, s.privacy_policy, decision.allows_service(s.id))
+        for s in listed.values()
+    )
 
 
 def _as_category(value: object, fallback: Category) -> Category:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from consentkit import ConsentMiddleware, CookieRule, Policy
 
-from .conftest import Offsite
+from .conftest import Offsite, run_axe
 
 pytestmark = pytest.mark.browser
 
@@ -156,3 +156,60 @@ def test_refusing_one_service_after_its_category(page: Page, url: str) -> None:
     assert not cookie_names(page) & {"_fbp", "_fbc"}
     assert page.evaluate("consentkit.allowsService('meta-pixel')") is False
     assert page.evaluate("consentkit.allows('targeting')") is True
+
+
+def preferences(page: Page) -> Locator:
+    return page.get_by_role("dialog", name="Cookie preferences")
+
+
+def test_preferences_centre_lists_services_with_their_own_switches(page: Page, url: str) -> None:
+    page.goto(url)
+    page.locator("[data-ck-banner]").get_by_role("button", name="Customize").click()
+    dialog = preferences(page)
+    expect(dialog).to_be_visible()
+    youtube = dialog.get_by_role("switch", name="YouTube")
+    meta = dialog.get_by_role("switch", name="Meta Pixel")
+    targeting = dialog.get_by_role("switch", name="Targeting")
+    # Nothing is ticked before a choice.
+    for switch in (youtube, meta, targeting):
+        expect(switch).not_to_be_checked()
+    # The category switch sets all of its services; each can then be changed alone, by keyboard.
+    targeting.check()
+    expect(youtube).to_be_checked()
+    expect(meta).to_be_checked()
+    meta.focus()
+    page.keyboard.press("Space")
+    expect(meta).not_to_be_checked()
+    violations = run_axe(page, "#ck-prefs")
+    assert violations == [], [(v["id"], [n["target"] for n in v["nodes"]]) for v in violations]
+    dialog.get_by_role("button", name="Save choices").click()
+    page.wait_for_function("window.consentkit.decision.decided === true")
+    assert page.evaluate("consentkit.allowsService('youtube')") is True
+    assert page.evaluate("consentkit.allowsService('meta-pixel')") is False
+    assert page.evaluate("consentkit.allows('targeting')") is True
+    assert frame_plays(page)
+    page.reload()
+    assert marks(page) == []
+    assert "_fbp" not in cookie_names(page)
+    assert "YSC" in cookie_names(page)
+
+
+def test_preferences_page_without_javascript_refuses_one_service(
+    new_context: Callable[..., BrowserContext], url: str
+) -> None:
+    page = new_context(java_script_enabled=False).new_page()
+    page.goto(url)
+    with page.expect_navigation():
+        page.locator("[data-ck-banner]").get_by_role("button", name="Accept all").click()
+    assert {"_fbp", "YSC"} <= cookie_names(page)
+    page.goto(url + "/_consent/preferences?return_to=/")
+    expect(page.get_by_role("switch", name="Meta Pixel")).to_be_checked()
+    expect(page.get_by_role("switch", name="YouTube")).to_be_checked()
+    page.get_by_role("switch", name="Meta Pixel").uncheck()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save choices").click()
+    names = cookie_names(page)
+    assert "_fbp" not in names, "the refused service's cookie was expired"
+    assert "YSC" in names
+    assert page.locator("script[data-service='meta-pixel']").get_attribute("src") is None
+    assert page.locator("iframe[title='Product video']").get_attribute("src") == "/embed/video"
