@@ -6,6 +6,10 @@ Counts, not times, so one round is exact:
   consentkit answers for a small page with no trackers, minus the page the app wrote, so
   every added byte is markup consentkit injected (banner, head defaults, the "Cookie
   settings" control);
+* the consent cookie's size (``name=value`` bytes, as every request carries it) when every
+  known service is granted on its own against a refused category, the largest record a
+  choice can write: for the built-in services, and with the most declared services a
+  policy may have (64, with long ids);
 * peak memory (``tracemalloc``, after one untraced warm-up request) while the 3 MB page
   streams through consentkit and through the naive buffering blocker, in process, for a
   first visit; and how many body chunks
@@ -24,9 +28,10 @@ from typing import Any, Final
 
 from benchmarks.apps import SECRET, STREAM_CHUNK, body
 from benchmarks.apps.starlette_apps import COOKIE_NAME, consent_cookie, obvious_app, policy
-from consentkit import ConsentMiddleware
+from consentkit import ConsentMiddleware, Policy
 from consentkit.categories import CATEGORIES
-from consentkit.decision import ConsentCodec, StoredConsent
+from consentkit.decision import ConsentCodec, StoredConsent, choice
+from consentkit.services import MAX_DECLARED_SERVICES, Service
 
 Message = MutableMapping[str, Any]
 ASGI = Callable[
@@ -43,6 +48,44 @@ CHUNKS_HELD: Final = 5
 _CONSTRUCT: Final = re.compile(rb"<script[^>]*>.*?</script\s*>|<!--.*?-->|<[^>]*>", re.S | re.I)
 FIRST_VISIT_TARGET: Final = 4096
 DECIDED_TARGET: Final = 1024
+COOKIE_TARGET: Final = 2048
+"""Half the 4,096 bytes a browser keeps per cookie: the consent cookie stays well under."""
+
+
+def every_service_cookie(declared: int = 0) -> str:
+    """``name=value`` of the consent cookie granting every known service on its own."""
+    services = tuple(
+        Service(f"declared-service-{i:02d}-with-a-long-id", f"S{i}", "functionality")
+        for i in range(declared)
+    )
+    pol = Policy(revision=policy().revision, services=services)
+    stored = choice(
+        pol,
+        frozenset(),
+        action="save",
+        consent_id="bench-0123456789abcdef",
+        services_granted=set(pol.service_index.ids),
+    )
+    return f"{COOKIE_NAME}={ConsentCodec(SECRET, site=pol.site_id).dumps(stored)}"
+
+
+def cookie_rows() -> list[dict[str, Any]]:
+    """The consent cookie's size with every service granted, built-in and declared."""
+    rows = []
+    for label, declared in (
+        ("every built-in service granted", 0),
+        (f"every service granted, {MAX_DECLARED_SERVICES} declared", MAX_DECLARED_SERVICES),
+    ):
+        size = len(every_service_cookie(declared).encode("latin-1"))
+        rows.append(
+            {
+                "measure": f"consent cookie bytes, {label}",
+                "value": size,
+                "target": f"<= {COOKIE_TARGET:,} B",
+                "met": "yes" if size <= COOKIE_TARGET else "no",
+            }
+        )
+    return rows
 
 
 def necessary_cookie() -> str:
@@ -226,6 +269,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                 "met": "yes" if injected <= target else "no",
             }
         )
+    rows.extend(cookie_rows())
     data = body("/stream3m")
     rows.append(memory_row(data))
     early = asyncio.run(_early_chunks(data))

@@ -27,6 +27,7 @@ from .receipts import Receipt, ReceiptDraft
 from .registry import Classification, Registry
 from .rewriter import HTMLRewriter, RewritePlan
 from .rules import CookieRule
+from .services import Service
 from .stores import ReceiptStore, open_store
 from .trackers import TrackerIndex
 from .web import Banner, BannerContext, ConsentMiddleware, Settings
@@ -57,6 +58,7 @@ __all__ = [
     "ReceiptStore",
     "Registry",
     "RewritePlan",
+    "Service",
     "Settings",
     "StoreError",
     "StoredConsent",

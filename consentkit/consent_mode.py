@@ -13,7 +13,33 @@ from typing import Any, Final
 from .categories import CATEGORIES, MODELS, NECESSARY, OPTIONAL_CATEGORIES, Category, Model
 from .regions import DEFAULT_KEY, RegionTable
 
-__all__ = ["CONSENT_MODE_SIGNALS", "consent_mode_defaults", "consent_mode_state"]
+__all__ = [
+    "ADVANCED_MODE_PROVIDERS",
+    "CONSENT_MODE_SIGNALS",
+    "advanced_mode_providers",
+    "consent_mode_defaults",
+    "consent_mode_state",
+]
+
+ADVANCED_MODE_PROVIDERS: Final = frozenset(
+    {"Google Analytics", "Google Tag Manager", "Google Ads / DoubleClick"}
+)
+"""Tracker-index providers whose tags ``consent_mode = "advanced"`` lets load before a
+choice: Google's own tags, which read the Consent Mode state (every signal denied then)."""
+
+
+def advanced_mode_providers(mode: str, *, decided: bool, gpc: bool) -> frozenset[str]:
+    """The providers whose tags load regardless of consent for one request.
+
+    Only in ``advanced`` mode and only before the visitor chooses: a refusal blocks them
+    again, as in ``basic`` mode. Under Global Privacy Control advertising tags stay blocked.
+    """
+    if mode != "advanced" or decided:
+        return frozenset()
+    if gpc:
+        return ADVANCED_MODE_PROVIDERS - {"Google Ads / DoubleClick"}
+    return ADVANCED_MODE_PROVIDERS
+
 
 CONSENT_MODE_SIGNALS: Final[Mapping[Category, tuple[str, ...]]] = MappingProxyType(
     {

@@ -1,7 +1,9 @@
 """Consent state: the signed consent cookie and the per-request :class:`Decision`.
 
 The cookie holds a random consent id, the granted and refused categories, the
-policy revision, a fingerprint per category and the time of the choice. It is
+services that deviate from their category's answer (granted in a refused category,
+refused in a granted one), the policy revision, a fingerprint per category and the time
+of the choice. It is
 signed and timestamped with itsdangerous under a salt of its own. Anything wrong
 with it (tampered, foreign key, expired, unparseable) reads as "no decision yet".
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeAlias
@@ -51,11 +53,23 @@ Reason: TypeAlias = Literal[
     "categories_changed",
     "gpc",
     "dnt",
+    "services_changed",
 ]
 """Why a decision is what it is; shown to the app as ``Decision.reason``."""
 
 SALT: Final = "consentkit.consent.v1"
-_MAX_TOKEN_LENGTH: Final = 2048
+_MAX_TOKEN_LENGTH: Final = 3072
+_MAX_SERVICE_IDS: Final = 256
+_MAX_ID_LENGTH: Final = 40
+
+
+def _service_ids(value: object) -> frozenset[str] | None:
+    """A payload's list of service ids, or ``None`` when it is not one."""
+    if not isinstance(value, list) or len(value) > _MAX_SERVICE_IDS:
+        return None
+    if not all(isinstance(v, str) and 0 < len(v) <= _MAX_ID_LENGTH for v in value):
+        return None
+    return frozenset(value)
 
 
 DEFAULT_COOKIE_NAME: Final = "consentkit"
@@ -122,9 +136,16 @@ class StoredConsent:
     fingerprints: Mapping[str, str] = field(default_factory=dict)
     action: Action = "save"
     gpc_recorded: bool = False
+    services_granted: frozenset[str] = frozenset()
+    """Services granted although their category is not (explicit exceptions)."""
+    services_refused: frozenset[str] = frozenset()
+    """Services refused although their category is granted."""
+    services_known: frozenset[str] | None = None
+    """The policy's declared services in granted categories when the choice was made
+    (``None`` in cookies older than services: nothing is asked again)."""
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload: dict[str, Any] = {
             "i": self.consent_id,
             "g": sorted(self.granted),
             "x": sorted(self.refused),
@@ -134,6 +155,15 @@ class StoredConsent:
             "a": self.action,
             "s": 1 if self.gpc_recorded else 0,
         }
+        # Service keys only when they say something: the cookie travels with every request.
+        if self.services_granted:
+            payload["sg"] = sorted(self.services_granted)
+        if self.services_refused:
+            payload["sr"] = sorted(self.services_refused)
+        if self.services_known is not None:
+            # Written even when empty: it marks a cookie that knows about services.
+            payload["sk"] = sorted(self.services_known)
+        return payload
 
     @classmethod
     def from_payload(cls, data: object) -> StoredConsent | None:
@@ -149,6 +179,11 @@ class StoredConsent:
             prints = data.get("f", {})
             action = data.get("a", "save")
         except (KeyError, TypeError):
+            return None
+        services_granted = _service_ids(data.get("sg", []))
+        services_refused = _service_ids(data.get("sr", []))
+        services_known = _service_ids(data["sk"]) if "sk" in data else frozenset()
+        if services_granted is None or services_refused is None or services_known is None:
             return None
         if not (
             isinstance(consent_id, str)
@@ -176,6 +211,9 @@ class StoredConsent:
             fingerprints={str(k): str(v) for k, v in prints.items()},
             action=action,
             gpc_recorded=bool(data.get("s", 0)),
+            services_granted=services_granted,
+            services_refused=services_refused,
+            services_known=services_known if "sk" in data else None,
         )
 
 
@@ -266,6 +304,54 @@ class Decision:
     source: Literal["cookie", "default", "signal"] = "default"
     gpc_recorded: bool = False
     crawler: bool = False
+    services_granted: frozenset[str] = frozenset()
+    """Services granted although their category is not."""
+    services_refused: frozenset[str] = frozenset()
+    """Services refused although their category is granted."""
+    pending_services: frozenset[str] = frozenset()
+    """Services declared since the choice, in a granted category: asked about, not allowed."""
+    service_categories: Mapping[str, Category] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """Every known service id and its category (the policy's declared and built-in ones)."""
+
+    def allows_service(self, service_id: str) -> bool:
+        """Whether the service *service_id* (``"youtube"``) may be used for this request.
+
+        A service is allowed when it was granted on its own, or when its category is
+        allowed and the service was neither refused nor declared since the choice.
+
+        Raises:
+            ValueError: no declared or built-in service has this id.
+        """
+        category = self.service_categories.get(service_id)
+        if category is None:
+            hint = did_you_mean(service_id, self.service_categories, or_list="known services: ")
+            raise ValueError(f"unknown service {service_id!r}: {hint}")
+        return self._allows_known(service_id, category)
+
+    def _allows_known(self, service_id: str, category: Category) -> bool:
+        if service_id in self.services_refused or service_id in self.pending_services:
+            return False
+        return service_id in self.services_granted or self.allows(category)
+
+    def service_exceptions(self) -> tuple[tuple[str, bool], ...]:
+        """``(service id, allowed)`` for each service answered apart from its category,
+        sorted: what the HTML rewriter needs besides the granted categories."""
+        ids = self.services_granted | self.services_refused | self.pending_services
+        return tuple(
+            (i, self._allows_known(i, self.service_categories[i]))
+            for i in sorted(ids)
+            if i in self.service_categories
+        )
+
+    def allows_use(self, category: Category, service: str | None) -> bool:
+        """Whether a cookie or element of *category*, belonging to *service* (or to no
+        service), may be used: the service decides when there is one."""
+        if service is None or category == "necessary":
+            return self.allows(category)
+        known = self.service_categories.get(service)
+        return self._allows_known(service, known or category)
 
     def allows(self, category: str) -> bool:
         """Whether *category* may be used for this request.
@@ -287,7 +373,7 @@ class Decision:
     @property
     def needs_banner(self) -> bool:
         """Whether the visitor still has something to answer."""
-        return bool(self.pending)
+        return bool(self.pending or self.pending_services)
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready view for ``GET /_consent`` and the page script."""
@@ -303,7 +389,18 @@ class Decision:
             "model": self.model,
             "region": self.region,
             "gpc": self.gpc,
+            "services": self.services_json(),
         }
+
+    def services_json(self) -> dict[str, list[str]]:
+        """Known service ids by answer: ``granted``, ``refused``, ``pending``."""
+        granted: list[str] = []
+        refused: list[str] = []
+        for service_id, category in self.service_categories.items():
+            if service_id in self.pending_services:
+                continue
+            (granted if self._allows_known(service_id, category) else refused).append(service_id)
+        return {"granted": granted, "refused": refused, "pending": sorted(self.pending_services)}
 
 
 def choice(
@@ -314,13 +411,28 @@ def choice(
     consent_id: str | None = None,
     now: datetime | None = None,
     gpc_recorded: bool = False,
+    services_granted: Iterable[str] = (),
+    services_refused: Iterable[str] = (),
 ) -> StoredConsent:
     """What the consent cookie stores for a choice granting *granted* under *policy*.
 
     Necessary is always granted; every optional category not granted is refused, and
     each category's fingerprint is taken now, so a later declared cookie asks again.
+    Only services that deviate from their category's answer are kept (a service
+    granted in a granted category says nothing new); unknown ids are ignored. The
+    declared services of granted categories are remembered, so a later declared
+    service asks about that service only.
     """
     granted = frozenset({"necessary", *granted})
+    categories = policy.service_index.categories
+    refused_ids = frozenset(
+        i for i in services_refused if i in categories and categories[i] in granted
+    )
+    granted_ids = frozenset(
+        i
+        for i in services_granted
+        if i in categories and categories[i] not in granted and i not in refused_ids
+    )
     return StoredConsent(
         consent_id=consent_id or new_consent_id(),
         granted=granted,
@@ -330,6 +442,11 @@ def choice(
         fingerprints={c: policy.fingerprint(c) for c in CATEGORIES},
         action=action,
         gpc_recorded=gpc_recorded,
+        services_granted=granted_ids,
+        services_refused=refused_ids,
+        services_known=frozenset(
+            s.id for s in policy.services if s.category in granted and s.id not in refused_ids
+        ),
     )
 
 
@@ -400,6 +517,7 @@ def decide(
         gpc=gpc,
         source=source,
         gpc_recorded=signal_id is not None,
+        service_categories=policy.service_index.categories,
     )
 
 
@@ -424,10 +542,26 @@ def _from_stored(
             # about that category again, keep the rest of the answer.
             granted.discard(category)
             pending.add(category)
+    categories = policy.service_index.categories
+    known = stored.services_known
+    pending_services = frozenset(
+        s.id
+        for s in policy.services
+        if known is not None
+        and model != "notice"
+        and s.category in granted
+        and s.id not in known
+        and s.id not in stored.services_refused
+    )
+    reason: Reason = "recorded"
+    if pending:
+        reason = "categories_changed"
+    elif pending_services:
+        reason = "services_changed"
     return Decision(
         decided=True,
         granted=frozenset(granted),  # type: ignore[arg-type]
-        reason="categories_changed" if pending else "recorded",
+        reason=reason,
         consent_id=stored.consent_id,
         revision=stored.revision,
         decided_at=stored.decided_at,
@@ -439,4 +573,9 @@ def _from_stored(
         gpc=gpc,
         source="cookie",
         gpc_recorded=stored.gpc_recorded,
+        # Ids the policy no longer knows are dropped rather than trusted.
+        services_granted=frozenset(i for i in stored.services_granted if i in categories),
+        services_refused=frozenset(i for i in stored.services_refused if i in categories),
+        pending_services=pending_services,
+        service_categories=categories,
     )

@@ -59,6 +59,7 @@ def enforce_set_cookies(
     out: RawHeaders = []
     result = EnforcementResult(out)
     now = now or datetime.now(UTC)
+    by_service = _answers_per_service(decision)
     for key, value in raw_headers:
         if key.lower() != b"set-cookie":
             out.append((key, value))
@@ -85,7 +86,7 @@ def enforce_set_cookies(
             category = classification.category
         if category == "necessary":
             out.append((key, value))
-        elif decision.allows(category):
+        elif _allowed(decision, policy, category, cookie.name, cookie.domain, by_service):
             out.append((key, value))
             result.kept.append(cookie.name)
         else:
@@ -108,6 +109,7 @@ def cookies_to_expire(
     unknown names would let one request buy a response of any size.
     """
     skip = own_cookies | set(being_set)
+    by_service = _answers_per_service(decision)
     names: list[str] = []
     for name in request_cookies:
         if not name or name in skip:
@@ -117,9 +119,30 @@ def cookies_to_expire(
             if not policy.expire_unclassified:
                 continue
             category = policy.unclassified
-        if not decision.allows(category):
+        if not _allowed(decision, policy, category, name, None, by_service):
             names.append(name)
     return names
+
+
+def _answers_per_service(decision: Decision) -> bool:
+    """Whether any service was answered apart from its category: only then does a
+    cookie's service matter (the common case looks up nothing more)."""
+    return bool(decision.services_granted or decision.services_refused or decision.pending_services)
+
+
+def _allowed(
+    decision: Decision,
+    policy: Policy,
+    category: Category,
+    name: str,
+    domain: str | None,
+    by_service: bool,
+) -> bool:
+    """Whether a cookie may be set or kept: its service decides when it has one."""
+    if not by_service or category == "necessary":
+        return decision.allows(category)
+    service = policy.service_for_cookie(name, domain)
+    return decision.allows_use(category, None if service is None else service.id)
 
 
 def expiry_domains(policy: Policy, cookie_domain: str | None = None) -> list[str | None]:

@@ -7,6 +7,7 @@ to the middleware. It validates itself on construction and raises one
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import re
 import tomllib
@@ -21,8 +22,9 @@ from .knowledge import load_knowledge_base_file
 from .regions import RegionTable, parse_regions
 from .registry import Classification, Registry
 from .rules import CookieRule, load_rules
+from .services import Service, ServiceIndex, builtin_services, load_services
 
-__all__ = ["MAX_LIFETIME_DAYS", "CategoryText", "Controller", "Policy"]
+__all__ = ["CONSENT_MODES", "MAX_LIFETIME_DAYS", "CategoryText", "Controller", "Policy"]
 
 MAX_LIFETIME_DAYS: Final = 395
 """Thirteen months: the longest consent lifetime regulators accept."""
@@ -73,8 +75,14 @@ _TOP_LEVEL_KEYS: Final = frozenset(
         "expire_unclassified",
         "max_expiry_lines",
         "site_hosts",
+        "services",
+        "consent_mode",
     }
 )
+
+CONSENT_MODES: Final = ("basic", "advanced")
+"""Google Consent Mode variants: ``basic`` blocks Google tags until their category is
+granted; ``advanced`` lets them load before a choice with every signal denied."""
 
 
 def _reject_duplicate_rules(rules: Sequence[CookieRule], *, source: str) -> None:
@@ -94,6 +102,59 @@ def _reject_duplicate_rules(rules: Sequence[CookieRule], *, source: str) -> None
             key=f"cookies[{index}]",
             fix=f"keep one of the two entries for {rule.name!r}",
         )
+
+
+def _service_rules(
+    services: Sequence[Service], cookies: Sequence[CookieRule], *, source: str
+) -> tuple[CookieRule, ...]:
+    """Rules classifying the cookies services name, after checking them against declared rules.
+
+    A service's cookie must not be declared in another category by a ``[[cookies]]`` rule:
+    one of the two would be wrong. Names no rule declares get the service's category.
+    """
+    declared = Registry(cookies, use_knowledge_base=False)
+    extra: list[CookieRule] = []
+    for index, service in enumerate(services):
+        for cookie in service.cookies:
+            glob = "*" in cookie or "?" in cookie
+            clashes = [
+                rule
+                for rule in cookies
+                if rule.category != service.category
+                and (
+                    (glob and rule.match == "exact" and fnmatch.fnmatchcase(rule.name, cookie))
+                    or (not glob and declared.classify(cookie).rule is rule)
+                )
+            ]
+            if clashes:
+                rule = clashes[0]
+                raise ConfigError(
+                    f"cookie {cookie!r} of service {service.id!r} ({service.category}) is "
+                    f"declared as {rule.category} by the [[cookies]] rule {rule.name!r}",
+                    source=source,
+                    key=f"services[{index}].cookies",
+                    fix=f"put the service in {rule.category} or the cookie rule in "
+                    f"{service.category}",
+                )
+            if declared.classify(cookie).rule is None:
+                try:
+                    extra.append(
+                        CookieRule(
+                            name=cookie,
+                            category=service.category,
+                            match="glob" if glob else "exact",
+                            provider=service.name,
+                            purpose=service.description,
+                        )
+                    )
+                except ConfigError as exc:
+                    raise ConfigError(
+                        exc.problem,
+                        source=source,
+                        key=f"services[{index}].cookies",
+                        fix=exc.fix or "write the cookie name or a glob such as _ga_*",
+                    ) from None
+    return tuple(extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,8 +284,11 @@ class Policy:
     expire_unclassified: bool = False
     max_expiry_lines: int = 64
     site_hosts: tuple[str, ...] = ()
+    services: tuple[Service, ...] = ()
+    consent_mode: str = "basic"
     source: str = "Policy(...)"
     _registry: Registry = field(init=False, repr=False, compare=False)
+    _services: ServiceIndex = field(init=False, repr=False, compare=False)
     _fingerprints: Mapping[Category, str] = field(init=False, repr=False, compare=False)
     _regions: RegionTable = field(init=False, repr=False, compare=False)
 
@@ -290,16 +354,28 @@ class Policy:
                 )
         _reject_duplicate_rules(cookies, source=src)
         object.__setattr__(self, "cookies", cookies)
+        if self.consent_mode not in CONSENT_MODES:
+            raise ConfigError(
+                f"unknown Google Consent Mode variant {self.consent_mode!r}",
+                source=src,
+                key="consent_mode",
+                fix='use "basic" (the default) or "advanced"',
+            )
+        declared = load_services(list(self.services), source=src)
+        object.__setattr__(self, "services", declared)
+        service_rules = _service_rules(declared, cookies, source=src)
         object.__setattr__(
             self,
             "_registry",
             Registry(
-                cookies,
+                (*cookies, *service_rules),
                 use_knowledge_base=self.knowledge_base,
                 site_knowledge_bases=self._site_knowledge_bases(),
             ),
         )
         object.__setattr__(self, "_fingerprints", self._compute_fingerprints())
+        builtins = builtin_services() if self.knowledge_base else ()
+        object.__setattr__(self, "_services", ServiceIndex((*declared, *builtins)))
         object.__setattr__(
             self,
             "_regions",
@@ -397,6 +473,7 @@ class Policy:
                 fix='write each cookie as [[cookies]] with name = "..." and category = "..."',
             )
         rules = load_rules(raw_cookies, source_name=source)
+        services = load_services(data.get("services", []), source=source)
         texts: dict[Category, CategoryText] = {}
         raw_cats = data.get("categories", {})
         if not isinstance(raw_cats, dict):
@@ -438,6 +515,7 @@ class Policy:
             )
         kwargs: dict[str, Any] = {
             "cookies": rules,
+            "services": services,
             "texts": texts,
             "source": source,
         }
@@ -459,6 +537,7 @@ class Policy:
             "expire_unclassified": "expire_unclassified",
             "max_expiry_lines": "max_expiry_lines",
             "site_hosts": "site_hosts",
+            "consent_mode": "consent_mode",
         }
         for toml_key, attr in simple.items():
             if toml_key in data:
@@ -490,6 +569,28 @@ class Policy:
         if category == "unclassified":
             return self.unclassified
         return category
+
+    @property
+    def service_index(self) -> ServiceIndex:
+        """Declared services, then built-in ones (with the knowledge base on)."""
+        return self._services
+
+    def service_for_cookie(self, name: str, domain: str | None = None) -> Service | None:
+        """The service a cookie belongs to: a service naming it, else its classification's
+        provider; ``None`` when the cookie follows its category only."""
+        found = self._services.for_cookie(name)
+        if found is not None:
+            return found
+        rule = self._registry.classify(name, domain).rule
+        return None if rule is None else self._services.for_provider(rule.provider)
+
+    def service_for_host(self, host: str) -> Service | None:
+        """The service a URL host (or a parent domain) belongs to, or ``None``."""
+        return self._services.for_host(host)
+
+    def declared_service_ids(self, category: str) -> tuple[str, ...]:
+        """Ids of the services the policy declares in *category*, for re-consent."""
+        return tuple(s.id for s in self.services if s.category == category)
 
     @property
     def region_table(self) -> RegionTable:

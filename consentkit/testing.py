@@ -49,6 +49,7 @@ def consent_cookie(
     cookie_name: str | None = None,
     action: Action = "save",
     secure: bool = False,
+    services: Iterable[str] = (),
 ) -> tuple[str, str]:
     """``(cookie name, signed value)`` of a visitor who granted *granted* (necessary implied).
 
@@ -63,6 +64,8 @@ def consent_cookie(
         action: the action recorded in the cookie (``accept_all``, ``save``...).
         secure: the cookie is for HTTPS requests: without a configured name that is
             ``__Host-consentkit`` rather than ``consentkit``.
+        services: service ids granted on their own (``"youtube"``), as the consent
+            ``POST``'s ``services`` field; an unknown id raises ``ValueError``.
 
     No receipt is written: this is for tests of your own pages, not of consentkit.
     """
@@ -81,7 +84,14 @@ def consent_cookie(
         raise TypeError(
             f"consent_cookie() takes the middleware or a Policy, not {type(source).__name__}"
         )
-    return name, codec.dumps(choice(policy, categories, action=action))
+    wanted = list(services)
+    unknown = [i for i in wanted if policy.service_index.get(i) is None]
+    if unknown:
+        raise ValueError(
+            f"unknown service {unknown[0]!r}: {policy.service_index.unknown_id_hint(unknown[0])}"
+        )
+    stored = choice(policy, categories, action=action, services_granted=wanted)
+    return name, codec.dumps(stored)
 
 
 def grant(
@@ -92,6 +102,7 @@ def grant(
     granted: Iterable[str] = (),
     cookie_name: str | None = None,
     domain: str | None = None,
+    services: Iterable[str] = (),
 ) -> None:
     """Put the consent cookie of :func:`consent_cookie` into a test *client*'s cookie jar.
 
@@ -102,7 +113,12 @@ def grant(
     # A client whose requests are HTTPS sends (and needs) the __Host- prefixed name.
     secure = str(getattr(client, "base_url", "")).startswith("https:")
     name, value = consent_cookie(
-        source, secret_key, granted=granted, cookie_name=cookie_name, secure=secure
+        source,
+        secret_key,
+        granted=granted,
+        cookie_name=cookie_name,
+        secure=secure,
+        services=services,
     )
     cookies = getattr(client, "cookies", None)
     if hasattr(client, "set_cookie"):  # Flask / Werkzeug

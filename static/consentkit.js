@@ -78,6 +78,22 @@
   function allows(category) {
     return category === "necessary" || has(decision.granted, category);
   }
+  // The page lists services only when the categories alone do not answer for them;
+  // otherwise every optional category is granted (all allowed) or none is.
+  function allowsServiceIn(state, id) {
+    var services = state.services;
+    if (services && services.granted) return has(services.granted, id);
+    return OPTIONAL.every(function (c) { return has(state.granted, c); });
+  }
+  function allowsService(id) {
+    return allowsServiceIn(decision, id);
+  }
+  // A blocked element belonging to a service runs when that service is allowed, else
+  // when its category is.
+  function elementAllowed(el) {
+    var service = el.getAttribute("data-ck-service");
+    return service ? allowsService(service) : allows(el.getAttribute("data-ck-category"));
+  }
   function grantedOptional() {
     return OPTIONAL.filter(allows);
   }
@@ -170,7 +186,7 @@
 
   function sync() {
     each(root.querySelectorAll("input[role=switch]:not(:disabled)"), function (input) {
-      input.checked = allows(input.value);
+      input.checked = input.name === "services" ? allowsService(input.value) : allows(input.value);
     });
     each(root.querySelectorAll("[data-ck-withdraw]"), function (el) {
       el.hidden = !decision.decided;
@@ -277,12 +293,11 @@
       }
     }
   }
-  function activate(categories) {
-    if (!categories.length || !blockKey) return;
+  function activate() {
+    if (!blockKey) return;
     var found = document.querySelectorAll("[data-ck-blocked]");
     run(Array.prototype.filter.call(found, function (el) {
-      return el.getAttribute("data-ck-blocked") === blockKey &&
-        has(categories, el.getAttribute("data-ck-category"));
+      return el.getAttribute("data-ck-blocked") === blockKey && elementAllowed(el);
     }));
   }
   function expireCookie(name) {
@@ -319,8 +334,8 @@
     var revoked = (before.granted || []).filter(function (c) {
       return c !== "necessary" && !allows(c);
     });
-    var added = grantedOptional().filter(function (c) {
-      return !has(before.granted, c);
+    var revokedServices = ((decision.services || {}).refused || []).filter(function (id) {
+      return allowsServiceIn(before, id);
     });
     (data.expire || []).forEach(expireCookie);
     updateConsentMode();
@@ -330,14 +345,15 @@
     closePrefs();
     sync();
     if (focusInBanner && settingsButton()) settingsButton().focus();
-    announce(texts[revoked.length ? "announce_withdrawn" : ANNOUNCE[action]]);
+    var withdrawn = revoked.length || revokedServices.length;
+    announce(texts[withdrawn ? "announce_withdrawn" : ANNOUNCE[action]]);
     notify();
-    if (revoked.length) {
+    if (withdrawn) {
       // Scripts that already ran cannot be unloaded: start again without them.
       setTimeout(function () { location.reload(); }, 300);
       return;
     }
-    activate(added);
+    activate();
   }
   function nativeSubmit(form, action) {
     var input = document.createElement("input");
@@ -354,16 +370,32 @@
     var categories = data.getAll("categories");
     var add = form.getAttribute("data-ck-add");
     var remove = form.getAttribute("data-ck-remove");
-    if (action === "save" && add) {
-      categories = grantedOptional().concat(has(grantedOptional(), add) ? [] : [add]);
+    var addService = form.getAttribute("data-ck-add-service");
+    var body = {
+      action: action,
+      categories: categories,
+      services: data.getAll("services"),
+      refused_services: data.getAll("refused_services"),
+      shown_services: data.getAll("shown_services"),
+      keep_choice: data.get("keep_choice") === "1",
+      via: "banner"
+    };
+    if (action === "save" && addService) {
+      // "Always allow YouTube": that service only, the rest of the choice kept.
+      body.categories = [];
+      body.services = [addService];
+      body.refused_services = [];
+      body.keep_choice = true;
+    } else if (action === "save" && add) {
+      body.categories = grantedOptional().concat(has(grantedOptional(), add) ? [] : [add]);
     } else if (action === "save" && remove) {
-      categories = grantedOptional().filter(function (c) { return c !== remove; });
+      body.categories = grantedOptional().filter(function (c) { return c !== remove; });
     }
     fetch(prefix, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ action: action, categories: categories, via: "banner" })
+      body: JSON.stringify(body)
     })
       .then(function (response) {
         if (!response.ok) throw new Error("HTTP " + response.status);
@@ -394,6 +426,16 @@
       decide(form, ev.submitter);
     }
   });
+  // The category switch sets all of its services' switches.
+  document.addEventListener("change", function (ev) {
+    var input = ev.target;
+    if (!input || input.name !== "categories" || !input.form) return;
+    each(input.form.querySelectorAll("input[data-ck-service-of]"), function (service) {
+      if (service.getAttribute("data-ck-service-of") === input.value) {
+        service.checked = input.checked;
+      }
+    });
+  });
   document.addEventListener("click", function (ev) {
     var target = ev.target;
     if (!target || !target.closest) return;
@@ -418,6 +460,7 @@
 
   window.consentkit = {
     allows: allows,
+    allowsService: allowsService,
     show: function () {
       if (!banner) {
         openPrefs();

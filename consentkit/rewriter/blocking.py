@@ -130,6 +130,9 @@ class Blocker:
             bool(plan.block_key),
             plan.unknown_source is not None,
             self._enc,
+            plan.services,
+            plan.service_answers,
+            plan.preconsent_providers,
         )
         """Everything besides a tag's bytes that its decision depends on."""
         # any tracker's URL in a string literal makes an inline script a loader
@@ -137,8 +140,9 @@ class Blocker:
         self._consulted: list[tuple[str, str, Tracker | None]] = []
         self._answers: dict[tuple[str, str], Tracker | None] = {}
         """Hook answers already obtained for the tag being decided (each asked once)."""
-        self._classify_inline = plan.block_unmarked_trackers and not all(
-            plan.allows(c) for c in categories
+        self._classify_inline = plan.block_unmarked_trackers and not (
+            all(plan.allows(c) for c in categories)
+            and all(allowed for _, allowed in plan.service_answers)
         )
 
     # ----------------------------------------------------------------- the sink protocol
@@ -219,9 +223,9 @@ class Blocker:
         """
         trackers = self.plan.trackers
         tracker = None if tag.name == b"style" else trackers.match_inline_bytes(content)
-        if tracker is None or self.plan.allows(tracker.category):
+        if tracker is None or self._ok(tracker.category, tracker):
             tracker = trackers.match_url_literal(content, site=self.plan.site_host)
-        if tracker is not None and not self.plan.allows(tracker.category):
+        if tracker is not None and not self._ok(tracker.category, tracker):
             return self._block_script(tag, tracker.category, tracker, None)
         return tag.raw
 
@@ -235,7 +239,7 @@ class Blocker:
         tracker = self._match(url)
         if category is None and tracker is not None:
             category = tracker.category
-        if category is None or self.plan.allows(category):
+        if category is None or self._ok(category, tracker, tag):
             return tag.raw
         return self._block_script(tag, category, tracker, url, svg=True)
 
@@ -252,7 +256,24 @@ class Blocker:
                     if not self.plan.allows(category):
                         return category
                 return categories[0] if categories else unclassified
+        if tag.has(b"data-service") and self.plan.services is not None:
+            # Another CMP's service marking (data-service="youtube") names its category.
+            return self.plan.services.category_of(tag.text(b"data-service").strip().lower())
         return None
+
+    def _service(self, tracker: Tracker | None, tag: Tag | None) -> str | None:
+        marked = None
+        if tag is not None and tag.has(b"data-service"):
+            marked = tag.text(b"data-service").strip().lower()
+        return self.plan.service_of(tracker, marked)
+
+    def _ok(self, category: str, tracker: Tracker | None, tag: Tag | None = None) -> bool:
+        """Whether an element may run: its service decides when answered on its own."""
+        if tracker is not None and tracker.provider in self.plan.preconsent_providers:
+            return True
+        if not self.plan.service_answers:
+            return self.plan.allows(category)
+        return self.plan.permits(category, self._service(tracker, tag))
 
     def _match(self, url: bytes | None) -> Tracker | None:
         if url is None or not self.plan.block_unmarked_trackers:
@@ -283,10 +304,21 @@ class Blocker:
         self._consulted.append((kind, text, answer))
         return answer
 
-    def _record(self, kind: str, category: str, tracker: Tracker | None, url: bytes | None) -> None:
+    def _record(
+        self,
+        kind: str,
+        category: str,
+        tracker: Tracker | None,
+        url: bytes | None,
+        tag: Tag | None = None,
+    ) -> None:
         provider = tracker.provider if tracker is not None else None
-        item = Blocked(kind, category, provider, attr_text(url) if url is not None else None)
-        self.stats.blocked.append(item)
+        service = self._service(tracker, tag)
+        if service is not None and self.plan.services is not None:
+            found = self.plan.services.get(service)
+            provider = found.name if found is not None else provider
+        text = attr_text(url) if url is not None else None
+        self.stats.blocked.append(Blocked(kind, category, provider, text, service))
 
     # ----------------------------------------------------------------- elements
 
@@ -300,7 +332,7 @@ class Blocker:
             tracker = tracker or self._match(tag.get(b"data-src"))
             category = tracker.category if tracker else self.plan.unclassified_category
         if category is not None:
-            if self.plan.allows(category):
+            if self._ok(category, self._match(src) if src is not None else None, tag):
                 return tag.raw
             if is_js:
                 return self._block_script(tag, category, self._match(src), src)
@@ -313,7 +345,7 @@ class Blocker:
             return tag.raw
         if src is not None:
             tracker = self._match(src) or self._unknown("script", src)
-            if tracker is not None and not self.plan.allows(tracker.category):
+            if tracker is not None and not self._ok(tracker.category, tracker, tag):
                 return self._block_script(tag, tracker.category, tracker, src)
             return tag.raw
         return None if self._classify_inline else tag.raw
@@ -327,12 +359,12 @@ class Blocker:
         *,
         svg: bool = False,
     ) -> bytes:
-        self._record("style" if tag.name == b"style" else "script", category, tracker, src)
+        self._record("style" if tag.name == b"style" else "script", category, tracker, src, tag)
         added: _Added = []
         if not tag.has(b"type"):
             added.append(("data-ck-type", ""))
         added.append(("type", "text/plain"))
-        added += self._markers(category, tracker)
+        added += self._markers(category, tracker, tag)
         return self._edit(tag, _SVG_SCRIPT_RENAMES if svg else _SCRIPT_RENAMES, added)
 
     def _mark_inert(self, tag: Tag, category: str) -> bytes:
@@ -340,17 +372,20 @@ class Blocker:
             return tag.raw
         data_src = tag.get(b"data-src")
         tracker = self._match(tag.get(b"src") or data_src)
-        self._record("script", category, tracker, tag.get(b"src") or data_src)
+        self._record("script", category, tracker, tag.get(b"src") or data_src, tag)
         added: _Added = [("data-ck-type", tag.text(b"data-type"))]
         if data_src is not None and not tag.has(b"src"):
             added.append(("data-ck-src", attr_text(data_src)))
-        added += self._markers(category, tracker)
+        added += self._markers(category, tracker, tag)
         return self._edit(tag, {b"src": b"data-ck-src"}, added)
 
-    def _markers(self, category: str, tracker: Tracker | None) -> _Added:
+    def _markers(self, category: str, tracker: Tracker | None, tag: Tag | None = None) -> _Added:
         markers: _Added = [("data-ck-category", category)]
         if tracker is not None:
             markers.append(("data-ck-provider", tracker.provider))
+        service = self._service(tracker, tag)
+        if service is not None:
+            markers.append(("data-ck-service", service))
         markers.append(("data-ck-blocked", _KEY_SLOT if self.plan.block_key else None))
         return markers
 
@@ -391,10 +426,10 @@ class Blocker:
         tracker = self._match(src) or self._unknown("iframe", src)
         if category is None and tracker is not None:
             category = tracker.category
-        if category is None or src is None or self.plan.allows(category):
+        if category is None or src is None or self._ok(category, tracker, tag):
             return tag.raw
-        self._record("iframe", category, tracker, src)
-        added = self._markers(category, tracker)
+        self._record("iframe", category, tracker, src, tag)
+        added = self._markers(category, tracker, tag)
         if not tag.has(b"hidden"):
             added.append(("hidden", None))
         return self._edit(tag, {b"src": b"data-ck-src"}, added)
@@ -419,11 +454,11 @@ class Blocker:
         tracker = self._match(src) or self._match_srcset(srcset)
         if category is None and tracker is not None:
             category = tracker.category
-        if category is None or (src is None and srcset is None) or self.plan.allows(category):
+        if category is None or (src is None and srcset is None) or self._ok(category, tracker, tag):
             return tag.raw
-        self._record("img", category, tracker, src if src is not None else srcset)
+        self._record("img", category, tracker, src if src is not None else srcset, tag)
         renames = {b"src": b"data-ck-src", b"srcset": b"data-ck-srcset"}
-        return self._edit(tag, renames, self._markers(category, tracker))
+        return self._edit(tag, renames, self._markers(category, tracker, tag))
 
     def _loader(self, tag: Tag, attrs: tuple[bytes, ...]) -> bytes:
         """An element fetching the URLs in *attrs*: all of them parked if one is refused."""
@@ -438,17 +473,17 @@ class Blocker:
                 continue
             first = value if first is None else first
             found = self._match_srcset(value) if attr == b"srcset" else self._match(value)
-            if found is not None and not self.plan.allows(found.category):
+            if found is not None and not self._ok(found.category, found, tag):
                 tracker = found
                 break
             tracker = tracker or found
         if category is None and tracker is not None:
             category = tracker.category
-        if category is None or first is None or self.plan.allows(category):
+        if category is None or first is None or self._ok(category, tracker, tag):
             return tag.raw
-        self._record(tag.name.decode("ascii", "replace"), category, tracker, first)
+        self._record(tag.name.decode("ascii", "replace"), category, tracker, first, tag)
         renames = {attr: b"data-ck-" + attr for attr in attrs}
-        return self._edit(tag, renames, self._markers(category, tracker))
+        return self._edit(tag, renames, self._markers(category, tracker, tag))
 
     def _base(self, tag: Tag) -> bytes:
         """A ``<base>`` on a tracker's host would make every relative URL a tracker's."""
@@ -456,7 +491,7 @@ class Blocker:
         if href is None or tag.quick_ignore() or not self.plan.block_unmarked_trackers:
             return tag.raw
         tracker = self.plan.trackers.match_base(self._url_text(href), site=self.plan.site_host)
-        if tracker is None or self.plan.allows(tracker.category):
+        if tracker is None or self._ok(tracker.category, tracker):
             return tag.raw
         self._record("base", tracker.category, tracker, href)
         return self._edit(tag, {b"href": b"data-ck-href"}, self._markers(tracker.category, tracker))
@@ -470,10 +505,10 @@ class Blocker:
         tracker = self._match(href) if rels & _HINT_RELS else None
         if category is None and tracker is not None:
             category = tracker.category
-        if category is None or href is None or self.plan.allows(category):
+        if category is None or href is None or self._ok(category, tracker, tag):
             return tag.raw
-        self._record("link", category, tracker, href)
-        return self._edit(tag, {b"href": b"data-ck-href"}, self._markers(category, tracker))
+        self._record("link", category, tracker, href, tag)
+        return self._edit(tag, {b"href": b"data-ck-href"}, self._markers(category, tracker, tag))
 
     def _edit(self, tag: Tag, renames: dict[bytes, bytes], added: _Added) -> bytes:
         """The tag with attributes renamed in place and new ones appended, all else unchanged."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from consentkit.categories import CATEGORIES
+from consentkit.services import ServiceIndex
 from consentkit.trackers import Tracker, TrackerIndex, default_index
 
 __all__ = [
@@ -30,6 +31,8 @@ class Blocked:
     category: str
     provider: str | None = None
     url: str | None = None
+    service: str | None = None
+    """The service id the element belongs to (``youtube``), when one is known."""
 
 
 def new_block_key() -> str:
@@ -100,9 +103,43 @@ class RewritePlan:
     page reflects from its visitors, pre-marked or not, is never run by the banner.
     """
 
+    services: ServiceIndex | None = None
+    """Which service a tracker or a ``data-service`` marking belongs to."""
+    preconsent_providers: frozenset[str] = frozenset()
+    """Tracker providers whose tags load whatever the consent (Google's tags under
+    Consent Mode ``advanced``, before a choice: they run with every signal denied)."""
+    service_answers: tuple[tuple[str, bool], ...] = ()
+    """``(service id, allowed)`` for services answered apart from their category: granted
+    in a refused category, refused (or not yet asked) in a granted one."""
+
     def allows(self, category: str) -> bool:
         """Whether elements of *category* may run."""
         return category == "necessary" or category in self.granted
+
+    @cached_property
+    def _answers(self) -> dict[str, bool]:
+        return dict(self.service_answers)
+
+    def service_of(self, tracker: Tracker | None, marked: str | None = None) -> str | None:
+        """The service id of an element: its ``data-service`` marking, else its tracker's."""
+        services = self.services
+        if services is None:
+            return None
+        if marked is not None and services.get(marked) is not None:
+            return marked
+        if tracker is None:
+            return None
+        found = services.for_provider(tracker.provider)
+        return None if found is None else found.id
+
+    def permits(self, category: str, service: str | None) -> bool:
+        """Whether an element of *category* belonging to *service* may run: a service
+        answered on its own decides, else its category does."""
+        if service is not None and self.service_answers:
+            answer = self._answers.get(service)
+            if answer is not None:
+                return answer
+        return self.allows(category)
 
     @cached_property
     def blocks_nothing(self) -> bool:
@@ -113,6 +150,8 @@ class RewritePlan:
         then only finds its insertion points, and once they are behind it passes the
         rest of the document through untouched.
         """
+        if any(not allowed for _, allowed in self.service_answers):
+            return False
         possible = {*CATEGORIES, self.unclassified_category, *self.trackers.categories}
         return all(self.allows(category) for category in possible)
 

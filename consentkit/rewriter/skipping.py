@@ -58,8 +58,9 @@ def _not_named(prefix: bytes, names: Iterable[bytes]) -> bytes:
 
 
 # Attribute values that cannot hold an absolute URL (no "//", ":/", "\" or character
-# reference) and names that are no consent marking (none starts with "data-c"): an image or
-# a link made only of these needs no decision, as Tag.quick_ignore would find.
+# reference) and names that are no consent marking (none starts with "data-c" or is
+# "data-service"): an image or a link made only of these needs no decision, as
+# Tag.quick_ignore would find.
 # (URL parsers drop tabs and newlines, so "/\n/" counts as "//"; "https:host" needs no
 # slashes, so a colon after "p" or "s" is no safe value either.)
 _SAFE_SLASH = rb"/(?![\t\n\r]*+/)|(?<![pPsS\t\n\r]):(?![\t\n\r]*+/)"
@@ -71,7 +72,8 @@ _SAFE_VALUE = (
 )
 _SAFE_ATTRS = (
     rb"(?:[\t\n\f\r /]++"
-    rb"|(?![dD][aA][tT][aA]-[cC])(?:=[^\t\n\f\r />=]*+|[^\t\n\f\r />=]++)[\t\n\f\r ]*+"
+    rb"|(?![dD][aA][tT][aA]-(?:[cC]|[sS][eE][rR][vV][iI][cC][eE]))"
+    rb"(?:=[^\t\n\f\r />=]*+|[^\t\n\f\r />=]++)[\t\n\f\r ]*+"
     rb"(?:=[\t\n\f\r ]*+" + _SAFE_VALUE + rb"|(?!=)))*+"
 )
 _LOADERS: Final = b"img image link source video audio track embed object input base".split()

@@ -40,7 +40,7 @@ TAG_NAME: Final = re.compile(rb"</?([A-Za-z][^\t\n\f\r />]*+)")
 # URL parsers drop tabs and newlines: "/\n/" is "//" to them.
 # "https:host" needs no slashes at all.
 _QUICK_IGNORE: Final = re.compile(
-    rb"[/\\][\t\n\r]*+[/\\]|\\|&|:[\t\n\r]*+/|[pPsS\t\n\r]:|(?i:data-c)"
+    rb"[/\\][\t\n\r]*+[/\\]|\\|&|:[\t\n\r]*+/|[pPsS\t\n\r]:|(?i:data-(?:c|service))"
 )
 
 # Whole attributes that end before the data does: the end finder's bulk step. A name or an
@@ -153,7 +153,8 @@ class Tag:
         return attr_text(self.get(name)).strip()
 
     def quick_ignore(self) -> bool:
-        """True when no attribute can hold an absolute URL or a consent marking."""
+        """True when no attribute can hold an absolute URL or a consent marking
+        (``data-c...``, or another tool's ``data-service``)."""
         return _QUICK_IGNORE.search(self.buf, self.start, self.end) is None
 
     @property

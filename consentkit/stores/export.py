@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Final, Literal, Protocol, TypeAlias
 
 from ..receipts import RECEIPT_FIELDS, Receipt, format_timestamp
+from ..services import split_entries
 
 __all__ = [
     "CSV_COLUMNS",
@@ -254,9 +255,11 @@ def to_kantara(receipt: Receipt, *, controller: Mapping[str, Any]) -> dict[str, 
 
     *controller* gives ``name`` and optionally ``contact``, ``address``, ``email``,
     ``phone``, ``url``, ``on_behalf`` and ``policy_url``. Granted categories become the
-    purposes of one "cookies" service; refused categories and the chain fields go in a
-    ``consentkit`` extension object, since Kantara has no field for a refusal.
+    purposes of one "cookies" service, and each service granted on its own a service of
+    its own; refusals (categories, then ``service:<id>`` entries) and the chain fields go
+    in a ``consentkit`` extension object, since Kantara has no field for a refusal.
     """
+    categories, services = split_entries(receipt.granted)
     consent_type = _KANTARA_CONSENT_TYPE.get(receipt.consent_model, "EXPLICIT")
     termination = f"Until {format_timestamp(receipt.expires_at)} or withdrawal"
     purposes = [
@@ -269,7 +272,24 @@ def to_kantara(receipt: Receipt, *, controller: Mapping[str, Any]) -> dict[str, 
             "termination": termination,
             "thirdPartyDisclosure": category == "targeting",
         }
-        for category in receipt.granted
+        for category in categories
+    ]
+    own = [
+        {
+            "service": service,
+            "purposes": [
+                {
+                    "purpose": f"service {service}",
+                    "purposeCategory": ["Other"],
+                    "consentType": consent_type,
+                    "piiCategory": ["Online identifiers (cookies)"],
+                    "primaryPurpose": False,
+                    "termination": termination,
+                    "thirdPartyDisclosure": True,
+                }
+            ],
+        }
+        for service in services
     ]
     pii_controller: dict[str, Any] = {
         "piiController": str(controller.get("name", "")),
@@ -291,7 +311,7 @@ def to_kantara(receipt: Receipt, *, controller: Mapping[str, Any]) -> dict[str, 
         "piiPrincipalId": receipt.consent_id,
         "piiControllers": [pii_controller],
         "policyUrl": str(controller.get("policy_url", "")),
-        "services": [{"service": "cookies", "purposes": purposes}],
+        "services": [{"service": "cookies", "purposes": purposes}, *own],
         "sensitive": False,
         "spiCat": [],
         "consentkit": {

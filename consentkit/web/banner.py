@@ -75,6 +75,15 @@ class BannerContext:
 
 
 @dataclass(frozen=True, slots=True)
+class _ServiceView:
+    id: str
+    name: str
+    description: str
+    privacy_policy: str
+    checked: bool
+
+
+@dataclass(frozen=True, slots=True)
 class _CategoryView:
     key: Category
     label: str
@@ -83,6 +92,7 @@ class _CategoryView:
     total: int
     checked: bool
     locked: bool
+    services: tuple[_ServiceView, ...] = ()
 
 
 class Banner:
@@ -217,6 +227,10 @@ class Banner:
                 c: [[r.name, r.provider, r.purpose, r.retention] for r in rows(c)]
                 for c in CATEGORIES
             },
+            "services": [
+                [v.id, v.name, v.category, v.description, v.privacy_policy]
+                for v in self.policy.service_index.services
+            ],
         }
         blob = json.dumps(shown, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
@@ -251,26 +265,17 @@ class Banner:
         return self._body_cached(_render_key(ctx), self._declaration.version)
 
     def _render_body(self, key: tuple[Any, ...], version: int) -> str:
-        (lang, decided, granted, refused, pending, model, region, gpc, reason, revision,
-         nonce, return_to, gpc_honoured) = key  # fmt: skip
+        (lang, decided, granted, _, pending, model, _, _, _, _,
+         nonce, return_to, gpc_honoured, _, pending_services) = key  # fmt: skip
         granted_set = frozenset(granted) | {"necessary"}
-        public = {
-            "decided": decided,
-            "granted": [c for c in CATEGORIES if c in granted_set],
-            "refused": [c for c in CATEGORIES if c in refused],
-            "pending": [c for c in CATEGORIES if c in pending],
-            "model": model,
-            "region": region,
-            "gpc": gpc,
-            "reason": reason,
-            "revision": revision,
-        }
+        public = _public_decision(key, self.policy.service_index.categories)
         context = self._common(lang, nonce, return_to)
         optional_granted = [c for c in OPTIONAL_CATEGORIES if c in granted_set]
         context.update(
             decision_json=_attr_json(public),
             announce_json=_announcements(context["t"]),
-            show_first_layer=bool(pending) and model != "notice",
+            show_first_layer=bool(pending or pending_services) and model != "notice",
+            **_new_services(context["t"], self.policy, () if pending else pending_services),
             model=model,
             decided=decided,
             gpc_honoured=gpc_honoured,
@@ -308,7 +313,7 @@ class Banner:
             model=decision.model,
             gpc_honoured=ctx.gpc_honoured,
             categories=_category_views(
-                self._declaration, context["t"], frozenset(decision.granted), limit
+                self._declaration, context["t"], decision, limit, self.policy
             ),
             revision=self.policy.revision,
         )
@@ -343,6 +348,7 @@ class Banner:
         language: str,
         granted: Iterable[str] = (),
         return_to: str = "/",
+        service: str | None = None,
     ) -> str:
         """An accessible stand-in shown before a blocked iframe.
 
@@ -350,12 +356,15 @@ class Banner:
         this one frame without recording consent; "Always allow <category>" is a form
         posting ``save`` with the category added to *granted* (the categories the
         visitor granted already, so adding one revokes nothing), which works without JS.
+        With a known *service* the placeholder names it: "Load content from YouTube" and
+        "Always allow YouTube", whose form grants that service only (``keep_choice``).
         """
         cat = _as_category(category, self.policy.unclassified)
-        keep = tuple(c for c in OPTIONAL_CATEGORIES if c in set(granted) | {cat})
-        return self._placeholder_cached(
-            str(provider or ""), cat, str(src or ""), self._language(language), keep, return_to
-        )
+        found = self.policy.service_index.get(service) if service else None
+        keep = () if found else tuple(c for c in OPTIONAL_CATEGORIES if c in {*granted, cat})
+        who, service_id = (found.name, found.id) if found else (str(provider or ""), "")
+        src, lang = str(src or ""), self._language(language)
+        return self._placeholder_cached(who, cat, src, lang, keep, return_to, service_id)
 
     def _render_placeholder(
         self,
@@ -365,6 +374,7 @@ class Banner:
         language: str,
         keep: tuple[str, ...],
         return_to: str,
+        service: str,
     ) -> str:
         context = self._common(language, None, return_to)
         texts = context["t"]
@@ -379,10 +389,54 @@ class Banner:
             message=fill(
                 texts["placeholder"], provider=provider or host or src[:60] or "?", category=label
             ),
-            always_allow=fill(texts["always_allow"], category=label),
+            always_allow=fill(texts["always_allow"], category=provider if service else label),
+            load_text=fill(texts["load_from"], provider=provider) if service else texts["load"],
             keep=keep,
+            service=service,
         )
         return self._env.get_template("placeholder.html").render(context)
+
+
+def _new_services(texts: Mapping[str, str], policy: Policy, ids: Sequence[str]) -> dict[str, Any]:
+    """The first layer's question about services declared since the choice (only them)."""
+    found = [s for s in (policy.service_index.get(i) for i in ids) if s is not None]
+    names = ", ".join(s.name for s in found)
+    return {
+        "new_services": [s.id for s in found],
+        "new_services_text": fill(texts["new_services"], services=names),
+        "allow_new": fill(texts["always_allow"], category=names),
+        "refuse_new": fill(texts["dont_allow"], category=names),
+    }
+
+
+def _public_decision(key: tuple[Any, ...], categories: Mapping[str, str]) -> dict[str, Any]:
+    """The page script's view of a decision (``Decision.as_json`` in its shape), from a
+    render key."""
+    (_, decided, granted, refused, pending, model, region, gpc, reason, revision,
+     _, _, _, exceptions, pending_services) = key  # fmt: skip
+    granted_set = frozenset(granted) | {"necessary"}
+    answers = dict(exceptions)
+    allowed = {i: answers.get(i, category in granted_set) for i, category in categories.items()}
+    public: dict[str, Any] = {
+        "decided": decided,
+        "granted": [c for c in CATEGORIES if c in granted_set],
+        "refused": [c for c in CATEGORIES if c in refused],
+        "pending": [c for c in CATEGORIES if c in pending],
+        "model": model,
+        "region": region,
+        "gpc": gpc,
+        "reason": reason,
+        "revision": revision,
+    }
+    # Every page carries this: the services are listed only when the categories alone do
+    # not answer for them (some categories granted, or a service answered on its own).
+    optional = granted_set & set(OPTIONAL_CATEGORIES)
+    uniform = not optional or len(optional) == len(OPTIONAL_CATEGORIES)
+    if exceptions or pending_services or not uniform:
+        public["services"] = {"granted": [i for i, ok in allowed.items() if ok]}
+        if pending_services:
+            public["services"]["pending"] = list(pending_services)
+    return public
 
 
 def _attr_json(value: object) -> Markup:
@@ -419,11 +473,17 @@ def _render_key(ctx: BannerContext) -> tuple[Any, ...]:
         ctx.nonce,
         ctx.return_to,
         ctx.gpc_honoured,
+        d.service_exceptions(),
+        tuple(sorted(d.pending_services)),
     )
 
 
 def _category_views(
-    declaration: Declaration, texts: Mapping[str, str], granted: frozenset[str], limit: int | None
+    declaration: Declaration,
+    texts: Mapping[str, str],
+    decision: Decision,
+    limit: int | None,
+    policy: Policy,
 ) -> list[_CategoryView]:
     return [
         _CategoryView(
@@ -432,11 +492,29 @@ def _category_views(
             description=texts[f"{category}_description"],
             cookies=declaration.rows(category)[:limit],
             total=len(declaration.rows(category)),
-            checked=category == "necessary" or category in granted,
+            checked=category == "necessary" or category in decision.granted,
             locked=category == "necessary",
+            services=_service_views(declaration, decision, policy, category),
         )
         for category in CATEGORIES
     ]
+
+
+def _service_views(
+    declaration: Declaration, decision: Decision, policy: Policy, category: Category
+) -> tuple[_ServiceView, ...]:
+    """The services listed under *category*: those the policy declares, and built-in ones
+    whose cookies the site declares or was seen setting (not every service consentkit
+    knows). Each switch shows the current answer: nothing is ticked before a choice."""
+    listed = {s.id: s for s in policy.services if s.category == category}
+    for row in declaration.rows(category):
+        found = policy.service_for_cookie(row.name)
+        if found is not None and found.category == category:
+            listed.setdefault(found.id, found)
+    return tuple(
+        _ServiceView(s.id, s.name, s.description, s.privacy_policy, decision.allows_service(s.id))
+        for s in listed.values()
+    )
 
 
 def _as_category(value: object, fallback: Category) -> Category:

@@ -22,6 +22,7 @@ from ..decision import ConsentCodec, Decision, StoredConsent, decide, recorded_w
 from ..errors import ConfigError, did_you_mean
 from ..jurisdiction import JurisdictionResolver, read_signals
 from ..policy import Policy
+from ..services import service_trackers
 from ..stores import ReceiptStore
 from ..trackers import TrackerIndex, default_index
 from .admin import Admin
@@ -164,7 +165,11 @@ class ConsentCore:
         self.jurisdiction = jurisdiction or JurisdictionResolver(
             trusted_headers, geoip_path, table=policy.region_table
         )
+        # Declared services' hosts are blocked like known trackers, and win over them.
         self.trackers = trackers or default_index()
+        extra = service_trackers(policy.services)
+        if extra:
+            self.trackers = self.trackers.with_extra(extra)
         self.unclassified = UnclassifiedReport()
         self.own_cookies = self.settings.own_cookies
         opened = open_receipt_store(store, receipt_key, secret_key, spool_path)

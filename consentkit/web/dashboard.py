@@ -20,13 +20,14 @@ from typing import Any, Final, Protocol
 import jinja2
 
 from ..categories import ACTIONS, OPTIONAL_CATEGORIES
-from ..errors import ConfigError, StoreError
+from ..errors import StoreError
 from ..receipts import Receipt
+from ..services import SERVICE_ENTRY_PREFIX, ServiceIndex
 from ..stores.base import ReceiptStore, Stats
-from ..stores.scans import last_scan, undeclared_cookies
 from .templates import environment
+from .unclassified import scan_context
 
-__all__ = ["DEFAULT_DAYS", "MAX_DAYS", "parse_days", "render_dashboard"]
+__all__ = ["DEFAULT_DAYS", "MAX_DAYS", "parse_days", "render_dashboard", "scan_context"]
 
 DEFAULT_DAYS: Final = 30
 MAX_DAYS: Final = 366
@@ -85,6 +86,9 @@ class _Settings(Protocol):
 class _Policy(Protocol):
     @property
     def revision(self) -> str: ...
+
+    @property
+    def service_index(self) -> ServiceIndex: ...
 
 
 class DashboardSource(Protocol):
@@ -224,7 +228,7 @@ def render_dashboard(mw: DashboardSource, days: str | None, *, now: datetime | N
         context["error"] = "No receipt store is configured: nothing is recorded."
         return _env().get_template("dashboard.html").render(context)
     try:
-        context.update(_store_context(store, period, now))
+        context.update(_store_context(store, period, now, mw.policy.service_index))
     except StoreError as exc:
         context["error"] = f"The receipt store could not be read: {exc}"
     return _env().get_template("dashboard.html").render(context)
@@ -235,7 +239,9 @@ def _env() -> jinja2.Environment:
     return environment()
 
 
-def _store_context(store: ReceiptStore, period: int, now: datetime) -> dict[str, Any]:
+def _store_context(
+    store: ReceiptStore, period: int, now: datetime, services: ServiceIndex
+) -> dict[str, Any]:
     end = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
     start = end - timedelta(days=period)
     total = store.stats(since=start, until=end)
@@ -249,6 +255,7 @@ def _store_context(store: ReceiptStore, period: int, now: datetime) -> dict[str,
             _rates_over_time(buckets),
             _actions_chart(total),
             _rates_chart(total),
+            _services_chart(total, services),
         ],
         "breakdowns": [
             _count_chart(
@@ -315,38 +322,6 @@ def undeclared_rows(report: _Report) -> list[dict[str, str]]:
         }
         for c in report.undeclared()
     ]
-
-
-def scan_context(store_url: str | None) -> dict[str, Any]:
-    """The last saved scan's undeclared cookies, or a ``note`` saying why there are none."""
-    if store_url is None:
-        return {"note": "Saved scans are read from a store configured by URL; this "
-                "middleware was given a store object."}  # fmt: skip
-    try:
-        scan = last_scan(store_url)
-    except (StoreError, ConfigError) as exc:
-        return {"note": f"The saved scans could not be read: {exc}"}
-    if scan is None:
-        return {"note": "No scan saved yet: run consentkit scan URL --store with this "
-                "store's URL."}  # fmt: skip
-    rows = []
-    for c in undeclared_cookies(scan.report):
-        rows.append(
-            {
-                "name": str(c.get("name", "")),
-                "domain": str(c.get("domain") or ""),
-                "category": str(c.get("category") or "unclassified"),
-                "provider": str(c.get("provider") or "-"),
-                "set_by": str(c.get("set_by") or ""),
-            }
-        )
-    return {
-        "note": None,
-        "url": scan.url,
-        "at": scan.scanned_at,
-        "status": scan.status,
-        "rows": rows,
-    }
 
 
 # -- charts ------------------------------------------------------------------------------
@@ -512,27 +487,65 @@ def _actions_chart(total: Stats) -> _Chart:
 
 
 def _rates_chart(total: Stats) -> _Chart:
-    items = []
-    rows = []
-    for category in OPTIONAL_CATEGORIES:
-        granted = total.granted.get(category, 0)
-        decided = granted + total.refused.get(category, 0)
-        rate = granted / decided if decided else 0.0
-        text = f"{_percent(rate)} ({granted} of {decided})" if decided else "no decisions"
-        items.append(
-            (category, rate, text,
-             {"category": category, "count": str(granted), "decided": str(decided),
-              "rate": _rate_value(rate) if decided else ""},
-             _colour(category))
-        )  # fmt: skip
-        rows.append([category, str(granted), str(decided), _percent(rate) if decided else "-"])
-    chart = _hbars(
+    rates = [
+        (c, c, c, (), total.granted.get(c, 0), total.granted.get(c, 0) + total.refused.get(c, 0))
+        for c in OPTIONAL_CATEGORIES
+    ]
+    return _rate_bars(
         "rates-total",
         "Consent rate by category",
         "Share of decisions in the period that granted each category.",
         ["Category", "Granted", "Decided", "Rate"],
-        items,
+        "category",
+        rates,
     )
+
+
+def _services_chart(total: Stats, services: ServiceIndex) -> _Chart:
+    """Acceptance per service: allowed when granted on its own, or with its category
+    unless refused on its own (receipts list only such exceptions, as ``service:<id>``)."""
+    rates = []
+    for service in services.services:
+        entry = SERVICE_ENTRY_PREFIX + service.id
+        with_category = total.granted.get(service.category, 0)
+        decided = with_category + total.refused.get(service.category, 0)
+        allowed = with_category - total.refused.get(entry, 0) + total.granted.get(entry, 0)
+        rates.append(
+            (service.name, service.id, service.category, (service.category,), allowed, decided)
+        )
+    return _rate_bars(
+        "services-total",
+        "Consent rate by service",
+        "Share of decisions in the period that allowed each service.",
+        ["Service", "Category", "Allowed", "Decided", "Rate"],
+        "service",
+        rates,
+    )
+
+
+def _rate_bars(
+    key: str,
+    title: str,
+    description: str,
+    head: list[str],
+    data_key: str,
+    rates: Sequence[tuple[str, str, str, tuple[str, ...], int, int]],
+) -> _Chart:
+    """Bars of ``(label, data value, colour key, extra cells, granted, decided)``: the
+    share granted."""
+    items = []
+    rows = []
+    for label, value, colour, extra, granted, decided in rates:
+        rate = granted / decided if decided else 0.0
+        text = f"{_percent(rate)} ({granted} of {decided})" if decided else "no decisions"
+        items.append(
+            (label, rate, text,
+             {data_key: value, "count": str(granted), "decided": str(decided),
+              "rate": _rate_value(rate) if decided else ""},
+             _colour(colour))
+        )  # fmt: skip
+        rows.append([label, *extra, str(granted), str(decided), _percent(rate) if decided else "-"])
+    chart = _hbars(key, title, description, head, items)
     chart.rows = rows
     return chart
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from ..consent_mode import advanced_mode_providers
 from ..decision import Decision
 from ..enforcement import cookies_to_expire, enforce_set_cookies, expiry_headers
 from ..mime import SNIFF_BYTES, extract_mime_type, sniffs_as_html
@@ -333,10 +334,18 @@ class ResponseEditor:
                     language=language[0],
                     granted=decision.granted,
                     return_to=request.return_to,
+                    service=blocked.service,
                 )
 
         plan = RewritePlan(
             granted=decision.granted,
+            services=rules.policy.service_index,
+            service_answers=decision.service_exceptions(),
+            preconsent_providers=advanced_mode_providers(
+                rules.policy.consent_mode,
+                decided=decision.decided or decision.crawler,
+                gpc=decision.gpc,
+            ),
             trackers=rules.trackers,
             head_html=head_html,
             body_start_html=body_html,

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import mimetypes
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
@@ -184,13 +185,13 @@ class ConsentEndpoints:
             except (UnicodeDecodeError, ValueError):
                 raise BadRequest(400, "body is not a valid form") from None
             fields: dict[str, Any] = {}
-            categories: list[str] = []
+            lists: dict[str, list[str]] = {key: [] for key in _LIST_FIELDS}
             for key, value in pairs:
-                if key == "categories":
-                    categories.append(value)
+                if key in lists:
+                    lists[key].append(value)
                 else:
                     fields.setdefault(key, value)
-            fields["categories"] = categories
+            fields.update(lists)
             return fields, False
         raise BadRequest(415, "send application/json or an HTML form")
 
@@ -205,10 +206,10 @@ class ConsentEndpoints:
         action = fields.get("action")
         if not isinstance(action, str) or action not in VISITOR_ACTIONS:
             raise BadRequest(400, f"action must be one of {', '.join(sorted(VISITOR_ACTIONS))}")
-        granted = _granted_for(action, fields.get("categories"))
+        policy = self.policy
+        granted, services_granted, services_refused = _answers(action, fields, decision, policy)
         if not self.recorder.may_record(request):  # nothing is set or stored
             raise BadRequest(429, "too many consent choices from this network; retry shortly")
-        policy = self.policy
         now = datetime.now(UTC)
         stored = choice(
             policy,
@@ -217,8 +218,9 @@ class ConsentEndpoints:
             consent_id=decision.consent_id,
             now=now,
             gpc_recorded=decision.gpc,
+            services_granted=services_granted,
+            services_refused=services_refused,
         )
-        refused = stored.refused
         new = decide(
             stored,
             policy,
@@ -246,7 +248,7 @@ class ConsentEndpoints:
             response = json_reply(
                 {
                     "decision": new.as_json(),
-                    "expire": stale + self._declared_names(refused, stale),
+                    "expire": stale + _declared_names(self.declaration, policy, new, stale),
                     "receipt_id": receipt_id,
                 },
                 headers={"Cache-Control": "no-store"},
@@ -264,14 +266,6 @@ class ConsentEndpoints:
         ):
             response.headers.append((key, value))
         return response
-
-    def _declared_names(self, refused: frozenset[Category], already: list[str]) -> list[str]:
-        """Exact cookie names of refused categories, for the page script to delete."""
-        names: dict[str, None] = dict.fromkeys(already)  # linear de-duplication
-        start = len(names)
-        for category in refused:
-            names.update(dict.fromkeys(self.declaration.names(category)))
-        return list(names)[start:]
 
     def _set_consent_cookie(
         self, response: Reply, request: RequestInfo, stored: StoredConsent
@@ -340,6 +334,127 @@ class ConsentEndpoints:
             media_type="application/json",
             headers={"Cache-Control": "public, max-age=86400"},
         )
+
+
+_LIST_FIELDS: Final = ("categories", "services", "refused_services", "shown_services")
+"""Form fields that may repeat (checkboxes); a JSON body gives them as lists."""
+
+
+def _declared_names(
+    declaration: Declaration, policy: Policy, decision: Decision, already: list[str]
+) -> list[str]:
+    """Exact cookie names of refused categories and refused services, for the page script
+    to delete."""
+    names: dict[str, None] = dict.fromkeys(already)  # linear de-duplication
+    start = len(names)
+    per_service = bool(
+        decision.services_granted or decision.services_refused or decision.pending_services
+    )
+    for category in OPTIONAL_CATEGORIES:
+        if decision.allows(category) and not per_service:
+            continue
+        for name in declaration.names(category):
+            service = policy.service_for_cookie(name) if per_service else None
+            if not decision.allows_use(category, None if service is None else service.id):
+                names[name] = None
+    return list(names)[start:]
+
+
+def _answers(
+    action: str, fields: Mapping[str, Any], decision: Decision, policy: Policy
+) -> tuple[frozenset[Category], frozenset[str], frozenset[str]]:
+    """The categories granted and the services granted and refused on their own by a post."""
+    granted = _granted_for(action, fields.get("categories"))
+    known = policy.service_index.categories
+    services_granted, services_refused = _services_for(action, fields, known)
+    services_refused |= _switched_off(fields, granted, services_granted, known)
+    if action == "save" and _flag(fields.get("keep_choice")) and decision.decided:
+        return _kept(decision, granted, services_granted, services_refused)
+    return granted, services_granted, services_refused
+
+
+def _kept(
+    decision: Decision, granted: frozenset[Category], sg: frozenset[str], sr: frozenset[str]
+) -> tuple[frozenset[Category], frozenset[str], frozenset[str]]:
+    """A choice added to the visitor's current one ("Always allow YouTube"): it grants or
+    refuses what it names and revokes nothing else."""
+    refused = (decision.services_refused - sg) | sr
+    return granted | decision.granted, (decision.services_granted - refused) | sg, refused
+
+
+def _flag(value: object) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() in ("1", "true", "on"))
+
+
+def _services_for(
+    action: str, fields: Mapping[str, Any], known: Mapping[str, Category]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The services a ``save`` grants and refuses on their own; a bad list is a 400.
+
+    ``services`` may also be a JSON object of id to true/false. Other actions answer
+    for whole categories, so their services follow them.
+    """
+    granted_raw = fields.get("services")
+    refused_raw = fields.get("refused_services")
+    if isinstance(granted_raw, dict):
+        if not all(isinstance(v, bool) for v in granted_raw.values()):
+            raise BadRequest(400, "services must map service ids to true or false")
+        mapping = granted_raw
+        granted_raw = [k for k, v in mapping.items() if v]
+        refused_raw = [
+            *_id_list(refused_raw, "refused_services"),
+            *(k for k, v in mapping.items() if not v),
+        ]
+    granted = _id_list(granted_raw, "services")
+    refused = _id_list(refused_raw, "refused_services")
+    unknown = [i for i in (*granted, *refused) if i not in known]
+    if unknown:
+        shown = unknown[0][:40]
+        raise BadRequest(400, f"unknown service {shown!r}: use an id the consent status lists")
+    both = set(granted) & set(refused)
+    if both:
+        raise BadRequest(400, f"service {sorted(both)[0]!r} is both granted and refused")
+    if action != "save":
+        return frozenset(), frozenset()
+    return frozenset(granted), frozenset(refused)
+
+
+def _switched_off(
+    fields: Mapping[str, Any],
+    granted: frozenset[Category],
+    services: frozenset[str],
+    known: Mapping[str, Category],
+) -> frozenset[str]:
+    """Services a preferences form showed unticked under a ticked category.
+
+    A form cannot send an unticked checkbox, so it names the switches it showed in
+    ``shown_services``. A ticked category with none of its services ticked grants them all
+    (the category switch sets its services, even without JavaScript); with some ticked,
+    the others are refused.
+    """
+    if fields.get("action") != "save":
+        return frozenset()
+    shown = _id_list(fields.get("shown_services"), "shown_services")
+    if any(i not in known for i in shown):
+        raise BadRequest(400, "shown_services must list service ids the consent status lists")
+    ticked = {known[i] for i in services if i in known}
+    return frozenset(
+        i for i in shown if i not in services and known[i] in granted and known[i] in ticked
+    )
+
+
+def _id_list(value: object, name: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if (
+        not isinstance(value, list)
+        or len(value) > 256
+        or not all(isinstance(v, str) for v in value)
+    ):
+        raise BadRequest(400, f"{name} must be a list of service ids")
+    return list(value)
 
 
 def _etag(data: bytes) -> str:

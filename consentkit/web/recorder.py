@@ -24,6 +24,7 @@ from ..errors import ConfigError
 from ..policy import Policy
 from ..privacy import reduce_user_agent, truncate_ip
 from ..receipts import Receipt, ReceiptDraft
+from ..services import receipt_entries
 from ..stores import ReceiptStore, open_store
 from ..stores.spool import SpooledStore
 from .paths import safe_path
@@ -153,8 +154,15 @@ class Recorder:
         return ReceiptDraft(
             consent_id=decision.consent_id or "",
             action=action,
-            granted=tuple(c for c in CATEGORIES if decision.allows(c)),
-            refused=tuple(c for c in OPTIONAL_CATEGORIES if not decision.allows(c)),
+            # Services answered apart from their category follow the categories.
+            granted=(
+                *(c for c in CATEGORIES if decision.allows(c)),
+                *receipt_entries(decision.services_granted),
+            ),
+            refused=(
+                *(c for c in OPTIONAL_CATEGORIES if not decision.allows(c)),
+                *receipt_entries(decision.services_refused),
+            ),
             policy_revision=self.policy.revision,
             shown_hash=shown,
             language=language,

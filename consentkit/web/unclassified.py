@@ -11,11 +11,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
+from ..errors import ConfigError, StoreError
 from ..registry import Classification
+from ..stores.scans import last_scan, undeclared_cookies
 
-__all__ = ["UnclassifiedReport", "UndeclaredCookie"]
+__all__ = ["UnclassifiedReport", "UndeclaredCookie", "scan_context"]
 
 logger = logging.getLogger("consentkit")
 
@@ -119,3 +121,35 @@ class UnclassifiedReport:
             for n, (cat, prov, count, first, last) in items
         ]  # fmt: skip
         return sorted(rows, key=lambda r: (-r.count, r.name))
+
+
+def scan_context(store_url: str | None) -> dict[str, Any]:
+    """The last saved scan's undeclared cookies, or a ``note`` saying why there are none."""
+    if store_url is None:
+        return {"note": "Saved scans are read from a store configured by URL; this "
+                "middleware was given a store object."}  # fmt: skip
+    try:
+        scan = last_scan(store_url)
+    except (StoreError, ConfigError) as exc:
+        return {"note": f"The saved scans could not be read: {exc}"}
+    if scan is None:
+        return {"note": "No scan saved yet: run consentkit scan URL --store with this "
+                "store's URL."}  # fmt: skip
+    rows = []
+    for c in undeclared_cookies(scan.report):
+        rows.append(
+            {
+                "name": str(c.get("name", "")),
+                "domain": str(c.get("domain") or ""),
+                "category": str(c.get("category") or "unclassified"),
+                "provider": str(c.get("provider") or "-"),
+                "set_by": str(c.get("set_by") or ""),
+            }
+        )
+    return {
+        "note": None,
+        "url": scan.url,
+        "at": scan.scanned_at,
+        "status": scan.status,
+        "rows": rows,
+    }

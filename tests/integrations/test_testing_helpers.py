@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from flask import Flask, make_response
 from starlette.testclient import TestClient
 
-from consentkit import ConsentWSGIMiddleware, Policy
+from consentkit import ConsentCodec, ConsentWSGIMiddleware, Policy
+from consentkit.decision import decide
 from consentkit.testing import consent_cookie, grant
 
 from ..conftest import SECRET, make_app, site_policy
@@ -83,3 +85,15 @@ def test_the_django_integration_names_its_extra_when_django_is_missing(
     monkeypatch.setitem(sys.modules, "django", None)  # makes ``import django...`` fail
     with pytest.raises(MissingExtraError, match=r"consentkit\[django\]"):
         import consentkit.django  # noqa: F401
+
+
+def test_services_can_be_granted_on_their_own() -> None:
+    _, value = consent_cookie(site_policy(), SECRET, services=["youtube"])
+    policy = site_policy()
+    loaded = ConsentCodec(SECRET, site=policy.site_id).loads(value)
+    assert loaded is not None
+    decision = decide(loaded, policy, now=datetime.now(UTC))
+    assert decision.allows_service("youtube")
+    assert not decision.allows_service("meta-pixel")
+    with pytest.raises(ValueError, match="youtube"):
+        consent_cookie(site_policy(), SECRET, services=["yotube"])

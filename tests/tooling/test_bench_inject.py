@@ -57,6 +57,23 @@ def test_the_memory_bound_holds_for_consentkit_and_catches_a_buffering_layer() -
     assert row["met"] == "no", row
 
 
+def test_the_cookie_size_rows_measure_a_cookie_granting_every_service() -> None:
+    from consentkit import Policy
+    from consentkit.decision import ConsentCodec
+
+    rows = bench_inject.cookie_rows()
+    assert [r["met"] for r in rows] == ["yes", "yes"]
+    builtin, declared = (int(r["value"]) for r in rows)
+    assert 0 < builtin < declared < 4096
+    # The measured cookie really grants every service: it reads back that way.
+    cookie = bench_inject.every_service_cookie()
+    value = cookie.split("=", 1)[1]
+    policy = Policy(revision=bench_inject.policy().revision)
+    stored = ConsentCodec(bench_inject.SECRET, site=policy.site_id).loads(value)
+    assert stored is not None
+    assert stored.services_granted == set(policy.service_index.ids)
+
+
 def test_injected_bytes_stay_within_the_targets() -> None:
     # Bytes, not time: a first visit gets the banner and head defaults only, a decided
     # visitor only the "Cookie settings" control; the preferences centre is fetched.

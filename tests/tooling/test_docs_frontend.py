@@ -337,11 +337,37 @@ def test_consent_mode_table_matches_rendered_defaults(policy: Policy) -> None:
         assert granted == set(rows["necessary"]) | set(rows[category]), category
 
 
+def _service_forms() -> str:
+    """The forms services add: the centre's service switches, the placeholder of a
+    service, and the first layer's question about a service declared since the choice."""
+    from datetime import UTC, datetime
+
+    from consentkit.decision import choice, decide
+    from consentkit.services import Service
+
+    chat = Service("chat", "Acme Chat", "functionality", (), ("chat.example",))
+    maps = Service("maps", "Acme Maps", "functionality", (), ("maps.example",))
+    before, after = Policy(services=(chat,)), Policy(services=(chat, maps))
+    now = datetime.now(UTC)
+    stored = choice(before, frozenset({"functionality"}), action="save", now=now)
+    decision = decide(stored, after, now=now)
+    banner = Banner(after)
+    ctx = BannerContext(decision=decision, language="en", return_to="/page")
+    return (
+        banner.body_html(ctx)
+        + banner.preferences_fragment(ctx)
+        + banner.placeholder_html(
+            provider="YouTube", category="targeting", language="en", service="youtube"
+        )
+    )
+
+
 def test_form_fields_match_the_rendered_forms(policy: Policy) -> None:
     rows = {_code_names(r[0])[0]: r[1] for r in _table("Form fields")}
     banner = Banner(policy)
     html = banner.body_html(_context()) + banner.preferences_fragment(_context())
     html += banner.placeholder_html(provider="YouTube", category="targeting", language="en")
+    html += _service_forms()
     assert set(re.findall(r'\bname="([^"]+)"', html)) == set(rows)
     actions = set(re.findall(r'name="action" value="([^"]+)"', html))
     assert actions == set(_code_names(rows["action"]))

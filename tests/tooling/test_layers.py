@@ -45,6 +45,7 @@ CORE = frozenset(
         "regions",
         "registry",
         "rules",
+        "services",
         "trackers",
         "url_host",
         "urls",
