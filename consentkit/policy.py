@@ -7,7 +7,6 @@ to the middleware. It validates itself on construction and raises one
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import re
 import tomllib
@@ -17,12 +16,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from .categories import CATEGORIES, Category, is_category
+from .controller import Controller
 from .errors import ConfigError, did_you_mean
 from .knowledge import load_knowledge_base_file
 from .regions import RegionTable, parse_regions
 from .registry import Classification, Registry
-from .rules import CookieRule, load_rules
-from .services import Service, ServiceIndex, builtin_services, load_services
+from .rules import CookieRule, load_rules, reject_duplicate_rules
+from .services import Service, ServiceIndex, builtin_services, load_services, service_rules
 
 __all__ = ["CONSENT_MODES", "MAX_LIFETIME_DAYS", "CategoryText", "Controller", "Policy"]
 
@@ -83,131 +83,6 @@ _TOP_LEVEL_KEYS: Final = frozenset(
 CONSENT_MODES: Final = ("basic", "advanced")
 """Google Consent Mode variants: ``basic`` blocks Google tags until their category is
 granted; ``advanced`` lets them load before a choice with every signal denied."""
-
-
-def _reject_duplicate_rules(rules: Sequence[CookieRule], *, source: str) -> None:
-    """Two declarations of one cookie are a mistake even when they agree: one would be dead."""
-    seen: dict[tuple[str, str, str], int] = {}
-    for index, rule in enumerate(rules):
-        key = (rule.match, rule.name, rule.domain or "")
-        first = seen.setdefault(key, index)
-        if first == index:
-            continue
-        other = rules[first]
-        verb = "conflict" if other.category != rule.category else "repeat each other"
-        raise ConfigError(
-            f"cookies[{first}] ({other.name!r}, {other.category}) and cookies[{index}] "
-            f"({rule.name!r}, {rule.category}) declare the same cookie and {verb}",
-            source=source,
-            key=f"cookies[{index}]",
-            fix=f"keep one of the two entries for {rule.name!r}",
-        )
-
-
-def _service_rules(
-    services: Sequence[Service], cookies: Sequence[CookieRule], *, source: str
-) -> tuple[CookieRule, ...]:
-    """Rules classifying the cookies services name, after checking them against declared rules.
-
-    A service's cookie must not be declared in another category by a ``[[cookies]]`` rule:
-    one of the two would be wrong. Names no rule declares get the service's category.
-    """
-    declared = Registry(cookies, use_knowledge_base=False)
-    extra: list[CookieRule] = []
-    for index, service in enumerate(services):
-        for cookie in service.cookies:
-            glob = "*" in cookie or "?" in cookie
-            clashes = [
-                rule
-                for rule in cookies
-                if rule.category != service.category
-                and (
-                    (glob and rule.match == "exact" and fnmatch.fnmatchcase(rule.name, cookie))
-                    or (not glob and declared.classify(cookie).rule is rule)
-                )
-            ]
-            if clashes:
-                rule = clashes[0]
-                raise ConfigError(
-                    f"cookie {cookie!r} of service {service.id!r} ({service.category}) is "
-                    f"declared as {rule.category} by the [[cookies]] rule {rule.name!r}",
-                    source=source,
-                    key=f"services[{index}].cookies",
-                    fix=f"put the service in {rule.category} or the cookie rule in "
-                    f"{service.category}",
-                )
-            if declared.classify(cookie).rule is None:
-                try:
-                    extra.append(
-                        CookieRule(
-                            name=cookie,
-                            category=service.category,
-                            match="glob" if glob else "exact",
-                            provider=service.name,
-                            purpose=service.description,
-                        )
-                    )
-                except ConfigError as exc:
-                    raise ConfigError(
-                        exc.problem,
-                        source=source,
-                        key=f"services[{index}].cookies",
-                        fix=exc.fix or "write the cookie name or a glob such as _ga_*",
-                    ) from None
-    return tuple(extra)
-
-
-@dataclass(frozen=True, slots=True)
-class Controller:
-    """The data controller named in the visitor's receipt copy (Kantara ``piiControllers``).
-
-    Set it as a ``[controller]`` table in TOML, ``Policy(controller=Controller(...))``,
-    a plain mapping with these keys, or just the name as a string.
-    """
-
-    name: str = ""
-    contact: str = ""
-    email: str = ""
-    address: str = ""
-    phone: str = ""
-    url: str = ""
-
-    @classmethod
-    def coerce(cls, value: object, *, source: str, key: str = "controller") -> Controller:
-        """A controller from a string (the name), a mapping or a :class:`Controller`."""
-        if isinstance(value, Controller):
-            return value
-        if isinstance(value, str):
-            return cls(name=value)
-        if not isinstance(value, Mapping):
-            raise ConfigError(
-                f"expected a table, got {type(value).__name__}",
-                source=source,
-                key=key,
-                fix='write [controller] with name = "...", email = "..."',
-            )
-        known = cls.__dataclass_fields__
-        for field_name, field_value in value.items():
-            if field_name not in known:
-                raise ConfigError(
-                    "unknown key",
-                    source=source,
-                    key=f"{key}.{field_name}",
-                    fix=did_you_mean(str(field_name), known, or_list="known keys: "),
-                )
-            if not isinstance(field_value, str):
-                raise ConfigError(
-                    f"must be a string, got {type(field_value).__name__}",
-                    source=source,
-                    key=f"{key}.{field_name}",
-                    fix=f'write {field_name} = "..."',
-                )
-        return cls(**value)
-
-    def as_dict(self, *, policy_url: str = "") -> dict[str, str]:
-        """The fields by name, plus the privacy policy's address, for receipt rendering."""
-        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        return {**fields, "policy_url": policy_url}
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,7 +227,7 @@ class Policy:
                     key=f"cookies[{index}]",
                     fix="build rules with CookieRule(name=..., category=...)",
                 )
-        _reject_duplicate_rules(cookies, source=src)
+        reject_duplicate_rules(cookies, source=src)
         object.__setattr__(self, "cookies", cookies)
         if self.consent_mode not in CONSENT_MODES:
             raise ConfigError(
@@ -363,12 +238,12 @@ class Policy:
             )
         declared = load_services(list(self.services), source=src)
         object.__setattr__(self, "services", declared)
-        service_rules = _service_rules(declared, cookies, source=src)
+        named_by_services = service_rules(declared, cookies, source=src)
         object.__setattr__(
             self,
             "_registry",
             Registry(
-                (*cookies, *service_rules),
+                (*cookies, *named_by_services),
                 use_knowledge_base=self.knowledge_base,
                 site_knowledge_bases=self._site_knowledge_bases(),
             ),

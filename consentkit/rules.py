@@ -459,3 +459,22 @@ def _builtin_knowledge_base() -> tuple[CookieRule, ...]:
 def knowledge_base() -> tuple[CookieRule, ...]:
     """The built-in cookie knowledge base, loaded once on first use."""
     return _builtin_knowledge_base()
+
+
+def reject_duplicate_rules(rules: Sequence[CookieRule], *, source: str) -> None:
+    """Two declarations of one cookie are a mistake even when they agree: one would be dead."""
+    seen: dict[tuple[str, str, str], int] = {}
+    for index, rule in enumerate(rules):
+        key = (rule.match, rule.name, rule.domain or "")
+        first = seen.setdefault(key, index)
+        if first == index:
+            continue
+        other = rules[first]
+        verb = "conflict" if other.category != rule.category else "repeat each other"
+        raise ConfigError(
+            f"cookies[{first}] ({other.name!r}, {other.category}) and cookies[{index}] "
+            f"({rule.name!r}, {rule.category}) declare the same cookie and {verb}",
+            source=source,
+            key=f"cookies[{index}]",
+            fix=f"keep one of the two entries for {rule.name!r}",
+        )

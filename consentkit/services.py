@@ -18,6 +18,7 @@ from typing import Final, Literal
 
 from .categories import OPTIONAL_CATEGORIES, Category, is_category
 from .errors import ConfigError, did_you_mean
+from .registry import Registry
 from .rules import CookieRule, is_https_url, knowledge_base
 from .trackers import Tracker, TrackerIndex, default_index
 
@@ -461,3 +462,56 @@ def _service_from(entry: object, source: str, index: int) -> Service:
         privacy,
         "declared",
     )
+
+
+def service_rules(
+    services: Sequence[Service], cookies: Sequence[CookieRule], *, source: str
+) -> tuple[CookieRule, ...]:
+    """Rules classifying the cookies services name, after checking them against declared rules.
+
+    A service's cookie must not be declared in another category by a ``[[cookies]]`` rule:
+    one of the two would be wrong. Names no rule declares get the service's category.
+    """
+    declared = Registry(cookies, use_knowledge_base=False)
+    extra: list[CookieRule] = []
+    for index, service in enumerate(services):
+        for cookie in service.cookies:
+            glob = "*" in cookie or "?" in cookie
+            clashes = [
+                rule
+                for rule in cookies
+                if rule.category != service.category
+                and (
+                    (glob and rule.match == "exact" and fnmatch.fnmatchcase(rule.name, cookie))
+                    or (not glob and declared.classify(cookie).rule is rule)
+                )
+            ]
+            if clashes:
+                rule = clashes[0]
+                raise ConfigError(
+                    f"cookie {cookie!r} of service {service.id!r} ({service.category}) is "
+                    f"declared as {rule.category} by the [[cookies]] rule {rule.name!r}",
+                    source=source,
+                    key=f"services[{index}].cookies",
+                    fix=f"put the service in {rule.category} or the cookie rule in "
+                    f"{service.category}",
+                )
+            if declared.classify(cookie).rule is None:
+                try:
+                    extra.append(
+                        CookieRule(
+                            name=cookie,
+                            category=service.category,
+                            match="glob" if glob else "exact",
+                            provider=service.name,
+                            purpose=service.description,
+                        )
+                    )
+                except ConfigError as exc:
+                    raise ConfigError(
+                        exc.problem,
+                        source=source,
+                        key=f"services[{index}].cookies",
+                        fix=exc.fix or "write the cookie name or a glob such as _ga_*",
+                    ) from None
+    return tuple(extra)

@@ -34,6 +34,7 @@ __all__ = [
     "CANDIDATES_HTML",
     "CANDIDATES_STRUCTURE",
     "ONE_SAFE_CONSTRUCT",
+    "LoweredPrefix",
     "boring",
     "boring_foreign",
     "html_patterns",
@@ -322,3 +323,30 @@ def html_patterns(
     """The walking pattern and the candidates for HTML content (no foreign element open),
     both for the lowered buffer (see :func:`lowercase`)."""
     return _HTML_PATTERNS[blocking, before_body]
+
+
+class LoweredPrefix:
+    """``bytes.lower()`` of the buffer being tokenized, made only as far as it is read.
+
+    :meth:`of` reaches at least ``AHEAD`` bytes past the position asked for (or the
+    buffer's end), extended in doubling steps with each byte lowered once: a page that
+    passes through after its ``<body>`` is hardly lowered at all. A new buffer starts over.
+    """
+
+    AHEAD: Final = 16 * 1024
+
+    def __init__(self) -> None:
+        self._of: bytes | None = None
+        self._low = bytearray()
+
+    def of(self, buf: bytes, pos: int) -> bytearray:
+        """The lowered prefix of *buf*, covering at least ``pos + AHEAD`` bytes."""
+        low = self._low
+        if self._of is not buf:
+            low.clear()
+            self._of = buf
+        have = len(low)
+        want = min(len(buf), pos + self.AHEAD)
+        if have < want:
+            low += buf[have : min(len(buf), max(want, 2 * have))].lower()
+        return low

@@ -9,6 +9,9 @@ Python code runs only where something can matter: ``skipping`` leaps to the next
 candidate construct or walks past everything else in one C-level call. Work stays linear:
 an incomplete tag is scanned once however many chunks it spans, and closing foreign
 content looks names up instead of walking the open-element stack.
+
+The module is the one class: its vocabulary lives in :mod:`.states`, the patterns that skip
+and leap in :mod:`.skipping`, tag scanning in :mod:`.tags`, the decisions in the sink.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from consentkit.rewriter.plan import RewritePlan, RewriteStats
 from consentkit.rewriter.script_data import ScriptDataScanner
 from consentkit.rewriter.sink import Sink
 from consentkit.rewriter.skipping import (
+    LoweredPrefix,
     boring_foreign,
     html_patterns,
     leap,
@@ -43,10 +47,6 @@ from consentkit.rewriter.states import (
 from consentkit.rewriter.tags import TAG, TAG_NAME, FoundTag, Tag, TagEndScanner, TagSpan
 
 __all__ = ["MAX_PENDING", "State", "Tokenizer"]
-
-
-_LOWER_AHEAD: Final = 16 * 1024
-"""How far past the current position the lowered copy reaches at least."""
 
 
 class Tokenizer:
@@ -93,10 +93,7 @@ class Tokenizer:
         self._skip: TagEndScanner | None = None
         self._raw_cache: dict[bytes, re.Pattern[bytes]] = {}
         self._bom_pending = True
-        self._lowered_of: bytes | None = None
-        self._lowered = bytearray()
-        """``bytes.lower()`` of a prefix of the buffer being tokenized (see
-        :meth:`_lowered_from`)."""
+        self._lowered = LoweredPrefix()
         self._passthrough = False
         self._want_lang = plan.body_start_html_for_lang is not None and bool(plan.body_start_html)
         """Set until the first start tag: if it is ``<html>``, its ``lang`` is recorded."""
@@ -229,7 +226,7 @@ class Tokenizer:
                 pattern, candidates = html_patterns(
                     blocking=self._blocking, before_body=self._out.body_start_pending
                 )
-                text = self._lowered_from(buf, pos)
+                text = self._lowered.of(buf, pos)
                 end, steps = leap(buf, text, pos, candidates)
                 self._work += steps
                 if end > pos:
@@ -260,20 +257,6 @@ class Tokenizer:
             self._emit(buf[pos:stop])
             return stop
         return self._markup(buf, pos, final)
-
-    def _lowered_from(self, buf: bytes, pos: int) -> bytearray:
-        """A lowered prefix of *buf* reaching at least ``_LOWER_AHEAD`` bytes past *pos*
-        (or its end): extended in doubling steps, each byte lowered once, so a page that
-        passes through after its ``<body>`` is hardly lowered at all."""
-        low = self._lowered
-        if self._lowered_of is not buf:
-            low.clear()
-            self._lowered_of = buf
-        have = len(low)
-        want = min(len(buf), pos + _LOWER_AHEAD)
-        if have < want:
-            low += buf[have : min(len(buf), max(want, 2 * have))].lower()
-        return low
 
     def _markup(self, buf: bytes, pos: int, final: bool) -> int:
         n = len(buf)

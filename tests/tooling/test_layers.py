@@ -29,6 +29,7 @@ CORE = frozenset(
         "categories",
         "chain",
         "consent_mode",
+        "controller",
         "cookie_dates",
         "cookies",
         "crawlers",
