@@ -504,11 +504,16 @@ def _service_views(
     declaration: Declaration, decision: Decision, policy: Policy, category: Category
 ) -> tuple[_ServiceView, ...]:
     """The services listed under *category*: those the policy declares, and built-in ones
-    whose cookies the site declares or was seen setting (not every service consentkit
-    knows). Each switch shows the current answer: nothing is ticked before a choice."""
+    whose cookies the site declares or was seen setting, or whose elements its pages were
+    seen embedding (not every service consentkit knows). Each switch shows the current
+    answer: nothing is ticked before a choice."""
     listed = {s.id: s for s in policy.services if s.category == category}
     for row in declaration.rows(category):
         found = policy.service_for_cookie(row.name)
+        if found is not None and found.category == category:
+            listed.setdefault(found.id, found)
+    for service_id in sorted(declaration.observed_services):
+        found = policy.service_index.get(service_id)
         if found is not None and found.category == category:
             listed.setdefault(found.id, found)
     return tuple(

@@ -67,6 +67,7 @@ class Declaration:
         self._lock = threading.Lock()
         self._observed: dict[str, tuple[Category, CookieRule | None, float, float]] = {}
         self._rows: dict[Category, tuple[CookieRow, ...]] = {}
+        self._services: set[str] = set()
         self.version = 0
         """Bumped when a new name is observed: renders cached before it are stale."""
 
@@ -86,6 +87,22 @@ class Declaration:
                 self._observed[name] = (category, found.rule, now, now)
                 self._rows.clear()
                 self.version += 1
+
+    def observe_services(self, ids: Iterable[str]) -> None:
+        """Record services a page embeds (bounded like cookie names)."""
+        new = [i for i in ids if i not in self._services]
+        if not new:
+            return
+        with self._lock:
+            for service_id in new:
+                if service_id not in self._services and len(self._services) < MAX_OBSERVED:
+                    self._services.add(service_id)
+                    self.version += 1
+
+    @property
+    def observed_services(self) -> frozenset[str]:
+        """Ids of the services pages were seen embedding."""
+        return frozenset(self._services)
 
     def observed(self) -> list[ObservedCookie]:
         """Every observed cookie, by category then name."""

@@ -10,7 +10,7 @@ into the bytes to send. The ASGI responder and the WSGI middleware only move byt
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -130,6 +130,22 @@ class ResponseRules:
             )
 
 
+def _browser_sniffs(raw: RawList, status: int) -> bool:
+    """Whether a browser would sniff a body without ``Content-Type`` for HTML: a status
+    with a body, not partial, and no ``X-Content-Type-Options: nosniff``."""
+    if status in _NO_BODY_STATUS or status == 206:
+        return False
+    options = header_value(raw, "x-content-type-options") or ""
+    return options.split(",", 1)[0].strip().lower() != "nosniff"
+
+
+def _observe_services(declaration: Declaration | None, blocked: Sequence[Blocked]) -> None:
+    """Tell the declaration which services a page embeds (seen when blocked), so the
+    preferences centre lists them even when they set no cookie."""
+    if declaration is not None and blocked:
+        declaration.observe_services(b.service for b in blocked if b.service)
+
+
 class ResponseEditor:
     """One response's edits: :meth:`headers` once, then :meth:`body` per chunk.
 
@@ -180,7 +196,12 @@ class ResponseEditor:
         # Fetch reads every Content-Type line as one comma-separated value.
         content_type = b", ".join(content_types) if content_types else None
         is_html = self._is_html(content_type, status)
-        sniff = content_type is None and self._may_sniff(raw, status)
+        sniff = (
+            content_type is None
+            and self.rules.rewrite_html
+            and self.request.method != "HEAD"
+            and _browser_sniffs(raw, status)
+        )
         if not sets_cookies and not is_html and not sniff and not self._has_stale_cookies():
             return raw
         result = enforce_set_cookies(
@@ -231,16 +252,6 @@ class ResponseEditor:
         if is_html:
             make_private(headers)
 
-    def _may_sniff(self, raw: RawList, status: int) -> bool:
-        """Whether a browser would sniff this body for HTML: no ``Content-Type`` (checked by
-        the caller), a body, not ``HEAD``, and no ``X-Content-Type-Options: nosniff``."""
-        if not self.rules.rewrite_html or status in _NO_BODY_STATUS or status == 206:
-            return False
-        if self.request.method == "HEAD":
-            return False
-        options = header_value(raw, "x-content-type-options") or ""
-        return options.split(",", 1)[0].strip().lower() != "nosniff"
-
     def records_gpc(self) -> bool:
         """Whether this page view records a GPC signal (call :meth:`record_gpc`, blocking)."""
         return self.rewrite is not None and self.rules.recorder.records_gpc(
@@ -270,7 +281,7 @@ class ResponseEditor:
         The MIME type is extracted as Fetch does (:func:`~consentkit.mime.extract_mime_type`):
         essence ``text/html`` is HTML, and so is a ``Content-Type`` with no valid MIME type
         at all (``text/html x``), which a browser sniffs and renders as HTML. A response
-        without ``Content-Type`` is sniffed instead (:meth:`_may_sniff`, :meth:`_sniffed`).
+        without ``Content-Type`` is sniffed instead (:func:`_browser_sniffs`, :meth:`_sniffed`).
         ``application/xhtml+xml`` is left alone:
         browsers parse it as XML, where the injected HTML would break the page. So is
         partial content (206): its byte ranges and ``Content-Range`` describe the page as
@@ -423,6 +434,7 @@ class ResponseEditor:
         if not more:
             self.ended = True
             out += rewrite.rewriter.flush()
+            _observe_services(self.rules.declaration, rewrite.rewriter.stats.blocked)
         if rewrite.rewriter.refused and not self.ended:
             # Not a page the rewriter can read (the ``replacement`` encoding): fail closed
             # as an undecodable body does, with nothing sent.

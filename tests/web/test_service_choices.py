@@ -196,3 +196,20 @@ def test_no_js_preferences_form_switches(
 def test_shown_services_must_be_known(client: TestClient) -> None:
     response = client.post("/_consent", data={"action": "save", "shown_services": "nope"})
     assert response.status_code == 400
+
+
+async def video_page(request: Request) -> Response:
+    # Embeds Vimeo, which sets no cookie the site could declare or be seen setting.
+    return HTMLResponse(
+        '<html><body><iframe src="https://player.vimeo.com/video/1"></iframe></body></html>'
+    )
+
+
+def test_the_centre_lists_a_service_a_page_embeds_without_cookies() -> None:
+    client = TestClient(make_app(site_policy(), routes=[Route("/", video_page)]))
+    before = client.get("/_consent/preferences?fragment=1").text
+    assert 'value="vimeo"' not in before
+    page = client.get("/").text
+    assert "data-ck-blocked" in page  # the frame was held back, as Vimeo's service
+    after = client.get("/_consent/preferences?fragment=1").text
+    assert 'value="vimeo"' in after
