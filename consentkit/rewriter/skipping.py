@@ -186,22 +186,46 @@ def boring_foreign(open_names: frozenset[bytes]) -> re.Pattern[bytes]:
 
 
 def _candidates(names: Iterable[bytes], *, pixels: bool) -> re.Pattern[bytes]:
-    unique: list[bytes] = list(set(names) - {b"svg", b"title"})
-    unique.sort(key=len, reverse=True)
-    alternatives = b"|".join(unique)
+    """The next construct that may matter: a start tag named in *names* (and, with *pixels*,
+    an image or link not made only of harmless attributes), an inline SVG or ``<title>``
+    that is not plain, a ``<body>``/``<template>`` end tag, a bogus comment or a
+    processing instruction.
+
+    The tag names are grouped by their first letter (``t(?:extarea|emplate|...)``), so
+    the common tags of a page (``<td``, ``<li``, ``<a``) fail one group, not every name.
+    """
+    delimited = rb"(?![^\t\n\f\r />])"
+    opens = rb"(?=[\t\n\f\r />])"
+    tails: list[tuple[bytes, bytes]] = [
+        (name, delimited) for name in set(names) - {b"svg", b"title"}
+    ]
     # Harmless images, links, icons and titles are no candidates at all: the search goes
     # on through them, and the data-state proof covers them like any other tag.
-    pixel = rb"|" + _LOADER_NAMES + rb"(?!" + _SAFE_ATTRS + rb">)" if pixels else b""
+    tails.append((b"svg", opens + rb"(?!" + _SAFE_SVG_REST + rb")"))
+    tails.append((b"title", opens + rb"(?!" + _PLAIN_TITLE_REST + rb")"))
+    if pixels:
+        tails += [(name, opens + rb"(?!" + _SAFE_ATTRS + rb">)") for name in _LOADERS]
+    groups: dict[bytes, list[tuple[bytes, bytes]]] = {}
+    for name, tail in tails:
+        groups.setdefault(name[:1], []).append((name[1:], tail))
+    by_letter = b"|".join(
+        re.escape(first)
+        + rb"(?:"
+        + b"|".join(
+            re.escape(rest) + tail for rest, tail in sorted(items, key=lambda i: -len(i[0]))
+        )
+        + rb")"
+        for first, items in sorted(groups.items())
+    )
+    # Letters compare exactly: the pattern reads the lowered buffer (see lowercase()).
     return re.compile(
-        rb"<(?:!(?!--)|\?|/(?:[^A-Za-z]|(?i:body|template)(?![^\t\n\f\r />]))"
-        rb"|(?i:" + alternatives + rb")(?![^\t\n\f\r />])"
-        rb"|(?i:svg)(?=[\t\n\f\r />])(?!" + _SAFE_SVG_REST + rb")"
-        rb"|(?i:title)(?=[\t\n\f\r />])(?!" + _PLAIN_TITLE_REST + rb")" + pixel + rb")"
+        rb"<(?:!(?!--)|\?|/(?:[^A-Za-z]|(?:body|template)(?![^\t\n\f\r />]))|" + by_letter + rb")"
     )
 
 
 CANDIDATES_HTML: Final = _candidates([*_STRUCTURE, b"body"], pixels=True)
-"""Every construct :data:`BORING_HTML` (or its before-body variant) may stop at, and more."""
+"""Every construct :data:`BORING_HTML` (or its before-body variant) may stop at, and more;
+for the lowered buffer (its letters compare exactly)."""
 CANDIDATES_STRUCTURE: Final = _candidates([*_STRUCTURE, b"body"], pixels=False)
 """The same for :data:`BORING_STRUCTURE` and its before-body variant."""
 ONE_SAFE_CONSTRUCT: Final = re.compile(
