@@ -378,3 +378,14 @@ def test_french_demo_page_gets_a_french_banner(tmp_path: Path) -> None:
     assert '<html lang="fr">' in page
     assert "Tout accepter" in page
     assert "Accept all" not in page
+
+
+def test_the_demo_asks_per_service(tmp_path: Path) -> None:
+    # The video is YouTube's: its placeholder offers that service alone, and once the page
+    # has been seen the preferences centre lists it with its own switch.
+    with TestClient(build("hosting", tmp_path)) as client:
+        html = client.get("/").text
+        assert "Always allow YouTube" in html
+        centre = client.get("/_consent/preferences?fragment=1").text
+    assert 'value="youtube"' in centre
+    assert 'value="google-analytics"' in centre
