@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from benchmarks.apps import SECRET, STREAM_CHUNK, body
+from benchmarks.apps import SECRET, STREAM_CHUNK, asgi_scope, body
 from benchmarks.apps.starlette_apps import COOKIE_NAME, consent_cookie, obvious_app, policy
 from consentkit import ConsentMiddleware, Policy
 from consentkit.categories import CATEGORIES
@@ -103,26 +103,6 @@ def necessary_cookie() -> str:
     return f"{COOKIE_NAME}={ConsentCodec(SECRET, site=pol.site_id).dumps(stored)}"
 
 
-def _scope(path: str, cookie: str | None) -> Message:
-    headers = [(b"host", b"bench.test"), (b"accept", b"text/html")]
-    if cookie:
-        headers.append((b"cookie", cookie.encode("latin-1")))
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("bench.test", 80),
-    }
-
-
 def _streaming_app(data: bytes, written: list[int]) -> ASGI:
     async def app(scope: Message, receive: Any, send: Any) -> None:
         await send(
@@ -166,7 +146,7 @@ async def _call(app: ASGI, path: str, cookie: str | None, on_body: Callable[[byt
         elif message["type"] == "http.response.body":
             on_body(bytes(message.get("body", b"")))
 
-    await app(_scope(path, cookie), receive, send)
+    await app(asgi_scope(path, cookie), receive, send)
     return status
 
 

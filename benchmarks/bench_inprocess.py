@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from benchmarks.apps import SECRET, TRACKING_COOKIE, body
+from benchmarks.apps import SECRET, TRACKING_COOKIE, asgi_scope, body
 from benchmarks.apps.starlette_apps import (
     COOKIE_NAME,
     bare_app,
@@ -95,27 +95,6 @@ CASES: Final = (
 )
 
 
-def _scope(path: str, cookie: str | None) -> Message:
-    headers = [(b"host", b"bench.test"), (b"accept", b"text/html")]
-    if cookie:
-        headers.append((b"cookie", cookie.encode("latin-1")))
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("bench.test", 80),
-        "state": {},
-    }
-
-
 async def _call(app: ASGI, scope: Message) -> bytes:
     chunks: list[bytes] = []
 
@@ -156,7 +135,7 @@ async def verify(apps: dict[str, ASGI], states: dict[str, tuple[str | None, str]
     """Call every contender once per case and check its answer (``SystemExit`` if wrong)."""
     for route, visitor in CASES:
         cookie, expect = states[visitor]
-        scope = _scope(route, cookie)
+        scope = asgi_scope(route, cookie)
         for name, app in apps.items():
             _check(name, route, visitor, expect, await _call(app, scope))
 
@@ -169,7 +148,7 @@ async def _measure(quick: bool) -> list[dict[str, Any]]:
     rounds = 3 if quick else 9
     for route, visitor in CASES:
         cookie, _ = states[visitor]
-        scope = _scope(route, cookie)
+        scope = asgi_scope(route, cookie)
         # About 40 ms of the slowest contender per round.
         start = time.perf_counter()
         await _call(apps["naive"], scope)

@@ -22,7 +22,7 @@ import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from benchmarks.pages import TRACKER_COUNT, page
 
@@ -242,3 +242,26 @@ def verify(
     elif expect == "clean":
         problems += _check_clean(route, headers, data)
     return problems
+
+
+def asgi_scope(path: str, cookie: str | None) -> dict[str, Any]:
+    """An HTTP ``GET`` scope for *path* on the benchmark host, with *cookie* as its
+    ``Cookie`` header when given: the in-process topics call apps with it."""
+    headers = [(b"host", b"bench.test"), (b"accept", b"text/html")]
+    if cookie:
+        headers.append((b"cookie", cookie.encode("latin-1")))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("bench.test", 80),
+        "state": {},
+    }

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from benchmarks import bench_inprocess
+from benchmarks.apps import asgi_scope
 
 
 def test_every_contender_answers_every_case_as_expected() -> None:
@@ -32,11 +33,7 @@ def test_refused_visitors_are_read_as_decided() -> None:
     states = bench_inprocess.visitors()
     for visitor in ("necessary only", "partial"):
         cookie, _ = states[visitor]
-        body = asyncio.run(
-            bench_inprocess._call(apps["consentkit"], bench_inprocess._scope("/page20", cookie))
-        )
-        first = asyncio.run(
-            bench_inprocess._call(apps["consentkit"], bench_inprocess._scope("/page20", None))
-        )
+        body = asyncio.run(bench_inprocess._call(apps["consentkit"], asgi_scope("/page20", cookie)))
+        first = asyncio.run(bench_inprocess._call(apps["consentkit"], asgi_scope("/page20", None)))
         assert b"data-ck-blocked" in body
         assert len(body) < len(first), visitor
