@@ -34,6 +34,8 @@ __all__ = [
     "CANDIDATES_HTML",
     "CANDIDATES_STRUCTURE",
     "ONE_SAFE_CONSTRUCT",
+    "ONE_SAFE_CONSTRUCT_STRUCTURE",
+    "Leap",
     "LoweredPrefix",
     "boring",
     "boring_foreign",
@@ -111,7 +113,12 @@ _PLAIN_TITLE_REST = ATTRS + rb">[^<]*+</(?i:title)(?=[\t\n\f\r />])"
 
 
 def boring(
-    starts: Iterable[bytes], ends: Iterable[bytes], *, cdata: bool, safe: bool = False
+    starts: Iterable[bytes],
+    ends: Iterable[bytes],
+    *,
+    cdata: bool,
+    safe: bool = False,
+    whole_text: bool = False,
 ) -> re.Pattern[bytes]:
     """A pattern consuming text and every construct needing no decision, in one C-level call.
 
@@ -119,9 +126,13 @@ def boring(
     incomplete; what it consumed is byte for byte what the tokenizer would emit unchanged.
     With *safe* it also consumes images and links that cannot hold a tracker URL or a
     marking, and inline SVG icons (for HTML content, where both are named in *starts*).
+    With *whole_text* it consumes whole raw-text and plain script elements too (for a
+    plan under which nothing can need blocking).
     """
     bang = rb"<!(?!--|\[CDATA\[)[^>]*+>" if cdata else rb"<!(?!--)[^>]*+>"
     extra = rb"|" + _SAFE_PIXEL + rb"|" + _SAFE_SVG if safe else b""
+    if whole_text:
+        extra += rb"|" + _WHOLE_TEXT_ELEMENTS
     return re.compile(
         rb"(?:[^<]++"
         rb"|<(?=[^A-Za-z/!?])"
@@ -133,6 +144,33 @@ def boring(
         rb"|" + bang + extra + rb")*+"
     )
 
+
+_RAW_TEXT: Final = b"style xmp iframe noembed noframes noscript textarea title".split()
+"""Elements whose text ends at the first matching end tag (RAWTEXT and RCDATA, with
+scripting enabled as in a browser): ``<plaintext>``, which never ends, is not one."""
+
+
+def _whole(name: bytes, content: bytes) -> bytes:
+    """One whole element *name* from start tag to end tag, its text matched by *content*."""
+    named = rb"(?i:" + name + rb")"
+    return (
+        rb"<" + named + rb"(?=[\t\n\f\r />])" + ATTRS + rb">" + content
+        + rb"</" + named + rb"(?=[\t\n\f\r />])" + ATTRS + rb">"
+    )  # fmt: skip
+
+
+def _text_until_end_tag(name: bytes, also: bytes = b"") -> bytes:
+    return rb"(?:[^<]++|<(?!" + also + rb"/(?i:" + name + rb")[\t\n\f\r />]))*+"
+
+
+_WHOLE_TEXT_ELEMENTS: Final = b"|".join(
+    [_whole(name, _text_until_end_tag(name)) for name in _RAW_TEXT]
+    # Script text without "<!--" ends at the first "</script": the escape states that
+    # "<!--" opens are left to the tokenizer.
+    + [_whole(b"script", _text_until_end_tag(b"script", also=rb"!--|"))]
+)
+"""A raw-text, RCDATA or plain script element, whole: what the tokenizer reads as one tag,
+text it passes on untouched, and an end tag. Harmless when nothing can need blocking."""
 
 _STRUCTURE: Final = (
     b"script style xmp iframe noembed noframes noscript textarea title plaintext "
@@ -147,10 +185,11 @@ BORING_BEFORE_BODY: Final = boring(
     [*_STRUCTURE, *_PIXELS, b"body"], _END_STOPS, cdata=False, safe=True
 )
 """The same while ``body_start_html`` waits for its ``<body>`` tag."""
-BORING_STRUCTURE: Final = boring(_STRUCTURE, _END_STOPS, cdata=False, safe=True)
-"""HTML content when nothing can need blocking: images and links are skipped too."""
+BORING_STRUCTURE: Final = boring(_STRUCTURE, _END_STOPS, cdata=False, safe=True, whole_text=True)
+"""HTML content when nothing can need blocking: images, links and whole raw-text and
+script elements are skipped too."""
 BORING_STRUCTURE_BEFORE_BODY: Final = boring(
-    [*_STRUCTURE, b"body"], _END_STOPS, cdata=False, safe=True
+    [*_STRUCTURE, b"body"], _END_STOPS, cdata=False, safe=True, whole_text=True
 )
 _FOREIGN_STARTS: Final = (
     BREAKOUT
@@ -232,6 +271,10 @@ ONE_SAFE_CONSTRUCT: Final = re.compile(
     _SAFE_PIXEL + rb"|" + _SAFE_SVG + rb"|<!--(?>-?>|(?s:.)*?--!?>)"
 )
 """One image, link, icon or comment that needs no decision, at a known data-state point."""
+ONE_SAFE_CONSTRUCT_STRUCTURE: Final = re.compile(
+    ONE_SAFE_CONSTRUCT.pattern + rb"|" + _WHOLE_TEXT_ELEMENTS
+)
+"""The same when nothing can need blocking: whole raw-text and plain script elements too."""
 
 
 def lowercase(pattern: re.Pattern[bytes]) -> re.Pattern[bytes]:
@@ -257,15 +300,20 @@ _LOWERED: Final = {
         CANDIDATES_HTML,
         CANDIDATES_STRUCTURE,
         ONE_SAFE_CONSTRUCT,
+        ONE_SAFE_CONSTRUCT_STRUCTURE,
     )
 }
-_ONE_SAFE_LOWER: Final = _LOWERED[ONE_SAFE_CONSTRUCT]
-# (blocking, before_body) -> (walking, candidates), lowered: looked up on every step.
+_HTML_UNITS: Final = _LOWERED[CANDIDATES_HTML], _LOWERED[ONE_SAFE_CONSTRUCT]
+_STRUCTURE_UNITS: Final = (
+    _LOWERED[CANDIDATES_STRUCTURE],
+    _LOWERED[ONE_SAFE_CONSTRUCT_STRUCTURE],
+)
+# (blocking, before_body) -> (walking, (candidates, units)), lowered: looked up on every step.
 _HTML_PATTERNS: Final = {
-    (True, True): (_LOWERED[BORING_BEFORE_BODY], _LOWERED[CANDIDATES_HTML]),
-    (True, False): (_LOWERED[BORING_HTML], _LOWERED[CANDIDATES_HTML]),
-    (False, True): (_LOWERED[BORING_STRUCTURE_BEFORE_BODY], _LOWERED[CANDIDATES_STRUCTURE]),
-    (False, False): (_LOWERED[BORING_STRUCTURE], _LOWERED[CANDIDATES_STRUCTURE]),
+    (True, True): (_LOWERED[BORING_BEFORE_BODY], _HTML_UNITS),
+    (True, False): (_LOWERED[BORING_HTML], _HTML_UNITS),
+    (False, True): (_LOWERED[BORING_STRUCTURE_BEFORE_BODY], _STRUCTURE_UNITS),
+    (False, False): (_LOWERED[BORING_STRUCTURE], _STRUCTURE_UNITS),
 }
 _TAIL: Final = 16
 """Bytes left to the walking pattern at a buffer's end, where a candidate may be cut."""
@@ -311,18 +359,20 @@ def data_state_at(buf: bytes, start: int, end: int) -> bool:
     return True
 
 
-def leap(
-    buf: bytes, low: bytes | bytearray, pos: int, candidates: re.Pattern[bytes]
-) -> tuple[int, int]:
+Leap = tuple[re.Pattern[bytes], re.Pattern[bytes]]
+"""What :func:`leap` searches for: the candidates, and the harmless units it passes over."""
+
+
+def leap(buf: bytes, low: bytes | bytearray, pos: int, search: Leap) -> tuple[int, int]:
     """``(end, steps)``: how far from data-state *pos* the bytes surely need no decision.
 
     Searches for the next candidate, checks the tokenizer is in the data state there,
     passes over it when it is a harmless image, link, icon or comment, and goes on.
     Stops at a candidate that matters, where the check fails, or near the buffer's end.
     *low* is ``buf.lower()``, or a lowered prefix of it (the search then treats its end
-    as the buffer's), and *candidates* a pattern from :func:`html_patterns`, which searches
-    it.
+    as the buffer's), and *search* the pair from :func:`html_patterns`, which reads it.
     """
+    candidates, units = search
     n = len(low)
     steps = 0
     while True:
@@ -335,17 +385,15 @@ def leap(
             return pos, steps
         if found is None:
             return stop, steps
-        unit = _ONE_SAFE_LOWER.match(low, stop)
+        unit = units.match(low, stop)
         if unit is None:
             return stop, steps
         pos = unit.end()
 
 
-def html_patterns(
-    *, blocking: bool, before_body: bool
-) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
-    """The walking pattern and the candidates for HTML content (no foreign element open),
-    both for the lowered buffer (see :func:`lowercase`)."""
+def html_patterns(*, blocking: bool, before_body: bool) -> tuple[re.Pattern[bytes], Leap]:
+    """The walking pattern and what :func:`leap` searches for, for HTML content (no foreign
+    element open), all for the lowered buffer (see :func:`lowercase`)."""
     return _HTML_PATTERNS[blocking, before_body]
 
 

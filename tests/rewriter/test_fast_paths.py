@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consentkit.rewriter import HTMLRewriter, RewritePlan, rewrite
 from consentkit.trackers import Tracker, default_index
@@ -166,6 +168,76 @@ def test_end_of_body_insertion_still_finds_the_last_real_body_end() -> None:
     document = b"<body><script>'</body>'</script><!-- </body> --><p>x</p></body>\n</html>"
     expected = b"<body><script>'</body>'</script><!-- </body> --><p>x</p><e></body>\n</html>"
     assert rewrite(document, plan) == expected
+
+
+# Head content where a "<body" (or an end tag) is text, not a tag: inside scripts (with
+# and without the "<!--" escape), raw text, RCDATA, comments, attribute values, templates
+# and foreign content. Nothing here is a tracker, so a plan refusing everything blocks
+# nothing either and must insert at the very same places.
+_TRAP_TEXT = st.sampled_from(
+    [
+        "x", " ", "<body>", "</body>", "<BODY class=b>", "</script>", "</SCRIPT >",
+        "</script", "</scriptx>", "</style>", "</title>", "<!--", "-->", "<script>",
+        "'", '"', "</", "<", ">", "\n", "</textarea>", "</noscript>", "</xmp>",
+        # the script escape states: after "<!--", "<script>" keeps "</script>" as text
+        "<!--<script></script><body></script>", "<!--<script>", "<!-- </script> <body>",
+    ]
+)  # fmt: skip
+_TRAP_ELEMENTS = ("script", "style", "title", "textarea", "noscript", "xmp", "noembed",
+                  "noframes", "iframe")  # fmt: skip
+
+
+@st.composite
+def _head_part(draw: st.DrawFn) -> str:
+    text = "".join(draw(st.lists(_TRAP_TEXT, max_size=6)))
+    kind = draw(st.integers(0, 5))
+    if kind <= 2:
+        name = draw(st.sampled_from(_TRAP_ELEMENTS))
+        name = draw(st.sampled_from((name, name.upper(), name.title())))
+        attrs = draw(st.sampled_from(("", " async", ' title="</script><body>"', " a='>'")))
+        end = draw(st.sampled_from((f"</{name}>", f"</{name.upper()} >", f"</{name}\t/x>", "")))
+        return f"<{name}{attrs}>{text}{end}"
+    if kind == 3:
+        return f"<!--{text}-->"
+    if kind == 4:
+        return f'<meta content="{text.replace(chr(34), "")}">'
+    return draw(st.sampled_from(("<template><body>x</template>", "<svg><style><body></style></svg>",
+                                 "<link rel=x href=/a.css>", "<base href=/>")))  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    parts=st.lists(_head_part(), max_size=6),
+    body=st.sampled_from(("<body>", "<BODY class=home>", "<p>", "")),
+    chunk=st.integers(1, 40),
+)
+def test_nothing_to_block_finds_insertion_points_where_a_blocking_plan_does(
+    parts: list[str], body: str, chunk: int
+) -> None:
+    document = ("<!doctype html><html><head>" + "".join(parts) + body + "<p>end</p>").encode()
+    insertions = {"head_html": "<h>", "body_start_html": "<s>", "body_end_html": "<e>"}
+    accepted = RewritePlan(granted=ALL, **insertions)
+    refusing = RewritePlan(**insertions)
+    assert accepted.blocks_nothing
+    assert not refusing.blocks_nothing
+    expected = rewrite(document, refusing)
+    assert rewrite(document, accepted) == expected
+    assert b"".join(stream(document, accepted, chunk)[0]) == expected
+
+
+def test_nothing_to_block_skips_whole_scripts_and_raw_text_in_few_steps() -> None:
+    head = b"".join(
+        b"<script>var s = '<p>" + str(i).encode() + b"</p>';</script><style>p{}</style>"
+        for i in range(200)
+    )
+    document = b"<html><head>" + head + b"</head><body><p>x</p>"
+    plan = RewritePlan(granted=ALL, head_html="<h>", body_start_html="<s>")
+    parts, rewriter = stream(document, plan, len(document))
+    assert b"".join(parts) == document.replace(b"<head>", b"<head><h>").replace(
+        b"<body>", b"<body><s>"
+    )
+    # 400 elements passed over in a few pattern calls: no tag is matched one by one
+    assert rewriter.work < 100
 
 
 @pytest.mark.parametrize(
