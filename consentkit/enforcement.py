@@ -8,9 +8,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Final
 
 from .categories import Category
-from .cookies import canonical_deletion, expire_cookie_headers, parse_set_cookie, request_paths
+from .cookies import (
+    SetCookie,
+    canonical_deletion,
+    expire_cookie_headers,
+    parse_set_cookie,
+    request_paths,
+)
 from .decision import Decision
 from .policy import Policy
 from .registry import Classification
@@ -40,6 +47,29 @@ class EnforcementResult:
         return bool(self.kept or self.dropped)
 
 
+_PARSED_MAX: Final = 1024
+_PARSED_LONGEST: Final = 512
+_parsed: dict[bytes, SetCookie | None] = {}
+"""``Set-Cookie`` values parsed lately (most apps send the same lines again and again);
+bounded, and long values are not kept."""
+
+
+def _parse(value: bytes) -> SetCookie | None:
+    """:func:`~consentkit.cookies.parse_set_cookie`, remembered for short values."""
+    try:
+        return _parsed[value]
+    except KeyError:
+        pass
+    except TypeError:  # not bytes: nothing to remember it by
+        return parse_set_cookie(value)
+    cookie = parse_set_cookie(value)
+    if len(value) <= _PARSED_LONGEST:
+        if len(_parsed) >= _PARSED_MAX:
+            _parsed.clear()
+        _parsed[value] = cookie
+    return cookie
+
+
 def enforce_set_cookies(
     raw_headers: Iterable[tuple[bytes, bytes]],
     *,
@@ -64,7 +94,7 @@ def enforce_set_cookies(
         if key.lower() != b"set-cookie":
             out.append((key, value))
             continue
-        cookie = parse_set_cookie(value)
+        cookie = _parse(value)
         if cookie is None:
             result.dropped.append(("", policy.unclassified))
             continue

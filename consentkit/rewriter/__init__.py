@@ -40,6 +40,7 @@ from consentkit.rewriter.plan import (
     default_placeholder,
     new_block_key,
 )
+from consentkit.rewriter.sink import PASS_THROUGH, Sink
 from consentkit.rewriter.tokenizer import MAX_PENDING, Tokenizer
 
 __all__ = [
@@ -70,8 +71,12 @@ def _tokenizer(
     depth: int = 0,
 ) -> Tokenizer:
     stats = RewriteStats()
-    nested = _nested(plan, depth + 1) if depth < _SRCDOC_DEPTH else None
-    sink = Blocker(plan, stats, encoding, nested)
+    sink: Sink
+    if plan.blocks_nothing:
+        sink = PASS_THROUGH
+    else:
+        nested = _nested(plan, depth + 1) if depth < _SRCDOC_DEPTH else None
+        sink = Blocker(plan, stats, encoding, nested)
     return Tokenizer(plan, sink, stats, encoding, max_pending, record=record)
 
 

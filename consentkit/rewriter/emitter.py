@@ -48,7 +48,7 @@ class Emitter:
         self.plan = plan
         self.stats = stats
         self._enc = encoding or "ascii"
-        self._out: list[bytes] = []
+        self._out: list[bytes | memoryview] = []
         self.held: bytearray | None = None
         """What followed the latest ``</body>``, while ``body_end_html`` waits."""
         self.pending: PendingScript | None = None
@@ -81,7 +81,7 @@ class Emitter:
         if len(self.held) > HELD_AFTER_BODY:
             self.release_body(inject=True)
 
-    def direct(self, data: bytes) -> None:
+    def direct(self, data: bytes | memoryview) -> None:
         """Send *data* on unconditionally (a byte order mark, a passed-through rest)."""
         self._out.append(data)
 

@@ -6,7 +6,7 @@ import html
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from consentkit.categories import CATEGORIES
 from consentkit.services import ServiceIndex
@@ -152,8 +152,16 @@ class RewritePlan:
         """
         if any(not allowed for _, allowed in self.service_answers):
             return False
-        possible = {*CATEGORIES, self.unclassified_category, *self.trackers.categories}
-        return all(self.allows(category) for category in possible)
+        return _allows_all(self.granted, self.unclassified_category, self.trackers.categories)
+
+
+@lru_cache(maxsize=256)
+def _allows_all(granted: frozenset[str], unclassified: str, tracked: frozenset[str]) -> bool:
+    """Whether *granted* (with ``necessary``) covers every category the rewriter can assign:
+    the marking vocabulary's, *unclassified* and the trackers' (*tracked*). Remembered:
+    every response asks, with a handful of distinct answers."""
+    possible = {*CATEGORIES, unclassified, *tracked}
+    return possible <= granted | {"necessary"}
 
 
 @dataclass

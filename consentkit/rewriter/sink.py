@@ -6,7 +6,7 @@ from typing import Protocol
 
 from consentkit.rewriter.tags import Tag
 
-__all__ = ["Sink"]
+__all__ = ["PASS_THROUGH", "PassThrough", "Sink"]
 
 
 class Sink(Protocol):
@@ -24,3 +24,23 @@ class Sink(Protocol):
 
     def foreign_element(self, tag: Tag) -> bytes:
         """A ``script``, ``image`` or ``feImage`` start tag in SVG or MathML."""
+
+
+class PassThrough:
+    """The sink of a plan under which nothing can need blocking: every tag as written.
+
+    The tokenizer does not consult a sink under such a plan; this one stands in so that
+    no :class:`~consentkit.rewriter.blocking.Blocker` is built for the response.
+    """
+
+    def element(self, tag: Tag, *, in_noscript: bool) -> bytes | None:
+        return tag.raw
+
+    def inline_script(self, tag: Tag, content: bytes) -> bytes:
+        return tag.raw
+
+    def foreign_element(self, tag: Tag) -> bytes:
+        return tag.raw
+
+
+PASS_THROUGH = PassThrough()

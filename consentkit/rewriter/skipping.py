@@ -339,6 +339,8 @@ def data_state_at(buf: bytes, start: int, end: int) -> bool:
     elsewhere in the tag (then a ``<`` follows the last ``>``, or that ``>`` is in a
     quoted value that closed since). Conservative: ``False`` only means "walk instead".
     """
+    if buf.find(b"<", start, end) == -1:
+        return True  # only "<" leaves the data state: no comment, no tag in between
     opened = buf.rfind(b"<!--", start, end)
     if opened != -1 and _COMMENT_CLOSE.search(buf, opened + 2, end) is None:
         return False
@@ -405,7 +407,7 @@ class LoweredPrefix:
     passes through after its ``<body>`` is hardly lowered at all. A new buffer starts over.
     """
 
-    AHEAD: Final = 16 * 1024
+    AHEAD: Final = 4 * 1024
 
     def __init__(self) -> None:
         self._of: bytes | None = None

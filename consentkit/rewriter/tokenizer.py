@@ -148,7 +148,7 @@ class Tokenizer:
                 break
             pos = new
             if self._passthrough:
-                self._out.direct(buf[pos:])
+                self._out.direct(memoryview(buf)[pos:] if pos else buf)  # no copy yet
                 pos = n
         self._known = None  # positions in this buffer only
         if self._scan is not None:

@@ -301,8 +301,7 @@ class ResponseEditor:
             # Fail closed: the browser can decode what we cannot, and would run it live.
             self.rules.warn_encoding(encoding)
             self.withheld = True
-            for name in ("content-encoding", "content-length", "etag", "last-modified"):
-                del headers[name]
+            headers.remove("content-encoding", "content-length", "etag", "last-modified")
             return
         rules, request, decision = self.rules, self.request, self.decision
         nonce = csp_nonce(headers.getlist("content-security-policy"))
@@ -333,7 +332,9 @@ class ResponseEditor:
             language = [ctx.language]
 
             def body_for_lang(html_lang: str) -> str:
-                page_ctx = context(html_lang)
+                page_ctx = context(html_lang) if html_lang else ctx
+                if page_ctx.language == ctx.language:
+                    return body_html  # the same language: the same markup
                 language[0] = page_ctx.language
                 return banner.body_html(page_ctx) + key_html
 
@@ -375,8 +376,7 @@ class ResponseEditor:
         # The body changes length; a HEAD answer cannot know the new one either. The
         # app's validators describe its bytes, not ours: a 304 for them could revive
         # a copy rewritten under another consent state.
-        for name in ("content-length", "etag", "last-modified"):
-            del headers[name]
+        headers.remove("content-length", "etag", "last-modified")
 
     # -- body ---------------------------------------------------------------------------
 

@@ -60,8 +60,12 @@ class RawHeaders:
         return header_value(self.raw, name) is not None
 
     def __delitem__(self, name: str) -> None:
-        key = name.lower().encode("latin-1")
-        self.raw[:] = [(k, v) for k, v in self.raw if k.lower() != key]
+        self.remove(name)
+
+    def remove(self, *names: str) -> None:
+        """Remove every line of each header in *names* (any spelling), in one pass."""
+        keys = {name.lower().encode("latin-1") for name in names}
+        self.raw[:] = [(k, v) for k, v in self.raw if k.lower() not in keys]
 
     def __setitem__(self, name: str, value: str) -> None:
         del self[name]
@@ -83,8 +87,7 @@ def add_vary(headers: RawHeaders, *fields: str) -> None:
     missing = [f for f in fields if f.lower() not in lowered]
     if "*" in lowered or not missing:
         return
-    # One merged line: assigning by key would drop every Vary line but the first.
-    del headers["vary"]
+    # One merged line (assigning removes every Vary line first).
     headers["vary"] = ", ".join([*items, *missing])
 
 
@@ -97,7 +100,6 @@ def make_private(headers: RawHeaders) -> None:
     # ``private="set-cookie"`` only hides the named fields: the page itself stays shareable.
     dropped = ("public", "s-maxage", "private")
     kept = [d for d, name in zip(directives, names, strict=True) if name not in dropped]
-    del headers["cache-control"]
     headers["cache-control"] = ", ".join(["private", *kept])
 
 

@@ -38,6 +38,8 @@ _LANGUAGE_TAG_RE: Final = re.compile(r"\*|[a-z]{1,8}(?:-[a-z0-9]{1,8})*")
 _QVALUE_RE: Final = re.compile(r"0(?:\.\d{0,3})?|1(?:\.0{0,3})?")
 _MAX_ACCEPT_LANGUAGE: Final = 1024
 _MAX_PREFERRED_TAG: Final = 64
+_NEGOTIATED_MAX: Final = 1024
+"""``Accept-Language`` headers whose answer is remembered (then the memory starts over)."""
 
 LANGUAGE_STATE_KEY: Final = "consent_language"
 """The ``scope["state"]`` key (``request.state.consent_language``) an app sets to choose
@@ -99,6 +101,7 @@ class Texts:
                 fix=f"use one of {', '.join(self.languages)}",
             )
         self.default_language = default_language
+        self._negotiated: dict[str, str] = {}
 
     def get(self, language: str) -> Mapping[str, str]:
         """The strings shown in *language* (the default language for unknown ones)."""
@@ -114,10 +117,20 @@ class Texts:
 
         Honours q-values (ties keep header order), falls back from a regional tag
         to its language (``pt-BR`` to ``pt``), ignores malformed entries and answers
-        the default language when nothing matches. Never raises.
+        the default language when nothing matches. Never raises. Answers are remembered
+        (a bounded number): browsers send a handful of distinct headers.
         """
         if not accept_language or not isinstance(accept_language, str):
             return self.default_language
+        known = self._negotiated.get(accept_language)
+        if known is None:
+            known = self._negotiate(accept_language)
+            if len(self._negotiated) >= _NEGOTIATED_MAX:
+                self._negotiated.clear()
+            self._negotiated[accept_language] = known
+        return known
+
+    def _negotiate(self, accept_language: str) -> str:
         best, best_q = self.default_language, 0.0
         entries = accept_language[:_MAX_ACCEPT_LANGUAGE].split(",")[:_MAX_LANGUAGE_ENTRIES]
         for entry in entries:
