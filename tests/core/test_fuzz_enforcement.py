@@ -122,3 +122,27 @@ def test_expiry_lists_only_refused_classified_names(
         category = POLICY.classify(name).category
         assert category not in ("necessary", "unclassified"), name
         assert not decision.allows(category)
+
+
+def test_remembered_set_cookie_parses_are_bounded_and_skip_long_values() -> None:
+    from consentkit import enforcement
+
+    policy, decision = POLICY, REFUSED
+    long_line = b"_ga=" + b"x" * enforcement._PARSED_LONGEST + b"; Path=/"
+    lines = [(b"set-cookie", f"c{i}=v; Path=/".encode()) for i in range(2_000)]
+    enforce_set_cookies(
+        [*lines, (b"set-cookie", long_line)],
+        decision=decision,
+        policy=policy,
+        own_cookies=frozenset(),
+    )
+    assert 0 < len(enforcement._parsed) <= enforcement._PARSED_MAX
+    assert long_line not in enforcement._parsed
+    # A remembered parse gives the same answer as a fresh one.
+    first = enforce_set_cookies(
+        lines[-1:], decision=decision, policy=policy, own_cookies=frozenset()
+    )
+    again = enforce_set_cookies(
+        lines[-1:], decision=decision, policy=policy, own_cookies=frozenset()
+    )
+    assert first == again

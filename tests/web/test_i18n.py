@@ -155,3 +155,16 @@ def test_negotiate_only_offers_configured_languages() -> None:
 def test_negotiate_never_raises(header: str | None) -> None:
     banner = Banner(Policy(knowledge_base=False), languages=["en", "de", "pt"])
     assert banner.negotiate(header) in ("en", "de", "pt")
+
+
+def test_remembered_answers_stay_right_and_bounded(banner: Banner) -> None:
+    from consentkit.web import i18n
+
+    texts = banner._texts
+    for _ in range(2):  # the second round answers from memory
+        assert banner.negotiate("de-AT, en;q=0.5") == "de"
+        assert banner.negotiate("fr;q=0.1, xx") == "fr"
+    for i in range(i18n._NEGOTIATED_MAX + 10):
+        banner.negotiate(f"x{i}, fr")
+    assert len(texts._negotiated) <= i18n._NEGOTIATED_MAX
+    assert banner.negotiate("de-AT, en;q=0.5") == "de"
