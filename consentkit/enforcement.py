@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
-from .categories import Category
+from .categories import CATEGORIES, Category
 from .cookies import (
     SetCookie,
     canonical_deletion,
@@ -138,8 +138,10 @@ def cookies_to_expire(
     policy sets ``expire_unclassified``: the visitor chooses which names to send, so
     unknown names would let one request buy a response of any size.
     """
-    skip = own_cookies | set(being_set)
     by_service = _answers_per_service(decision)
+    if not by_service and len(decision.granted) == len(CATEGORIES):
+        return []  # everything granted: nothing to expire (a decided visitor's common case)
+    skip = own_cookies | set(being_set)
     names: list[str] = []
     for name in request_cookies:
         if not name or name in skip:

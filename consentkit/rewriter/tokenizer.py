@@ -49,6 +49,13 @@ from consentkit.rewriter.tags import TAG, TAG_NAME, FoundTag, Tag, TagEndScanner
 __all__ = ["MAX_PENDING", "State", "Tokenizer"]
 
 
+_RAW_END: Final = {
+    name: re.compile(b"</" + re.escape(name) + rb"[\t\n\f\r />]", re.I)
+    for name in (b"noscript", *RAWTEXT, *RCDATA)
+}
+"""The end tag that closes each raw-text and RCDATA element's text."""
+
+
 class Tokenizer:
     """The incremental tokenizer and editor for ASCII-compatible documents.
 
@@ -91,9 +98,8 @@ class Tokenizer:
         self._known: TagSpan | None = None
         """``(start, end)`` of a tag the end finder completed, so it is not matched again."""
         self._skip: TagEndScanner | None = None
-        self._raw_cache: dict[bytes, re.Pattern[bytes]] = {}
         self._bom_pending = True
-        self._lowered = LoweredPrefix()
+        self._lowered = LoweredPrefix(whole=self._blocking)
         self._passthrough = False
         self._want_lang = plan.body_start_html_for_lang is not None and bool(plan.body_start_html)
         """Set until the first start tag: if it is ``<html>``, its ``lang`` is recorded."""
@@ -585,11 +591,7 @@ class Tokenizer:
             self._state = State.SCRIPT
             self._script_data = ScriptDataScanner()
         elif name == b"noscript" or name in RAWTEXT or name in RCDATA:
-            pattern = self._raw_cache.get(name)
-            if pattern is None:
-                pattern = re.compile(b"</" + re.escape(name) + rb"[\t\n\f\r />]", re.I)
-                self._raw_cache[name] = pattern
-            self._raw_end = pattern
+            self._raw_end = _RAW_END[name]
             self._raw_name = name
             self._state = State.NOSCRIPT if name == b"noscript" else State.RAW_TEXT
         elif name == b"plaintext":
