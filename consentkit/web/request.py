@@ -8,13 +8,38 @@ from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
 from contextlib import suppress
-from typing import Any
+from typing import Any, Final
 
 from ..cookies import parse_cookie_header, parse_cookie_pairs
 from ..decision import token_in
 from .headers import header_value
 
 __all__ = ["RequestInfo"]
+
+
+_READ_MAX: Final = 1024
+_READ_LONGEST: Final = 4096
+_read: dict[tuple[bytes, str], tuple[str | None, dict[str, str]]] = {}
+"""Cookie headers read lately (a visitor sends the same one with every request); bounded,
+and long headers are not kept. The dictionaries are shared: read them, never change them."""
+
+
+def _read_cookies(header: bytes, cookie_name: str) -> tuple[str | None, dict[str, str]]:
+    """The consent token (``None`` when absent or duplicated) and the cookies of a
+    ``Cookie`` header, the first occurrence of a name winning."""
+    key = (header, cookie_name)
+    found = _read.get(key)
+    if found is None:
+        pairs = parse_cookie_pairs(header)
+        cookies: dict[str, str] = {}
+        for pair_name, pair_value in pairs:
+            cookies.setdefault(pair_name, pair_value)
+        found = token_in(pairs, cookie_name), cookies
+        if len(header) <= _READ_LONGEST:
+            if len(_read) >= _READ_MAX:
+                _read.clear()
+            _read[key] = found
+    return found
 
 
 class RequestInfo:
@@ -65,12 +90,7 @@ class RequestInfo:
             # the header is split once for it and for the cookies. Duplicates of our
             # cookie read as no decision (cookie tossing).
             if cookie_name.encode() in self._cookie_header:
-                pairs = parse_cookie_pairs(self._cookie_header)
-                self.consent_token = token_in(pairs, cookie_name)
-                cookies: dict[str, str] = {}
-                for pair_name, pair_value in pairs:
-                    cookies.setdefault(pair_name, pair_value)
-                self._cookies = cookies
+                self.consent_token, self._cookies = _read_cookies(self._cookie_header, cookie_name)
         else:
             self._cookie_header = b""
             self._cookies = {}
@@ -135,8 +155,11 @@ class RequestInfo:
         return bool(self._cookie_header)
 
     @property
-    def cookies(self) -> dict[str, str]:
-        """The request's cookies (parsed on first use; first occurrence of a name wins)."""
+    def cookies(self) -> Mapping[str, str]:
+        """The request's cookies (parsed on first use; first occurrence of a name wins).
+
+        Read-only: the mapping may be shared with other requests carrying the same header.
+        """
         if self._cookies is None:
             self._cookies = parse_cookie_header(self._cookie_header)
         return self._cookies

@@ -1,0 +1,38 @@
+"""``RequestInfo``: the consent token and cookies read from a request, and their memo."""
+
+from __future__ import annotations
+
+from consentkit.web import request as request_module
+from consentkit.web.request import RequestInfo
+
+
+def _info(cookie: bytes, name: str = "consentkit") -> RequestInfo:
+    scope = {"type": "http", "path": "/", "headers": [(b"cookie", cookie)]}
+    return RequestInfo(scope, name)
+
+
+def test_the_same_header_reads_the_same_each_time() -> None:
+    header = b"_ga=GA1.1; consentkit=tok.en; lang=fr; lang=de"
+    for _ in range(3):  # the later rounds answer from memory
+        info = _info(header)
+        assert info.consent_token == "tok.en"
+        assert dict(info.cookies) == {"_ga": "GA1.1", "consentkit": "tok.en", "lang": "fr"}
+
+
+def test_the_memo_tells_cookie_names_and_duplicates_apart() -> None:
+    header = b"consentkit=a; __Host-consentkit=b"
+    assert _info(header).consent_token == "a"
+    assert _info(header, "__Host-consentkit").consent_token == "b"
+    # a tossed duplicate reads as no decision, remembered or not
+    tossed = b"consentkit=a; consentkit=b"
+    assert _info(tossed).consent_token is None
+    assert _info(tossed).consent_token is None
+
+
+def test_the_memo_is_bounded_and_skips_long_headers() -> None:
+    for i in range(request_module._READ_MAX + 50):
+        _info(f"consentkit=t{i}".encode())
+    assert len(request_module._read) <= request_module._READ_MAX
+    long_header = b"consentkit=t; pad=" + b"x" * request_module._READ_LONGEST
+    assert _info(long_header).consent_token == "t"
+    assert (long_header, "consentkit") not in request_module._read
