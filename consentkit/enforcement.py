@@ -22,7 +22,7 @@ from .decision import Decision
 from .policy import Policy
 from .registry import Classification
 
-__all__ = ["EnforcementResult", "cookies_to_expire", "enforce_set_cookies"]
+__all__ = ["EnforcementResult", "cookies_to_expire", "enforce_set_cookies", "grants_everything"]
 
 RawHeaders = list[tuple[bytes, bytes]]
 
@@ -138,9 +138,9 @@ def cookies_to_expire(
     policy sets ``expire_unclassified``: the visitor chooses which names to send, so
     unknown names would let one request buy a response of any size.
     """
+    if grants_everything(decision):
+        return []  # a decided visitor's common case
     by_service = _answers_per_service(decision)
-    if not by_service and len(decision.granted) == len(CATEGORIES):
-        return []  # everything granted: nothing to expire (a decided visitor's common case)
     skip = own_cookies | set(being_set)
     names: list[str] = []
     for name in request_cookies:
@@ -154,6 +154,12 @@ def cookies_to_expire(
         if not _allowed(decision, policy, category, name, None, by_service):
             names.append(name)
     return names
+
+
+def grants_everything(decision: Decision) -> bool:
+    """Whether *decision* allows every cookie: every category granted and no service
+    answered apart from its category. Nothing then needs expiring."""
+    return len(decision.granted) == len(CATEGORIES) and not _answers_per_service(decision)
 
 
 def _answers_per_service(decision: Decision) -> bool:

@@ -12,11 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final
 
 from ..consent_mode import advanced_mode_providers
 from ..decision import Decision
-from ..enforcement import cookies_to_expire, enforce_set_cookies, expiry_headers
+from ..enforcement import (
+    cookies_to_expire,
+    enforce_set_cookies,
+    expiry_headers,
+    grants_everything,
+)
 from ..mime import SNIFF_BYTES, extract_mime_type, sniffs_as_html
 from ..policy import Policy
 from ..rewriter import (
@@ -128,6 +134,14 @@ class ResponseRules:
                 "outside (after) the compression middleware",
                 encoding,
             )
+
+
+@lru_cache(maxsize=512)
+def _html_type(content_type: bytes) -> bool:
+    """Whether a (combined) ``Content-Type`` value makes a body HTML to rewrite: essence
+    ``text/html``, or no valid MIME type at all. Remembered: sites send a handful."""
+    mime = extract_mime_type(content_type)
+    return mime is None or mime.essence == "text/html"
 
 
 def _browser_sniffs(raw: RawList, status: int) -> bool:
@@ -266,7 +280,9 @@ class ResponseEditor:
 
     def _has_stale_cookies(self) -> bool:
         request, rules = self.request, self.rules
-        return request.has_cookies and bool(
+        if not request.has_cookies or grants_everything(self.decision):
+            return False
+        return bool(
             cookies_to_expire(
                 request.cookies,
                 decision=self.decision,
@@ -289,10 +305,7 @@ class ResponseEditor:
         """
         if not self.rules.rewrite_html or status in _NO_BODY_STATUS or status == 206:
             return False
-        if content_type is None:
-            return False
-        mime = extract_mime_type(content_type)
-        return mime is None or mime.essence == "text/html"
+        return content_type is not None and _html_type(content_type)
 
     def _prepare_rewrite(self, headers: RawHeaders, content_type: str) -> None:
         encoding = (headers.get("content-encoding") or "identity").strip().lower() or "identity"
