@@ -38,7 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from benchmarks.apps import CONTENDERS, ROUTES, Contender, request_cookie, verify
+from benchmarks.apps import (
+    BROWSER_HEADERS,
+    CONTENDERS,
+    ROUTES,
+    Contender,
+    request_cookie,
+    verify,
+)
 
 __all__ = ["main", "run"]
 
@@ -157,7 +164,10 @@ def _fetch(
 ) -> tuple[int, list[tuple[str, str]], bytes]:
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        conn.request("GET", route, headers={"Cookie": cookie} if cookie else {})
+        headers = dict(BROWSER_HEADERS)
+        if cookie:
+            headers["Cookie"] = cookie
+        conn.request("GET", route, headers=headers)
         response = conn.getresponse()
         return response.status, response.getheaders(), response.read()
     finally:
@@ -236,6 +246,7 @@ def _wrk_command(
         f"--timeout={round(seconds) + 5}s",
         f"--script={script}",
     ]
+    command += [f"--header={name}: {value}" for name, value in BROWSER_HEADERS]
     if server.cookie:
         command.append(f"--header=Cookie: {server.cookie}")
     command.append(f"http://{HOST}:{server.port}{route}")

@@ -244,10 +244,23 @@ def verify(
     return problems
 
 
+BROWSER_HEADERS: Final = (
+    (
+        "User-Agent",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36",
+    ),
+    ("Accept-Language", "en-GB,en;q=0.9,de;q=0.8"),
+)
+"""Headers every benchmark request carries, as a browser's do: work a layer does per
+``User-Agent`` or ``Accept-Language`` is then measured, not skipped."""
+
+
 def asgi_scope(path: str, cookie: str | None) -> dict[str, Any]:
     """An HTTP ``GET`` scope for *path* on the benchmark host, with *cookie* as its
     ``Cookie`` header when given: the in-process topics call apps with it."""
     headers = [(b"host", b"bench.test"), (b"accept", b"text/html")]
+    headers += [(k.lower().encode(), v.encode()) for k, v in BROWSER_HEADERS]
     if cookie:
         headers.append((b"cookie", cookie.encode("latin-1")))
     return {

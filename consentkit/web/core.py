@@ -84,7 +84,10 @@ def check_secret_keys(
 
 
 @lru_cache(maxsize=_MEMO_ITEMS)
+@lru_cache(maxsize=1024)
 def _is_crawler_ua(user_agent: bytes) -> bool:
+    """:func:`~consentkit.crawlers.is_crawler` for a raw header, remembered: a site sees
+    the same few hundred ``User-Agent`` values again and again."""
     return bool(user_agent) and is_crawler(user_agent.decode("latin-1"))
 
 

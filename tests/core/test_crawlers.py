@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consentkit.crawlers import CRAWLER_PATTERN, is_crawler
 
@@ -143,3 +145,21 @@ def test_huge_user_agent_is_cheap_and_safe() -> None:
 def test_one_compiled_case_insensitive_pattern() -> None:
     assert CRAWLER_PATTERN.flags & re.IGNORECASE
     assert CRAWLER_PATTERN.search("GoOgLeBoT")
+
+
+def _plain_alternation() -> re.Pattern[str]:
+    from consentkit.crawlers import _TOKENS
+
+    return re.compile("|".join(_TOKENS), re.IGNORECASE)
+
+
+@pytest.mark.parametrize("user_agent", [*CRAWLERS, *BROWSERS])
+def test_grouped_pattern_agrees_with_the_plain_alternation(user_agent: str) -> None:
+    plain = _plain_alternation()
+    for variant in (user_agent, user_agent.upper(), user_agent.swapcase()):
+        assert is_crawler(variant) is (plain.search(variant) is not None)
+
+
+@given(st.text(alphabet=st.sampled_from("abgoeltyisdp/- .0Bot"), max_size=40))
+def test_grouped_pattern_agrees_on_arbitrary_text(text: str) -> None:
+    assert is_crawler(text) is (_plain_alternation().search(text) is not None)
