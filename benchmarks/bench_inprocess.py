@@ -5,8 +5,9 @@ sockets), so the figure is what each consent layer adds to one request on one co
 three contenders are called in turn inside every round, so a busy moment of the machine
 falls on all of them alike; each takes about 40 ms per round (so a fast contender makes
 more calls, not a few cold ones right after the naive blocker's), and each figure is the
-median of the rounds' means, with their min-max. Before timing, every answer is checked: first visits and refusals block every
-tracker and carry the banner, accepted visitors keep every tracker.
+median of the rounds' means, with their min-max. Before timing, every answer is checked:
+first visits and refusals block every tracker and carry the banner, accepted visitors keep
+every tracker.
 
 Visitor states: a first visit without cookies, a first visit whose browser still sends
 ``_fbp`` (its deletion lines are written), accepted all, necessary only (everything
