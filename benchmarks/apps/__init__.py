@@ -251,6 +251,14 @@ BROWSER_HEADERS: Final = (
         "Chrome/131.0.0.0 Safari/537.36",
     ),
     ("Accept-Language", "en-GB,en;q=0.9,de;q=0.8"),
+    ("Accept-Encoding", "gzip, deflate, br, zstd"),
+    ("Sec-CH-UA", '"Chromium";v="131", "Not_A Brand";v="24"'),
+    ("Sec-CH-UA-Mobile", "?0"),
+    ("Sec-CH-UA-Platform", '"Linux"'),
+    ("Sec-Fetch-Site", "same-origin"),
+    ("Sec-Fetch-Mode", "navigate"),
+    ("Sec-Fetch-Dest", "document"),
+    ("Upgrade-Insecure-Requests", "1"),
 )
 """Headers every benchmark request carries, as a browser's do: work a layer does per
 ``User-Agent`` or ``Accept-Language`` is then measured, not skipped."""
