@@ -87,7 +87,6 @@ _TOKENS: Final = (
 )
 
 
-
 def _grouped(tokens: tuple[str, ...]) -> str:
     """The tokens as one alternation grouped by first letter (``g(?:ooglebot|...)``): at
     each position of a header the engine tries one group, not every token."""

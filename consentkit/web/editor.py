@@ -144,6 +144,12 @@ def _html_type(content_type: bytes) -> bool:
     return mime is None or mime.essence == "text/html"
 
 
+@lru_cache(maxsize=512)
+def _header_charset(content_type: str) -> str | None:
+    """The charset a ``Content-Type`` value names (see :func:`sniff_charset`), remembered."""
+    return sniff_charset(content_type, b"")
+
+
 def _browser_sniffs(raw: RawList, status: int) -> bool:
     """Whether a browser would sniff a body without ``Content-Type`` for HTML: a status
     with a body, not partial, and no ``X-Content-Type-Options: nosniff``."""
@@ -326,7 +332,7 @@ class ResponseEditor:
             # The app's choice for this response, then the page's <html lang>, then
             # the visitor's Accept-Language: the first the banner offers wins.
             override = (request.scope.get("state") or {}).get(LANGUAGE_STATE_KEY)
-            accept = request.header("accept-language")
+            accept = request.accept_language
 
             def context(html_lang: str = "") -> BannerContext:
                 return banner.context(
@@ -383,7 +389,7 @@ class ResponseEditor:
             ),
             block_key=block_key,
         )
-        charset = sniff_charset(content_type, b"")
+        charset = _header_charset(content_type)
         decoder, encoder = codec
         self.rewrite = _Rewrite(HTMLRewriter(plan, encoding=charset), decoder, encoder, encoding)
         # The body changes length; a HEAD answer cannot know the new one either. The

@@ -281,7 +281,7 @@ class ConsentEndpoints:
             return error(404, "the banner is disabled")
         ctx = banner.context(
             decision,
-            accept_language=request.header("accept-language"),
+            accept_language=request.accept_language,
             return_to=safe_path(query_value(request.query, "return_to")),
         )
         vary = "Cookie, Accept-Language"

@@ -46,6 +46,7 @@ class RequestInfo:
     """What the middleware needs from a request: one pass over the headers, the rest lazy."""
 
     __slots__ = (
+        "_accept_language",
         "_cookie_header",
         "_cookies",
         "_host",
@@ -67,6 +68,7 @@ class RequestInfo:
         cookie_parts: list[bytes] = []
         host = b""
         user_agent = b""
+        accept_language: bytes | None = None
         signals_sent = False
         for key, value in headers:
             if key == b"cookie":
@@ -75,8 +77,12 @@ class RequestInfo:
                 host = value
             elif key == b"user-agent":
                 user_agent = value
+            elif key == b"accept-language":
+                if accept_language is None:
+                    accept_language = value
             elif key == b"sec-gpc" or key == b"dnt":
                 signals_sent = True
+        self._accept_language = accept_language
         self._host = host
         self.user_agent = user_agent
         self.signals_sent = signals_sent
@@ -148,6 +154,12 @@ class RequestInfo:
     def client_ip(self) -> str | None:
         client = self.scope.get("client")
         return str(client[0]) if client else None
+
+    @property
+    def accept_language(self) -> str | None:
+        """The first ``Accept-Language`` header, if any (read in the one pass)."""
+        found = self._accept_language
+        return None if found is None else found.decode("latin-1")
 
     @property
     def has_cookies(self) -> bool:

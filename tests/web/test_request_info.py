@@ -36,3 +36,13 @@ def test_the_memo_is_bounded_and_skips_long_headers() -> None:
     long_header = b"consentkit=t; pad=" + b"x" * request_module._READ_LONGEST
     assert _info(long_header).consent_token == "t"
     assert (long_header, "consentkit") not in request_module._read
+
+
+def test_accept_language_is_read_in_the_same_pass() -> None:
+    scope = {
+        "type": "http",
+        "path": "/",
+        "headers": [(b"accept-language", b"de-AT, en;q=0.5"), (b"accept-language", b"fr")],
+    }
+    assert RequestInfo(scope, "consentkit").accept_language == "de-AT, en;q=0.5"
+    assert _info(b"a=b").accept_language is None
