@@ -81,8 +81,8 @@ class _Sniff:
         """The bytes held so far as the browser sniffs them: after ``Content-Encoding``."""
         encoding = (self.headers.get("content-encoding") or "identity").strip().lower()
         codec = codec_for(encoding or "identity", 64 * SNIFF_BYTES)
-        if codec is None:
-            return bytes(self.data)  # undecodable here: the rewrite path withholds it
+        if codec is None:  # pragma: no cover - such a body is withheld, never sniffed
+            return bytes(self.data)
         try:
             return codec[0].decode(bytes(self.data))
         except CorruptBody:
@@ -148,6 +148,12 @@ def _html_type(content_type: bytes) -> bool:
 def _header_charset(content_type: str) -> str | None:
     """The charset a ``Content-Type`` value names (see :func:`sniff_charset`), remembered."""
     return sniff_charset(content_type, b"")
+
+
+def _undecodable(headers: RawHeaders) -> bool:
+    """Whether the body's ``Content-Encoding`` is one consentkit cannot decode."""
+    encoding = (headers.get("content-encoding") or "identity").strip().lower() or "identity"
+    return codec_for(encoding, SNIFF_BYTES) is None
 
 
 def _browser_sniffs(raw: RawList, status: int) -> bool:
@@ -253,6 +259,10 @@ class ResponseEditor:
                 )
             )
         headers = RawHeaders(edited)
+        if sniff and _undecodable(headers):
+            # A browser decodes what consentkit cannot, then sniffs the page it finds and
+            # runs its trackers: such a body is withheld like undecodable HTML (fail closed).
+            is_html, sniff = True, False
         if is_html:
             self._prepare_rewrite(headers, (content_type or b"").decode("latin-1"))
         elif sniff:

@@ -116,3 +116,26 @@ def test_a_page_without_content_type_is_judged_as_chromium_sniffs_it(
         assert page.locator("script[data-ck-blocked]").count() == 1
     else:  # not HTML to the browser: the bytes pass untouched
         assert response.body() == body
+
+
+def test_a_page_without_content_type_in_an_encoding_consentkit_cannot_decode_is_withheld(
+    serve: Callable[..., str],
+    new_context: Callable[..., BrowserContext],
+    offsite: Offsite,
+) -> None:
+    import gzip
+
+    import brotli
+
+    # gzip, then brotli: Chromium undoes both, sniffs the page inside and runs its tracker.
+    body = brotli.compress(gzip.compress(PAGE))
+    headers = [(b"content-encoding", b"gzip, br")]
+    raw = serve(bare_app(body, headers))
+    new_context().new_page().goto(raw, wait_until="load")
+    assert tracker_requests(offsite) == [TRACKER_URL]
+    offsite.urls.clear()
+    enforced = serve(ConsentMiddleware(bare_app(body, headers), policy=Policy(), secret_key=SECRET))
+    response = new_context().new_page().goto(enforced, wait_until="load")
+    assert response is not None
+    assert tracker_requests(offsite) == []
+    assert response.body() == b""

@@ -113,3 +113,43 @@ def test_wsgi_leaves_a_binary_body_without_content_type() -> None:
     got = wsgi_call(wrap(app))
     assert got.body == PNG
     assert got.getlist("content-length") == [str(len(PNG))]
+
+
+@pytest.mark.parametrize("encoding", ["zstd", "gzip, br", "exotic"])
+async def test_asgi_withholds_a_body_without_content_type_it_cannot_decode(
+    encoding: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A browser would decode it, sniff the page inside and run its trackers.
+    wire = bytes(range(256)) * 3
+    headers = [
+        (b"content-length", str(len(wire)).encode()),
+        (b"content-encoding", encoding.encode()),
+    ]
+    with caplog.at_level("WARNING", logger="consentkit"):
+        sent = await call(middleware(raw_app(split(wire, 100), headers)))
+    assert body_of(sent) == b""
+    start = dict(start_of(sent)["headers"])
+    assert b"content-encoding" not in start
+    assert start.get(b"content-length", b"0") == b"0"
+    assert any(encoding in r.getMessage() for r in caplog.records)
+
+
+def test_wsgi_withholds_a_body_without_content_type_it_cannot_decode() -> None:
+    wire = bytes(range(256)) * 3
+
+    def app(environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Encoding", "zstd")])
+        return [wire]
+
+    got = wsgi_call(wrap(app))
+    assert got.body == b""
+    assert got.getlist("content-encoding") == []
+
+
+async def test_asgi_still_passes_a_decodable_binary_body_without_content_type() -> None:
+    import gzip
+
+    wire = gzip.compress(PNG)
+    headers = [(b"content-length", str(len(wire)).encode()), (b"content-encoding", b"gzip")]
+    sent = await call(middleware(raw_app(split(wire, 50), headers)))
+    assert body_of(sent) == wire
