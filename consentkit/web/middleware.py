@@ -57,7 +57,8 @@ class ConsentMiddleware(ConsentCore):
             return
         responder = Responder(self.rules, request, decision, send)
         await self.app(scope, receive, responder.send)
-        await responder.finish()
+        if responder.unfinished:
+            await responder.finish()
 
     async def _endpoint(
         self, request: RequestInfo, decision: Decision, receive: Receive, send: Send

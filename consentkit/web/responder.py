@@ -50,7 +50,15 @@ class Responder:
                 await anyio.to_thread.run_sync(editor.record_gpc, message["headers"])
             return
         if kind == "http.response.body":
-            await self._body(message)
+            if self.editor.rewriting:
+                await self._body(message)
+                return
+            # The common case (not a page): the body passes as it is, in as few awaits
+            # as possible.
+            if not self.started and self.start is not None:
+                self.started = True
+                await self._send(self.start)
+            await self._send(message)
             return
         if kind == "http.response.pathsend" and self.editor.rewriting:
             await self._pathsend(message)
@@ -58,15 +66,21 @@ class Responder:
         await self._flush_start()
         await self._send(message)
 
+    @property
+    def unfinished(self) -> bool:
+        """Whether the app left something open: a held start with no body, or an
+        unfinished rewrite (see :meth:`finish`)."""
+        return self.start is not None and (
+            not self.started or (self.editor.rewriting and not self.editor.ended)
+        )
+
     async def finish(self) -> None:
         """Complete what the app left open: a held start with no body, an unfinished rewrite.
 
         Both break the ASGI contract, but the visitor should still get the page
         (and the banner) rather than a server error.
         """
-        if self.start is None:
-            return
-        if not self.started or (self.editor.rewriting and not self.editor.ended):
+        if self.unfinished:
             await self._body({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _flush_start(self) -> None:

@@ -80,6 +80,8 @@ def test_django_recipe(tmp_path: Path, server: str, target: str) -> None:
     with serve(server, target, site, ENV) as url:
         page = check_first_visit(url, gtag=False)
         assert 'id="no-stats"' in page.text
+        assert 'id="no-video"' in page.text
+        assert 'id="video"' not in page.text
         # The script tag stays inert until consent; the banner script revives it.
         assert 'data-ck-src="/static/stats.js"' in page.text
         assert 'type="text/plain"' in page.text
@@ -103,7 +105,18 @@ def test_django_recipe(tmp_path: Path, server: str, target: str) -> None:
             page = client.get("/")
             assert '<script data-consent="performance" src="/static/stats.js" async>' in page.text
             assert 'id="decided"' in page.text
+            assert 'id="video"' in page.text
             assert client.get("/consent.json").json() == {"performance": True}
+            # YouTube alone, every category refused: the service's block shows, the
+            # category's does not.
+            client.post(
+                "/_consent",
+                data={"action": "save", "services": "youtube"},
+                headers={"Sec-Fetch-Site": "same-origin"},
+            )
+            page = client.get("/")
+            assert 'id="video"' in page.text
+            assert 'id="no-stats"' in page.text
 
 
 def test_django_testing_recipe_with_the_test_client(tmp_path: Path) -> None:

@@ -3,6 +3,10 @@
 ``{% consent_allows "performance" %}...{% else %}...{% endconsent_allows %}`` renders
 its first part only when the visitor allows the category.
 
+``{% consent_allows_service "youtube" %}...{% else %}...{% endconsent_allows_service %}``
+does the same for one service (a declared or built-in service id): answered on its own,
+or else by its category.
+
 ``{% consent_script "performance" src="/js/stats.js" async=True %}`` renders a script
 that stays inert until consent: the live element when the category is allowed, else the
 markup the rewriter produces for a blocked tag (``type="text/plain"``, ``data-ck-src``),
@@ -11,6 +15,7 @@ which the banner script brings back when the visitor grants the category.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
@@ -22,7 +27,7 @@ from ...decision import Decision
 from ...rewriter import HTMLRewriter, RewritePlan
 from ..middleware import decision_of
 
-__all__ = ["consent_allows", "consent_script"]
+__all__ = ["consent_allows", "consent_allows_service", "consent_script"]
 
 register = template.Library()
 
@@ -42,31 +47,65 @@ def _category(name: object) -> str:
     return category
 
 
+def _allows_category(decision: Decision, name: object) -> bool:
+    return decision.allows(_category(name))
+
+
+def _allows_service(decision: Decision, name: object) -> bool:
+    try:
+        return decision.allows_service(str(name))
+    except ValueError:
+        raise template.TemplateSyntaxError(f"unknown consent service {name!r}") from None
+
+
 class ConsentAllowsNode(template.Node):
-    def __init__(self, category: template.base.FilterExpression, yes: Any, no: Any | None) -> None:
-        self.category, self.yes, self.no = category, yes, no
+    def __init__(
+        self,
+        allows: Callable[[Decision, object], bool],
+        name: template.base.FilterExpression,
+        yes: Any,
+        no: Any | None,
+    ) -> None:
+        self.allows, self.name, self.yes, self.no = allows, name, yes, no
 
     def render(self, context: template.Context) -> str:
-        category = _category(self.category.resolve(context))
+        name = self.name.resolve(context)
         decision = _decision(context)
         # No decision (the middleware is missing) fails closed: nothing is allowed.
-        if decision is not None and decision.allows(category):
+        if decision is not None and self.allows(decision, name):
             return str(self.yes.render(context))
         return str(self.no.render(context)) if self.no is not None else ""
 
 
-@register.tag("consent_allows")
-def consent_allows(parser: template.base.Parser, token: template.base.Token) -> ConsentAllowsNode:
+def _block(
+    parser: template.base.Parser,
+    token: template.base.Token,
+    allows: Callable[[Decision, object], bool],
+    example: str,
+) -> ConsentAllowsNode:
     bits = token.split_contents()
+    tag, end = bits[0], "end" + bits[0]
     if len(bits) != 2:
-        raise template.TemplateSyntaxError('use {% consent_allows "performance" %}')
-    category = parser.compile_filter(bits[1])
-    yes = parser.parse(("else", "endconsent_allows"))
+        raise template.TemplateSyntaxError(f'use {{% {tag} "{example}" %}}')
+    name = parser.compile_filter(bits[1])
+    yes = parser.parse(("else", end))
     no = None
     if parser.next_token().contents == "else":
-        no = parser.parse(("endconsent_allows",))
+        no = parser.parse((end,))
         parser.delete_first_token()
-    return ConsentAllowsNode(category, yes, no)
+    return ConsentAllowsNode(allows, name, yes, no)
+
+
+@register.tag("consent_allows")
+def consent_allows(parser: template.base.Parser, token: template.base.Token) -> ConsentAllowsNode:
+    return _block(parser, token, _allows_category, "performance")
+
+
+@register.tag("consent_allows_service")
+def consent_allows_service(
+    parser: template.base.Parser, token: template.base.Token
+) -> ConsentAllowsNode:
+    return _block(parser, token, _allows_service, "youtube")
 
 
 @register.simple_tag(takes_context=True)
