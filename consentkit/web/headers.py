@@ -80,8 +80,16 @@ def list_items(lines: Sequence[str]) -> list[str]:
     return [item.strip() for line in lines for item in _LIST_ITEM.findall(line) if item.strip()]
 
 
+def _absent(headers: RawHeaders, key: bytes) -> bool:
+    """Whether no line of header *key* (lower case) is present, in any spelling."""
+    return all(k != key and k.lower() != key for k, _ in headers.raw)
+
+
 def add_vary(headers: RawHeaders, *fields: str) -> None:
     """Add *fields* to ``Vary`` unless present (or ``*``), as one merged line."""
+    if _absent(headers, b"vary"):  # the common case: one new line
+        headers.append("vary", ", ".join(fields))
+        return
     items = list_items(headers.getlist("vary"))
     lowered = {item.lower() for item in items}
     missing = [f for f in fields if f.lower() not in lowered]
@@ -93,6 +101,9 @@ def add_vary(headers: RawHeaders, *fields: str) -> None:
 
 def make_private(headers: RawHeaders) -> None:
     """A consent-dependent page must not be stored by shared caches."""
+    if _absent(headers, b"cache-control"):  # the common case: one new line
+        headers.append("cache-control", "private")
+        return
     directives = list_items(headers.getlist("cache-control"))
     names = [d.split("=", 1)[0].strip().lower() for d in directives]
     if "no-store" in names or "private" in (d.lower() for d in directives):
