@@ -405,3 +405,54 @@ def test_leaping_finds_tags_where_walking_does(
         rewriter = HTMLRewriter(plan)
         split = rewriter.feed(document[:cut]) + rewriter.feed(document[cut:]) + rewriter.flush()
         assert split == leaped, cut
+
+
+_BEFORE_HTML = st.sampled_from(
+    ["", "<!doctype html>", "<!DOCTYPE html>\n", "<!-- c -->", "<!-->", "<!--->", "x",
+     "<!-- <head><body> -->", "<?xml x?>", "<!doctype html><!-- </head> -->", "\ufeff"]
+)  # fmt: skip
+_HTML_TAG = st.sampled_from(
+    ["<html>", '<html lang="de">', "<HTML LANG=fr>", "<html lang='es' data-x='>'>", "",
+     "<html\tlang=it/>", "<htmlx>", '<html lang=" pt ">']
+)  # fmt: skip
+_HEAD_TAG = st.sampled_from(["<head>", "<HEAD>", "<head class=a>", "", "<header>", "<head/>"])
+_BETWEEN = st.sampled_from(["", "\n", "<!-- x -->", "<p>", "<!--<body>-->"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    before=_BEFORE_HTML,
+    html=_HTML_TAG,
+    between=_BETWEEN,
+    head=_HEAD_TAG,
+    parts=st.lists(_head_part(), max_size=4),
+    body=st.sampled_from(("<body>", "<BODY class=home>", "<body\n>", "<p>", "")),
+    chunk=st.integers(1, 60),
+)
+def test_page_starts_read_in_one_go_insert_where_the_tokenizer_does(
+    before: str, html: str, between: str, head: str, parts: list[str], body: str, chunk: int
+) -> None:
+    document = (before + html + between + head + "".join(parts) + body + "<p>end</p>").encode()
+
+    def for_lang(lang: str) -> str:
+        return f"<s lang='{lang}'>"
+
+    insertions = {
+        "head_html": "<h>",
+        "body_start_html": "<s>",
+        "body_start_html_for_lang": for_lang,
+    }
+    expected = rewrite(document, RewritePlan(**insertions))  # type: ignore[arg-type]
+    accepted = RewritePlan(granted=ALL, **insertions)  # type: ignore[arg-type]
+    assert rewrite(document, accepted) == expected
+    assert b"".join(stream(document, accepted, chunk)[0]) == expected
+
+
+def test_a_usual_page_start_is_read_without_walking_its_tags() -> None:
+    document = page(300_000)
+    plan = RewritePlan(granted=ALL, head_html="<h>", body_start_html="<s>")
+    parts, rewriter = stream(document, plan, 64 * 1024)
+    assert b"".join(parts) == document.replace(b"<head>", b"<head><h>", 1).replace(
+        b'<body class="home">', b'<body class="home"><s>', 1
+    )
+    assert rewriter.work == 0  # no tag of the head went through the state machine
