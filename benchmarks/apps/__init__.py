@@ -97,9 +97,16 @@ _DJANGO: Final = "benchmarks.apps.django_app"
 
 CONTENDERS: Final = (
     Contender("starlette", f"{_STARLETTE}:bare_app", None, "serve"),
+    # The same bare app sent the accepted visitor's request: a baseline that parses the
+    # same Cookie header, so the accepted contender's ratio is consentkit's work alone.
+    Contender("starlette-cookie", f"{_STARLETTE}:bare_app", None, "serve", "consent"),
     Contender("consentkit", f"{_STARLETTE}:consentkit_app", "starlette", "block"),
     Contender(
-        "consentkit-accepted", f"{_STARLETTE}:consentkit_app", "starlette", "allow", "consent"
+        "consentkit-accepted",
+        f"{_STARLETTE}:consentkit_app",
+        "starlette-cookie",
+        "allow",
+        "consent",
     ),
     Contender("obvious", f"{_STARLETTE}:obvious_app", "starlette", "block"),
     Contender("django", f"{_DJANGO}:bare_app", None, "serve", "tracker"),

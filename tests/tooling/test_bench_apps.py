@@ -174,6 +174,7 @@ def _row(route: str, name: str, rps: float | None) -> dict[str, Any]:
 def test_overheads_are_relative_to_each_contenders_own_baseline() -> None:
     rows = [
         _row("/json", "starlette", 1000.0),
+        _row("/json", "starlette-cookie", 950.0),
         _row("/json", "consentkit", 980.0),
         _row("/json", "consentkit-accepted", 900.0),
         _row("/json", "django", 100.0),
@@ -188,6 +189,8 @@ def test_overheads_are_relative_to_each_contenders_own_baseline() -> None:
     assert by_name["django-cookie-consent"]["overhead_ratio"] == pytest.approx(2.0)
     assert by_name["obvious"]["overhead_ratio"] is None
     assert by_name["consentkit"]["target_met"] is True
+    # the accepted visitor's overhead is against the bare app sent the same cookie
+    assert by_name["consentkit-accepted"]["overhead_ratio"] == pytest.approx(950 / 900)
     assert by_name["consentkit-accepted"]["target_met"] is False
 
 
