@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from consentkit.rewriter.skipping import html_patterns, lowercase
-from consentkit.rewriter.tags import ATTRS
+from consentkit.rewriter.tags import ATTRS, Tag
 
 __all__ = ["Prologue", "find_prologue"]
 
@@ -47,10 +47,10 @@ _CUT: Final = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class Prologue:
-    """Where a page's ``<html>`` tag is and where its head and body begin."""
+    """The page's language and where its head and body begin."""
 
-    html_start: int
-    html_end: int
+    html_lang: str
+    """The ``<html>`` tag's ``lang`` (``""`` without one), read as the tokenizer reads it."""
     head_end: int
     """Right after the ``<head>`` tag: ``head_html`` goes here."""
     body_end: int
@@ -71,12 +71,9 @@ def find_prologue(buf: bytes, start: int) -> Prologue | None:
         at = prologue.end() if walked is None else walked.end()
         body = _BODY.match(low, at)
         if body is not None:
-            return Prologue(
-                start + prologue.start(1),
-                start + prologue.end(1),
-                start + prologue.end(),
-                start + body.end(),
-            )
+            html_start, html_end = start + prologue.start(1), start + prologue.end(1)
+            html = Tag(buf, html_start, html_end, b"html", html_start + len(b"<html"))
+            return Prologue(html.text(b"lang"), start + prologue.end(), start + body.end())
         if whole or size >= _FURTHEST or _CUT.match(low, at) is None:
             return None
         size *= 4

@@ -17,6 +17,7 @@ __all__ = [
     "NOSCRIPT",
     "NOSCRIPT_END",
     "RAWTEXT",
+    "RAW_END",
     "RCDATA",
     "SINK_TAGS",
     "State",
@@ -51,6 +52,11 @@ NOSCRIPT_END = re.compile(rb"</noscript[\t\n\f\r />]", re.I)
 
 RAWTEXT: Final = frozenset({b"style", b"xmp", b"iframe", b"noembed", b"noframes"})
 RCDATA: Final = frozenset({b"textarea", b"title"})
+RAW_END: Final = {
+    name: re.compile(b"</" + re.escape(name) + rb"[\t\n\f\r />]", re.I)
+    for name in (b"noscript", *RAWTEXT, *RCDATA)
+}
+"""The end tag that closes each raw-text and RCDATA element's text."""
 SINK_TAGS: Final = frozenset(
     b"script iframe img image link source video audio track embed object input base style".split()
 )

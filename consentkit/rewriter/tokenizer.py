@@ -40,6 +40,7 @@ from consentkit.rewriter.states import (
     NON_WS,
     NOSCRIPT,
     NOSCRIPT_END,
+    RAW_END,
     RAWTEXT,
     RCDATA,
     SINK_TAGS,
@@ -48,13 +49,6 @@ from consentkit.rewriter.states import (
 from consentkit.rewriter.tags import TAG, TAG_NAME, FoundTag, Tag, TagEndScanner, TagSpan
 
 __all__ = ["MAX_PENDING", "State", "Tokenizer"]
-
-
-_RAW_END: Final = {
-    name: re.compile(b"</" + re.escape(name) + rb"[\t\n\f\r />]", re.I)
-    for name in (b"noscript", *RAWTEXT, *RCDATA)
-}
-"""The end tag that closes each raw-text and RCDATA element's text."""
 
 
 class Tokenizer:
@@ -192,8 +186,7 @@ class Tokenizer:
         out = self._out
         if self._want_lang:
             self._want_lang = False
-            html = Tag(buf, found.html_start, found.html_end, b"html", found.html_start + 5)
-            out.html_lang = html.text(b"lang")
+            out.html_lang = found.html_lang
         self._emit(buf[pos : found.head_end])
         self._inject_head()
         self._emit(buf[found.head_end : found.body_end])
@@ -623,7 +616,7 @@ class Tokenizer:
             self._state = State.SCRIPT
             self._script_data = ScriptDataScanner()
         elif name == b"noscript" or name in RAWTEXT or name in RCDATA:
-            self._raw_end = _RAW_END[name]
+            self._raw_end = RAW_END[name]
             self._raw_name = name
             self._state = State.NOSCRIPT if name == b"noscript" else State.RAW_TEXT
         elif name == b"plaintext":
