@@ -26,7 +26,6 @@ Run ``python -m benchmarks.bench_banner [--quick]`` from the project root.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import os
@@ -35,7 +34,7 @@ import socket
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,21 +42,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from benchmarks.pages import page
-from benchmarks.report import ratio
+from benchmarks.report import ratio, run_alone
+from consentkit.scan.browser import CHROMIUM_FLAGS
 from consentkit.trackers import Tracker, default_index
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_MODULES = Path(os.environ.get("CONSENTKIT_NODE_MODULES", ROOT / ".deps" / "node_modules"))
 CHROMIUM = os.environ.get("CONSENTKIT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM_ARGS = list(CHROMIUM_FLAGS)
 PAGE_SIZE = 20_000
 SETTLE_MS = 1000
 TIMEOUT_MS = 10_000
@@ -588,12 +580,9 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     return ordered
 
 
-def main() -> None:
-    """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="5 loads per contender, not 20")
-    for row in run(quick=parser.parse_args().quick):
-        print(json.dumps(row))
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command-line entry point: this topic alone, printed as ``results.md`` shows it."""
+    run_alone("banner", __doc__, run, "5 loads per contender, not 20", argv)
 
 
 if __name__ == "__main__":

@@ -17,15 +17,14 @@ Run: ``python -m benchmarks.bench_faults [--quick]`` from the project root.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
-import json
 import socket
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
+from benchmarks.report import run_alone  # noqa: E402
 from consentkit.stores import open_store, verify_store  # noqa: E402
 from tests.crash_app import RECEIPT_KEY, ServerProcess  # noqa: E402
 from tests.pg_server import PgServer, PostgresUnavailable  # noqa: E402
@@ -258,8 +258,10 @@ def run(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command-line entry point: this topic alone, printed as ``results.md`` shows it."""
+    run_alone("faults", __doc__, run, "smaller runs", argv)
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    for row in run(parser.parse_args().quick):
-        print(json.dumps(row))
+    main()

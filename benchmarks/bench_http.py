@@ -19,7 +19,6 @@ Run ``python -m benchmarks.bench_http [--quick]`` (needs ``wrk`` on the PATH).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import http.client
 import importlib.util
@@ -46,6 +45,7 @@ from benchmarks.apps import (
     request_cookie,
     verify,
 )
+from benchmarks.report import run_alone
 
 __all__ = ["main", "run"]
 
@@ -427,43 +427,9 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
-def _fmt(value: float | None, spec: str) -> str:
-    width = int(spec.split(".")[0])
-    return "-".rjust(width) if value is None else format(value, spec)
-
-
-def print_table(rows: Sequence[dict[str, Any]]) -> None:
-    """Print *rows* as a table, then the targets."""
-    print(
-        f"{'route':<10}{'contender':<23}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'overhead':>10}{'+ms/req':>9}{'cpu ms':>8}"
-    )
-    for row in rows:
-        ratio = row["overhead_ratio"]
-        line = (
-            f"{row['route']:<10}{row['contender']:<23}{_fmt(row['rps'], '9.0f')}"
-            f"{_fmt(row['p50_ms'], '9.2f')}{_fmt(row['p99_ms'], '9.2f')}"
-            f"{_fmt(ratio, '9.2f')}{'x' if ratio is not None else ' '}"
-            f"{_fmt(row['added_ms'], '9.2f')}{_fmt(row['cpu_ms'], '8.2f')}"
-        )
-        if not row["verified"]:
-            line += f"   NOT VERIFIED: {row.get('problem', '')}"
-        print(line)
-    print(
-        "medians; overhead = bare req/s / req/s; +ms/req = server time added per request;\n"
-        "cpu ms = server CPU per request (only with enough requests to be meaningful)\n"
-    )
-    for row in rows:
-        if "target" in row:
-            met = {True: "met", False: "NOT met", None: "not measurable"}[row["target_met"]]
-            print(f"{row['route']:<10}{row['contender']:<23}{row['target']}: {met}")
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="1 round of 3 s per measurement")
-    print_table(run(quick=parser.parse_args(argv).quick))
+    """Command-line entry point: this topic alone, printed as ``results.md`` shows it."""
+    run_alone("http", __doc__, run, "1 round of 3 s per measurement", argv)
 
 
 if __name__ == "__main__":

@@ -22,12 +22,13 @@ from __future__ import annotations
 import asyncio
 import re
 import tracemalloc
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from benchmarks.apps import SECRET, STREAM_CHUNK, asgi_scope, body
 from benchmarks.apps.starlette_apps import COOKIE_NAME, consent_cookie, obvious_app, policy
+from benchmarks.report import run_alone
 from consentkit import ConsentMiddleware, Policy
 from consentkit.categories import CATEGORIES
 from consentkit.decision import ConsentCodec, StoredConsent, choice
@@ -264,6 +265,10 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command-line entry point: this topic alone, printed as ``results.md`` shows it."""
+    run_alone("inject", __doc__, run, "the same counts (one round is exact)", argv)
+
+
 if __name__ == "__main__":
-    for row in run():
-        print(row)
+    main()

@@ -19,11 +19,10 @@ without cookies) and 3 (refused and partial choices cost no more than a first vi
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -37,6 +36,7 @@ from benchmarks.apps.starlette_apps import (
     policy,
 )
 from benchmarks.pages import TRACKER_COUNT
+from benchmarks.report import run_alone
 from consentkit.categories import CATEGORIES, Action, Category
 from consentkit.decision import ConsentCodec, StoredConsent
 
@@ -197,12 +197,9 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     return asyncio.run(_measure(quick))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer rounds and calls")
-    args = parser.parse_args()
-    for row in run(args.quick):
-        print(row)
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command-line entry point: this topic alone, printed as ``results.md`` shows it."""
+    run_alone("inprocess", __doc__, run, "fewer rounds and calls", argv)
 
 
 if __name__ == "__main__":

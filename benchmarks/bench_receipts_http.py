@@ -17,7 +17,6 @@ Run: ``python -m benchmarks.bench_receipts_http [--quick]`` from the project roo
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 import json
@@ -26,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import run_alone  # noqa: E402
 from consentkit.stores import open_store, verify_store  # noqa: E402
 from tests.crash_app import RECEIPT_KEY, ServerProcess  # noqa: E402
 from tests.pg_server import PgServer, PostgresUnavailable  # noqa: E402
@@ -239,8 +240,10 @@ def run(quick: bool) -> list[dict[str, Any]]:
     return results
 
 
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command-line entry point: this topic alone, printed as ``results.md`` shows it."""
+    run_alone("receipts_http", __doc__, run, "smaller runs", argv)
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    for row in run(parser.parse_args().quick):
-        print(json.dumps(row))
+    main()

@@ -16,13 +16,13 @@ Run ``python -m benchmarks.bench_rewriter [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from benchmarks.pages import SIZES, TRACKER_COUNT, page
+from benchmarks.report import run_alone
 from consentkit.rewriter import Blocked, HTMLRewriter, RewritePlan, default_placeholder
 from consentkit.trackers import Tracker, default_index
 
@@ -231,32 +231,9 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
-def _print(rows: list[dict[str, Any]]) -> None:
-    nan = float("nan")
-    print(f"{'page':<8}{'bytes':>10}{'consentkit':>12}{'selectolax':>12}{'bs4':>8}", end="")
-    print(f"{'ck/sx':>8}{'ck/bs4':>8}{'accepted':>10}   (MB/s, median; min–max)")
-    for row in rows:
-        if "consentkit_ms" in row:
-            print(
-                f"{row['page']}: {row['consentkit_ms']:.1f} ms "
-                f"({row['consentkit_ms_min_max']} ms, {row['rounds']} rounds; {row['target']})"
-            )
-            continue
-        print(
-            f"{row['page']:<8}{row['bytes']:>10}{row['consentkit_mb_s']:>12.1f}"
-            f"{row.get('selectolax_mb_s', nan):>12.1f}{row.get('bs4_mb_s', nan):>8.1f}"
-            f"{row.get('consentkit_vs_selectolax', nan):>8.2f}"
-            f"{row.get('consentkit_vs_bs4', nan):>8.1f}{row['accepted_mb_s']:>10.0f}"
-            f"   ck {row['consentkit_min_max']}, sx {row.get('selectolax_min_max', '–')},"
-            f" {row['rounds']} rounds"
-        )
-
-
-def main() -> None:
-    """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer runs, no 3 MB page")
-    _print(run(quick=parser.parse_args().quick))
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command-line entry point: this topic alone, printed as ``results.md`` shows it."""
+    run_alone("rewriter", __doc__, run, "fewer runs, no 3 MB page", argv)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ Run: ``python -m benchmarks.bench_store [--quick]`` from the project root.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sqlite3
@@ -19,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import run_alone  # noqa: E402
 from consentkit.receipts import GENESIS_HASH, format_timestamp, seal  # noqa: E402
 from consentkit.stores import _schema, _sql, open_store  # noqa: E402
 from tests.pg_server import PgServer, PostgresUnavailable  # noqa: E402
@@ -104,6 +105,8 @@ def bulk_fill(path: Path, count: int) -> float:
 
 _PEAK_RUNNER: Final = """
 import os, runpy, sys
+from benchmarks.report import run_alone  # noqa: E402
+from collections.abc import Sequence
 sys.argv = sys.argv[1:]
 try:
     runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
@@ -179,8 +182,10 @@ def run(quick: bool) -> list[dict[str, Any]]:
         return [*bench_appends(quick, workdir), *bench_export(quick, workdir)]
 
 
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command-line entry point: this topic alone, printed as ``results.md`` shows it."""
+    run_alone("store", __doc__, run, "100,000 receipts to export, not 1,000,000", argv)
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    for row in run(parser.parse_args().quick):
-        print(json.dumps(row))
+    main()

@@ -17,13 +17,11 @@ Run ``python -m benchmarks.bench_wsgi [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -40,6 +38,7 @@ from benchmarks.apps import (  # noqa: E402
     body,
 )
 from benchmarks.apps.starlette_apps import policy  # noqa: E402
+from benchmarks.report import run_alone  # noqa: E402
 from consentkit import ConsentWSGIMiddleware  # noqa: E402
 
 __all__ = ["main", "run"]
@@ -179,11 +178,9 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    print(json.dumps(run(args.quick), indent=2))
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command-line entry point: this topic alone, printed as ``results.md`` shows it."""
+    run_alone("wsgi", __doc__, run, "smaller runs", argv)
 
 
 if __name__ == "__main__":

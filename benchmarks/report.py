@@ -6,8 +6,10 @@ the machine description and hands them over, so the formatting can be unit-teste
 
 from __future__ import annotations
 
+import argparse
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -528,3 +530,20 @@ def goals_section(results: Sequence[TopicResult]) -> str:
             markdown_table(goal_rows(results), ["goal", "target", "measured", "met"]),
         ]
     )
+
+
+def run_alone(
+    name: str,
+    doc: str | None,
+    run: Callable[[bool], Sequence[Mapping[str, Any]]],
+    quick_help: str = "smaller runs",
+    argv: Sequence[str] | None = None,
+) -> None:
+    """``python -m benchmarks.bench_<name> [--quick]``: run one topic and print its section,
+    the same table ``results.md`` shows (nothing is written)."""
+    parser = argparse.ArgumentParser(description=(doc or name).splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    quick = parser.parse_args(argv).quick
+    started = time.perf_counter()
+    rows = [dict(row) for row in run(quick)]
+    print(topic_section(TopicResult(name, rows, time.perf_counter() - started)))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, reject_unknown_keys
 
 __all__ = ["Controller"]
 
@@ -41,15 +41,8 @@ class Controller:
                 key=key,
                 fix='write [controller] with name = "...", email = "..."',
             )
-        known = cls.__dataclass_fields__
+        reject_unknown_keys(value, cls.__dataclass_fields__, source=source, where=key)
         for field_name, field_value in value.items():
-            if field_name not in known:
-                raise ConfigError(
-                    "unknown key",
-                    source=source,
-                    key=f"{key}.{field_name}",
-                    fix=did_you_mean(str(field_name), known, or_list="known keys: "),
-                )
             if not isinstance(field_value, str):
                 raise ConfigError(
                     f"must be a string, got {type(field_value).__name__}",

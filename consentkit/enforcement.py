@@ -19,6 +19,7 @@ from .cookies import (
     request_paths,
 )
 from .decision import Decision
+from .memo import ABSENT, Memo
 from .policy import Policy
 from .registry import Classification
 
@@ -49,24 +50,19 @@ class EnforcementResult:
 
 _PARSED_MAX: Final = 1024
 _PARSED_LONGEST: Final = 512
-_parsed: dict[bytes, SetCookie | None] = {}
+_parsed: Memo[bytes, SetCookie | None] = Memo(_PARSED_MAX)
 """``Set-Cookie`` values parsed lately (most apps send the same lines again and again);
-bounded, and long values are not kept."""
+long values are not kept."""
 
 
 def _parse(value: bytes) -> SetCookie | None:
     """:func:`~consentkit.cookies.parse_set_cookie`, remembered for short values."""
-    try:
-        return _parsed[value]
-    except KeyError:
-        pass
-    except TypeError:  # not bytes: nothing to remember it by
-        return parse_set_cookie(value)
+    found = _parsed.get(value, ABSENT)
+    if found is not ABSENT:
+        return found  # type: ignore[return-value]
     cookie = parse_set_cookie(value)
     if len(value) <= _PARSED_LONGEST:
-        if len(_parsed) >= _PARSED_MAX:
-            _parsed.clear()
-        _parsed[value] = cookie
+        _parsed.put(value, cookie)
     return cookie
 
 

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from .categories import fold_name
 
@@ -90,3 +90,26 @@ def did_you_mean(
     if match:
         return f'did you mean "{match}"?'
     return f"{or_list}{', '.join(sorted(names))}" if or_list else ""
+
+
+def reject_unknown_keys(
+    keys: Iterable[object],
+    known: Collection[str],
+    *,
+    source: str,
+    where: str = "",
+    or_list: str = "known keys: ",
+) -> None:
+    """Raise a :class:`ConfigError` for the first of *keys* not in *known*.
+
+    The error names the key under *where* (``services[0].nmae``) and suggests the known
+    key it was probably meant to be (see :func:`did_you_mean`), else lists them.
+    """
+    for key in keys:
+        if key not in known:
+            raise ConfigError(
+                "unknown key",
+                source=source,
+                key=f"{where}.{key}" if where else str(key),
+                fix=did_you_mean(str(key), known, or_list=or_list),
+            )

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from .categories import CATEGORIES, Category, is_category
 from .controller import Controller
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, reject_unknown_keys
 from .knowledge import load_knowledge_base_file
 from .regions import RegionTable, parse_regions
 from .registry import Classification, Registry
@@ -331,14 +331,7 @@ class Policy:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "Policy.from_dict") -> Policy:
         """Build a policy from plain data (the TOML layout)."""
-        for key in data:
-            if key not in _TOP_LEVEL_KEYS:
-                raise ConfigError(
-                    "unknown key",
-                    source=source,
-                    key=key,
-                    fix=did_you_mean(key, _TOP_LEVEL_KEYS, or_list="known keys: "),
-                )
+        reject_unknown_keys(data, _TOP_LEVEL_KEYS, source=source)
         raw_cookies = data.get("cookies", [])
         if not isinstance(raw_cookies, list):
             raise ConfigError(
@@ -366,15 +359,12 @@ class Policy:
                     key=f"categories.{key}",
                     fix=f"use one of {', '.join(CATEGORIES)}",
                 )
-            unknown = (
-                sorted(set(value) - {"label", "description"}) if isinstance(value, dict) else []
-            )
-            if unknown:
-                raise ConfigError(
-                    "unknown key",
+            if isinstance(value, dict):
+                reject_unknown_keys(
+                    sorted(value),
+                    ("label", "description"),
                     source=source,
-                    key=f"categories.{key}.{unknown[0]}",
-                    fix=did_you_mean(unknown[0], ("label", "description"), or_list="known keys: "),
+                    where=f"categories.{key}",
                 )
             if not isinstance(value, dict):
                 raise ConfigError(

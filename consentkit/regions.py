@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .categories import MODELS, Model
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, did_you_mean, reject_unknown_keys
 
 __all__ = [
     "DEFAULT_KEY",
@@ -310,14 +310,7 @@ def _parse_region(
         raise ConfigError(
             "must be a table", source=source, key=where, fix=f'write [{where}] model = "opt_in"'
         )
-    for field_name in value:
-        if field_name not in _REGION_FIELDS:
-            raise ConfigError(
-                "unknown key",
-                source=source,
-                key=f"{where}.{field_name}",
-                fix=did_you_mean(str(field_name), _REGION_FIELDS, or_list="known: "),
-            )
+    reject_unknown_keys(value, _REGION_FIELDS, source=source, where=where, or_list="known: ")
     base = builtin.get(key)
     model = value.get("model", base.model if base else None)
     if model not in MODELS:

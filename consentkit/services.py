@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 from .categories import OPTIONAL_CATEGORIES, Category, is_category
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, did_you_mean, reject_unknown_keys
 from .registry import Registry
 from .rules import CookieRule, is_https_url, knowledge_base
 from .trackers import Tracker, TrackerIndex, default_index
@@ -403,14 +403,7 @@ def _service_from(entry: object, source: str, index: int) -> Service:
             key=where,
             fix='write [[services]] with id = "...", name = "..." and category = "..."',
         )
-    for key in entry:
-        if key not in _KEYS:
-            raise ConfigError(
-                "unknown key",
-                source=source,
-                key=f"{where}.{key}",
-                fix=did_you_mean(str(key), _KEYS, or_list="known keys: "),
-            )
+    reject_unknown_keys(entry, _KEYS, source=source, where=where)
     service_id = entry.get("id")
     if not isinstance(service_id, str) or not _ID.fullmatch(service_id):
         raise ConfigError(

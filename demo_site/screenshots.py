@@ -17,17 +17,11 @@ from pathlib import Path
 import uvicorn
 from playwright.sync_api import sync_playwright
 
+from consentkit.scan.browser import CHROMIUM_FLAGS
+
 from .app import create_app, create_providers_app
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM_ARGS = list(CHROMIUM_FLAGS)
 ADMIN = "screenshot-admin-token-000000"
 
 

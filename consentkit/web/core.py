@@ -21,6 +21,7 @@ from ..crawlers import is_crawler
 from ..decision import ConsentCodec, Decision, StoredConsent, decide, recorded_window
 from ..errors import ConfigError, did_you_mean
 from ..jurisdiction import JurisdictionResolver, read_signals
+from ..memo import ABSENT, Memo
 from ..policy import Policy
 from ..services import service_trackers
 from ..stores import ReceiptStore
@@ -211,10 +212,10 @@ class ConsentCore:
         )
         self._prefix = self.settings.prefix
         self._prefix_slash = self.settings.prefix + "/"
-        self._tokens: dict[str, StoredConsent | None] = {}
+        self._tokens: Memo[str, StoredConsent | None] = Memo(_MEMO_ITEMS)
         self._defaults: dict[tuple[str, str, bool, bool], Decision] = {}
-        self._recorded: dict[tuple[str | None, str, str, bool, bool], tuple[Decision, float, float]]
-        self._recorded = {}
+        self._recorded: Memo[tuple[str | None, str, str, bool, bool], tuple[Decision, float, float]]
+        self._recorded = Memo(_MEMO_ITEMS)
         self._static_region = (
             self.jurisdiction.resolve([], None) if self.jurisdiction.is_static else None
         )
@@ -283,9 +284,7 @@ class ConsentCore:
                     self._defaults[key] = decision
             elif decision.decided:
                 window = recorded_window(stored, self.policy)
-                if len(self._recorded) >= _MEMO_ITEMS:
-                    self._recorded.clear()
-                self._recorded[(token, *key)] = (decision, *window)
+                self._recorded.put((token, *key), (decision, *window))
         if self.settings.crawler_mode == "block" and _is_crawler_ua(request.user_agent):
             # Search and link-preview crawlers index the content, not the trackers.
             decision = replace(
@@ -295,10 +294,7 @@ class ConsentCore:
 
     def _verify(self, token: str) -> StoredConsent | None:
         # A token's signature and content never change: verify each one once.
-        if token in self._tokens:
-            return self._tokens[token]
-        stored = self.codec.loads(token)
-        if len(self._tokens) >= _MEMO_ITEMS:
-            self._tokens.clear()
-        self._tokens[token] = stored
-        return stored
+        found = self._tokens.get(token, ABSENT)
+        if found is not ABSENT:
+            return found  # type: ignore[return-value]
+        return self._tokens.put(token, self.codec.loads(token))

@@ -15,6 +15,7 @@ from typing import Final
 
 from ..categories import CATEGORIES
 from ..errors import ConfigError, did_you_mean
+from ..memo import Memo
 from ..policy import Policy
 
 __all__ = [
@@ -101,7 +102,7 @@ class Texts:
                 fix=f"use one of {', '.join(self.languages)}",
             )
         self.default_language = default_language
-        self._negotiated: dict[str, str] = {}
+        self._negotiated: Memo[str, str] = Memo(_NEGOTIATED_MAX)
 
     def get(self, language: str) -> Mapping[str, str]:
         """The strings shown in *language* (the default language for unknown ones)."""
@@ -124,10 +125,7 @@ class Texts:
             return self.default_language
         known = self._negotiated.get(accept_language)
         if known is None:
-            known = self._negotiate(accept_language)
-            if len(self._negotiated) >= _NEGOTIATED_MAX:
-                self._negotiated.clear()
-            self._negotiated[accept_language] = known
+            known = self._negotiated.put(accept_language, self._negotiate(accept_language))
         return known
 
     def _negotiate(self, accept_language: str) -> str:

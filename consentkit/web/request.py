@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from ..cookies import parse_cookie_header, parse_cookie_pairs
 from ..decision import token_in
+from ..memo import Memo
 from .headers import header_value
 
 __all__ = ["RequestInfo"]
@@ -19,9 +20,9 @@ __all__ = ["RequestInfo"]
 
 _READ_MAX: Final = 1024
 _READ_LONGEST: Final = 4096
-_read: dict[tuple[bytes, str], tuple[str | None, dict[str, str]]] = {}
-"""Cookie headers read lately (a visitor sends the same one with every request); bounded,
-and long headers are not kept. The dictionaries are shared: read them, never change them."""
+_read: Memo[tuple[bytes, str], tuple[str | None, dict[str, str]]] = Memo(_READ_MAX)
+"""Cookie headers read lately (a visitor sends the same one with every request); long
+headers are not kept. The dictionaries are shared: read them, never change them."""
 
 
 def _read_cookies(header: bytes, cookie_name: str) -> tuple[str | None, dict[str, str]]:
@@ -36,9 +37,7 @@ def _read_cookies(header: bytes, cookie_name: str) -> tuple[str | None, dict[str
             cookies.setdefault(pair_name, pair_value)
         found = token_in(pairs, cookie_name), cookies
         if len(header) <= _READ_LONGEST:
-            if len(_read) >= _READ_MAX:
-                _read.clear()
-            _read[key] = found
+            _read.put(key, found)
     return found
 
 

@@ -21,17 +21,10 @@ import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 from starlette.types import ASGIApp
 
+from consentkit.scan.browser import CHROMIUM_FLAGS
+
 CHROMIUM = os.environ.get("CONSENTKIT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+CHROMIUM_ARGS = [*CHROMIUM_FLAGS, "--disable-quic"]
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
 AXE_JS = Path(os.environ.get("CONSENTKIT_AXE_JS", REPO / ".deps/node_modules/axe-core/axe.min.js"))

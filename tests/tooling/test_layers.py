@@ -39,6 +39,7 @@ CORE = frozenset(
         "errors",
         "jurisdiction",
         "knowledge",
+        "memo",
         "mime",
         "policy",
         "privacy",
