@@ -51,6 +51,10 @@ from consentkit.rewriter.tags import TAG, TAG_NAME, FoundTag, Tag, TagEndScanner
 __all__ = ["MAX_PENDING", "State", "Tokenizer"]
 
 
+_WALK: Final = 2048
+"""Bytes the walking pattern reads at most before the leap takes over again."""
+
+
 class Tokenizer:
     """The incremental tokenizer and editor for ASCII-compatible documents.
 
@@ -268,7 +272,8 @@ class Tokenizer:
             elif self._open.foreign:
                 pattern = boring_foreign(self._open.open_names)
         if pattern is not None:
-            found = pattern.match(text, pos)
+            # Walk a bounded stretch only: past it, leaping (one search) is faster again.
+            found = pattern.match(text, pos, pos + _WALK)
             if found is not None and found.end() > pos:
                 self._emit(buf[pos : found.end()])
                 pos = found.end()
