@@ -19,9 +19,10 @@ from typing import Any, Final, Protocol
 
 from .decision import Decision
 from .web.core import ConsentCore
-from .web.editor import ResponseEditor, ResponseRules
+from .web.editor import ResponseEditor
 from .web.request import RequestInfo
 from .web.responses import BadRequest, Reply, error
+from .web.rules import ResponseRules
 
 __all__ = ["ENVIRON_KEY", "ConsentWSGIMiddleware", "consent_of"]
 

@@ -37,6 +37,7 @@ from consentkit.rewriter.plan import (
     RewritePlan,
     RewriteStats,
     block_key_html,
+    blocks_nothing,
     default_placeholder,
     new_block_key,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "RewritePlan",
     "RewriteStats",
     "block_key_html",
+    "blocks_nothing",
     "default_placeholder",
     "new_block_key",
     "rewrite",

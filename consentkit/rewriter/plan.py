@@ -17,6 +17,7 @@ __all__ = [
     "RewritePlan",
     "RewriteStats",
     "block_key_html",
+    "blocks_nothing",
     "default_placeholder",
     "new_block_key",
 ]
@@ -150,9 +151,22 @@ class RewritePlan:
         then only finds its insertion points, and once they are behind it passes the
         rest of the document through untouched.
         """
-        if any(not allowed for _, allowed in self.service_answers):
-            return False
-        return _allows_all(self.granted, self.unclassified_category, self.trackers.categories)
+        return blocks_nothing(
+            self.granted, self.service_answers, self.unclassified_category, self.trackers
+        )
+
+
+def blocks_nothing(
+    granted: frozenset[str],
+    service_answers: tuple[tuple[str, bool], ...],
+    unclassified_category: str,
+    trackers: TrackerIndex,
+) -> bool:
+    """:attr:`RewritePlan.blocks_nothing` for a plan of these fields, known before the
+    plan is built."""
+    if any(not allowed for _, allowed in service_answers):
+        return False
+    return _allows_all(granted, unclassified_category, trackers.categories)
 
 
 @lru_cache(maxsize=256)

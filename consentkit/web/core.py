@@ -29,10 +29,10 @@ from ..trackers import TrackerIndex, default_index
 from .admin import Admin
 from .banner import Banner
 from .declaration import Declaration
-from .editor import ResponseRules
 from .endpoints import ConsentEndpoints
 from .recorder import Recorder, open_receipt_store
 from .request import RequestInfo
+from .rules import ResponseRules
 from .settings import Settings
 from .third_party import UnknownHosts
 from .unclassified import UnclassifiedReport

@@ -1,21 +1,20 @@
 """What a response must become, decided without ASGI or WSGI: headers first, then the body.
 
-:class:`ResponseRules` is what every response of the site is held to (built once);
-:class:`ResponseEditor` applies them to one response. Given the status and raw headers it
-filters ``Set-Cookie`` lines, expires refused cookies, adds the cache headers and decides
-whether the body is HTML to rewrite; then :meth:`ResponseEditor.body` turns each body chunk
-into the bytes to send. The ASGI responder and the WSGI middleware only move bytes.
+:class:`ResponseEditor` applies the site's :class:`~.rules.ResponseRules` to one response.
+Given the status and raw headers it filters ``Set-Cookie`` lines, expires refused
+cookies, adds the cache headers and decides whether the body is HTML to rewrite; then
+:meth:`ResponseEditor.body` turns each body chunk into the bytes to send. The ASGI
+responder and the WSGI middleware only move bytes.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Final
 
-from ..consent_mode import advanced_mode_providers
 from ..decision import Decision
 from ..enforcement import (
     cookies_to_expire,
@@ -24,34 +23,24 @@ from ..enforcement import (
     grants_everything,
 )
 from ..mime import SNIFF_BYTES, extract_mime_type, sniffs_as_html
-from ..policy import Policy
 from ..rewriter import (
     Blocked,
     HTMLRewriter,
-    RewritePlan,
-    block_key_html,
-    default_placeholder,
-    new_block_key,
     sniff_charset,
 )
-from ..trackers import TrackerIndex
-from .banner import Banner, BannerContext
 from .declaration import Declaration
 from .encodings import (
-    DEFAULT_MAX_DECODED,
     CorruptBody,
     Decoder,
     Encoder,
     codec_for,
 )
 from .headers import RawHeaders, add_vary, csp_nonce, header_value, make_private
-from .i18n import LANGUAGE_STATE_KEY, preferring
-from .recorder import Recorder
+from .plans import page_plan
 from .request import RequestInfo
-from .third_party import UnknownHosts
-from .unclassified import UnclassifiedReport
+from .rules import ResponseRules
 
-__all__ = ["ResponseEditor", "ResponseRules"]
+__all__ = ["ResponseEditor"]
 
 logger = logging.getLogger("consentkit")
 
@@ -87,53 +76,6 @@ class _Sniff:
             return codec[0].decode(bytes(self.data))
         except CorruptBody:
             return bytes(self.data)
-
-
-@dataclass(frozen=True, eq=False)
-class ResponseRules:
-    """What every response of the site is held to; built once by the middleware.
-
-    Args:
-        policy: classifies cookies and names the unclassified category.
-        own_cookies: cookie names enforcement never touches (the consent cookie).
-        trackers: the tracker index for unmarked third-party tags.
-        recorder: records a GPC signal seen on a page view.
-        unclassified: counts cookies that match no rule.
-        banner: injected into HTML pages when *inject_banner*; ``None`` for none.
-        rewrite_html: stream HTML bodies through the rewriter at all.
-        inject_banner: put the banner into rewritten pages.
-        declaration: records the cookie names responses set, for the declaration.
-        unknown_hosts: judges script and frame hosts no tracker matches.
-        cookie_domain: the configured ``cookie_domain``: expiry lines name it, never the
-            raw ``Host`` header's parents.
-        max_decoded_size: the most bytes one compressed HTML body may decode to; above
-            it the body ends at the last byte within the limit (fail closed).
-    """
-
-    policy: Policy
-    own_cookies: frozenset[str]
-    trackers: TrackerIndex
-    recorder: Recorder
-    unclassified: UnclassifiedReport
-    banner: Banner | None
-    declaration: Declaration | None = None
-    unknown_hosts: UnknownHosts | None = None
-    rewrite_html: bool = True
-    inject_banner: bool = True
-    cookie_domain: str | None = None
-    max_decoded_size: int = DEFAULT_MAX_DECODED
-    _warned_encodings: set[str] = field(default_factory=set, repr=False)
-
-    def warn_encoding(self, encoding: str) -> None:
-        """Log once per encoding that HTML in it is withheld (it cannot be rewritten)."""
-        if encoding not in self._warned_encodings:
-            self._warned_encodings.add(encoding)
-            logger.warning(
-                "HTML with Content-Encoding %r cannot be rewritten and is withheld (fail "
-                "closed: a browser would decode it and load its trackers); put consentkit "
-                "outside (after) the compression middleware",
-                encoding,
-            )
 
 
 @lru_cache(maxsize=512)
@@ -332,73 +274,8 @@ class ResponseEditor:
             self.withheld = True
             headers.remove("content-encoding", "content-length", "etag", "last-modified")
             return
-        rules, request, decision = self.rules, self.request, self.decision
         nonce = csp_nonce(headers.getlist("content-security-policy"))
-        head_html = body_html = block_key = ""
-        placeholder = default_placeholder
-        body_for_lang: Callable[[str], str] | None = None
-        if rules.banner is not None and rules.inject_banner and not decision.crawler:
-            banner = rules.banner
-            # The app's choice for this response, then the page's <html lang>, then
-            # the visitor's Accept-Language: the first the banner offers wins.
-            override = (request.scope.get("state") or {}).get(LANGUAGE_STATE_KEY)
-            accept = request.accept_language
-
-            def context(html_lang: str = "") -> BannerContext:
-                return banner.context(
-                    decision,
-                    accept_language=preferring(override, html_lang, accept_language=accept),
-                    return_to=request.return_to,
-                    nonce=nonce,
-                )
-
-            ctx = context()
-            head_html = banner.head_html(ctx)
-            # This response's key for what it blocks, right after the banner script.
-            block_key = new_block_key()
-            key_html = block_key_html(block_key)
-            body_html = banner.body_html(ctx) + key_html
-            language = [ctx.language]
-
-            def body_for_lang(html_lang: str) -> str:
-                page_ctx = context(html_lang) if html_lang else ctx
-                if page_ctx.language == ctx.language:
-                    return body_html  # the same language: the same markup
-                language[0] = page_ctx.language
-                return banner.body_html(page_ctx) + key_html
-
-            def placeholder(blocked: Blocked) -> str:
-                return banner.placeholder_html(
-                    provider=blocked.provider,
-                    category=blocked.category,
-                    src=blocked.url,
-                    language=language[0],
-                    granted=decision.granted,
-                    return_to=request.return_to,
-                    service=blocked.service,
-                )
-
-        plan = RewritePlan(
-            granted=decision.granted,
-            services=rules.policy.service_index,
-            service_answers=decision.service_exceptions(),
-            preconsent_providers=advanced_mode_providers(
-                rules.policy.consent_mode,
-                decided=decision.decided or decision.crawler,
-                gpc=decision.gpc,
-            ),
-            trackers=rules.trackers,
-            head_html=head_html,
-            body_start_html=body_html,
-            body_start_html_for_lang=body_for_lang,
-            placeholder=placeholder,
-            unclassified_category=rules.policy.unclassified,
-            site_host=request.hostname,
-            unknown_source=(
-                rules.unknown_hosts.for_site(request.hostname) if rules.unknown_hosts else None
-            ),
-            block_key=block_key,
-        )
+        plan = page_plan(self.rules, self.request, self.decision, nonce)
         charset = _header_charset(content_type)
         decoder, encoder = codec
         self.rewrite = _Rewrite(HTMLRewriter(plan, encoding=charset), decoder, encoder, encoding)

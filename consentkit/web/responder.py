@@ -14,9 +14,10 @@ import anyio
 from starlette.types import Message, Send
 
 from ..decision import Decision
-from .editor import ResponseEditor, ResponseRules
+from .editor import ResponseEditor
 from .request import RequestInfo
 from .responses import Reply
+from .rules import ResponseRules
 
 __all__ = ["Responder", "ResponseRules", "send_reply"]
 

@@ -116,3 +116,44 @@ def test_accept_all_runs_only_what_the_server_blocked_with_its_own_nonce(
     page.wait_for_function("() => window.ran.length >= 2")
     page.wait_for_timeout(300)  # give anything else that might run its chance
     assert sorted(page.evaluate("window.ran")) == ["own", "own-marked"]
+
+
+EMPTY_KEY = (
+    '<script type="text/plain" data-ck-blocked="" data-ck-category="performance">'
+    "window.ran.push('empty-key')</script>"
+    '<meta data-ck-key=""><script type="text/plain" data-ck-blocked data-ck-category="targeting">'
+    "window.ran.push('bare-attribute')</script>"
+)
+
+
+async def _search_without_csp(request: Request) -> Response:
+    response = await _search(request)
+    del response.headers["Content-Security-Policy"]
+    return response
+
+
+def test_a_page_with_nothing_blocked_activates_nothing_on_a_new_choice(
+    serve: Callable[..., str], new_context: Callable[..., BrowserContext]
+) -> None:
+    # A visitor who accepted everything gets pages where nothing is blocked, with an empty
+    # key: choosing again on such a page must not run markup the page reflects (no CSP
+    # here to stop it).
+    app = Starlette(routes=[Route("/search", _search_without_csp)])
+    app.add_middleware(ConsentMiddleware, policy=Policy(), secret_key=SECRET)
+    url = serve(app)
+    page = new_context().new_page()
+    page.goto(f"{url}/search?q=")
+    page.get_by_role("dialog", name="We value your privacy").get_by_role(
+        "button", name="Accept all"
+    ).click()
+    page.wait_for_function("() => window.ran.length >= 2")
+    page.goto(f"{url}/search?q={quote(REFLECTED + EMPTY_KEY)}")
+    assert page.locator("meta[data-ck-key='']").count() == 2  # ours, then the page's
+    # Nothing blocked: the page's own marked script runs as it is served.
+    assert page.evaluate("window.ran") == ["own-marked"]
+    page.evaluate("consentkit.showPreferences()")
+    page.get_by_role("dialog", name="Cookie preferences").get_by_role(
+        "button", name="Accept all"
+    ).click()
+    page.wait_for_timeout(300)  # give anything that might run its chance
+    assert page.evaluate("window.ran") == ["own-marked"]

@@ -145,7 +145,7 @@ def header(message: Message, name: str) -> str | None:
 def fixed_block_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each response marks what it blocks with a fresh random key; these tests compare
     bodies across responses, so the key is fixed here (its freshness is tested apart)."""
-    monkeypatch.setattr("consentkit.web.editor.new_block_key", lambda: "fixed-key")
+    monkeypatch.setattr("consentkit.web.plans.new_block_key", lambda: "fixed-key")
 
 
 def body_of(sent: list[Message]) -> bytes:

@@ -49,9 +49,12 @@ def test_endpoints_and_responder_do_not_import_each_other() -> None:
     assert "responder" not in relative_imports(WEB / "endpoints.py")
     assert "endpoints" not in relative_imports(WEB / "responder.py")
     assert "endpoints" not in relative_imports(WEB / "editor.py")
-    # Both reach receipts and the consent cookie through the recorder.
+    assert "endpoints" not in relative_imports(WEB / "plans.py")
+    # Both reach receipts and the consent cookie through the recorder (the editor
+    # through the rules it applies).
     assert "recorder" in relative_imports(WEB / "endpoints.py")
-    assert "recorder" in relative_imports(WEB / "editor.py")
+    assert "rules" in relative_imports(WEB / "editor.py")
+    assert "recorder" in relative_imports(WEB / "rules.py")
     # The ASGI responder only moves bytes: header and body decisions are the editor's.
     assert "editor" in relative_imports(WEB / "responder.py")
 

@@ -123,7 +123,7 @@ def test_a_streamed_body_is_rewritten_chunk_by_chunk_at_every_split(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Each response has its own random block key; a fixed one makes runs comparable.
-    monkeypatch.setattr("consentkit.web.editor.new_block_key", lambda: "fixed-key")
+    monkeypatch.setattr("consentkit.web.plans.new_block_key", lambda: "fixed-key")
     whole = call(wrap(html_app([PAGE]))).body
     for cut in range(1, len(PAGE), 7):
         got = call(wrap(html_app([PAGE[:cut], PAGE[cut:]], generator=True)))
