@@ -41,6 +41,7 @@ from consentkit.rewriter.plan import (
     default_placeholder,
     new_block_key,
 )
+from consentkit.rewriter.prologue import insert_at_prologue, only_inserts_at_prologue
 from consentkit.rewriter.sink import PASS_THROUGH, Sink
 from consentkit.rewriter.tokenizer import MAX_PENDING, Tokenizer
 
@@ -118,6 +119,10 @@ class HTMLRewriter:
         self._decoder_out: codecs.IncrementalDecoder | None = None
         self._stats = RewriteStats()
         self._peak = 0
+        self._at_prologue = only_inserts_at_prologue(plan)
+        """Set until the first bytes are read: they may take :func:`insert_at_prologue`."""
+        self._passthrough = False
+        """The page's insertions are behind it: the rest passes through untouched."""
 
     @property
     def stats(self) -> RewriteStats:
@@ -152,7 +157,7 @@ class HTMLRewriter:
             self._core = _tokenizer(self.plan, "utf-8", self._max)
         elif encoding == REPLACEMENT or (encoding is not None and not ascii_compatible(encoding)):
             self.refused = True
-        else:
+        elif not self._at_prologue:
             self._core = _tokenizer(self.plan, encoding, self._max)
 
     def feed(self, chunk: bytes) -> bytes:
@@ -164,6 +169,8 @@ class HTMLRewriter:
         return self._feed(b"", final=True)
 
     def _feed(self, chunk: bytes, final: bool) -> bytes:
+        if self._passthrough:
+            return chunk
         if not self._started:
             self._head += chunk
             self._peak = max(self._peak, len(self._head))
@@ -171,6 +178,15 @@ class HTMLRewriter:
                 return b""
             chunk, self._head = self._head, b""
             self._setup(chunk)
+            if self._at_prologue and not self.refused and self._core is None:
+                # A page that only gets insertions: no tokenizer when it starts the usual way.
+                start = len(codecs.BOM_UTF8) if chunk.startswith(codecs.BOM_UTF8) else 0
+                pieces = insert_at_prologue(self.plan, chunk, start, self.encoding)
+                if pieces is not None:
+                    self._passthrough = True
+                    self._stats.head_injected = True
+                    return b"".join(pieces)
+                self._core = _tokenizer(self.plan, self.encoding, self._max)
         if self.refused or self._core is None:
             return b""
         if self._decoder is None or self._decoder_out is None:

@@ -24,7 +24,6 @@ from typing import Final
 from consentkit.rewriter.emitter import Emitter, PendingScript
 from consentkit.rewriter.foreign import HTML_END_BREAKOUT, VOID, ForeignStack, Namespace
 from consentkit.rewriter.plan import RewritePlan, RewriteStats
-from consentkit.rewriter.prologue import find_prologue
 from consentkit.rewriter.script_data import ScriptDataScanner
 from consentkit.rewriter.sink import Sink
 from consentkit.rewriter.skipping import (
@@ -102,14 +101,6 @@ class Tokenizer:
         self._passthrough = False
         self._want_lang = plan.body_start_html_for_lang is not None and bool(plan.body_start_html)
         """Set until the first start tag: if it is ``<html>``, its ``lang`` is recorded."""
-        self._prologue = (
-            not self._blocking
-            and not record
-            and bool(plan.head_html and plan.body_start_html)
-            and not plan.body_end_html
-        )
-        """Set until the first bytes are read: a plan that only inserts after ``<head>`` and
-        ``<body>`` tries :func:`.prologue.find_prologue` on them."""
         self._check_passthrough()
 
     @property
@@ -149,12 +140,6 @@ class Tokenizer:
                 self._out.direct(codecs.BOM_UTF8)
                 pos = 3
         n = len(buf)
-        if self._prologue:
-            self._prologue = False
-            pos = self._insert_by_prologue(buf, pos)
-            if self._passthrough:
-                self._out.direct(memoryview(buf)[pos:] if pos else buf)
-                pos = n
         handlers = self._handlers
         while pos < n:
             state = self._state
@@ -181,22 +166,6 @@ class Tokenizer:
                 self._decide_pending()
             self._out.finish(self._closer())
         return self._out.take()
-
-    def _insert_by_prologue(self, buf: bytes, pos: int) -> int:
-        """Both insertions at once when the page starts the usual way (see ``prologue``)."""
-        found = find_prologue(buf, pos)
-        if found is None:
-            return pos
-        out = self._out
-        if self._want_lang:
-            self._want_lang = False
-            out.html_lang = found.html_lang
-        self._emit(buf[pos : found.head_end])
-        self._inject_head()
-        self._emit(buf[found.head_end : found.body_end])
-        out.body_started()
-        self._check_passthrough()
-        return found.body_end
 
     def _check_passthrough(self) -> None:
         """With nothing to block and nothing left to insert, the rest passes through."""
