@@ -206,10 +206,13 @@ class SetCookie:
         An ambiguous ``Expires`` (see the class docstring) never counts: a browser that
         ignores it stores the cookie as a session cookie.
         """
-        if self.max_age is None and self.expires_ambiguous:
+        # What expiry(now) <= now answers, without the date arithmetic: a positive
+        # Max-Age always ends after now, a non-positive one before.
+        if self.max_age is not None:
+            return self.max_age <= 0
+        if self.expires is None or self.expires_ambiguous:
             return False
-        expiry = self.expiry(now)
-        return expiry is not None and expiry <= now
+        return self.expires <= now
 
 
 _MAX_AGE: Final = re.compile(r"-?[0-9]+")

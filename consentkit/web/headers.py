@@ -40,39 +40,54 @@ class RawHeaders:
 
     Assigning a name removes every spelling of it first (``Content-Length`` and
     ``content-length`` never both leave); :meth:`append` adds a line beside the others
-    (``Set-Cookie``, ``Vary``).
+    (``Set-Cookie``, ``Vary``). The lowered names present are read once, so asking for
+    a header the response does not carry (the usual answer) costs no pass over the list.
+    Edit the list through this view only while it is in use.
     """
 
-    __slots__ = ("raw",)
+    __slots__ = ("_names", "raw")
 
     def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
         self.raw = raw
+        self._names = {k.lower() for k, _ in raw}
+
+    def has(self, key: bytes) -> bool:
+        """Whether a line of header *key* (lower case) is present, in any spelling."""
+        return key in self._names
 
     def getlist(self, name: str) -> list[str]:
         key = name.lower().encode("latin-1")
+        if key not in self._names:
+            return []
         return [v.decode("latin-1") for k, v in self.raw if k.lower() == key]
 
     def get(self, name: str, default: str | None = None) -> str | None:
+        if name.lower().encode("latin-1") not in self._names:
+            return default
         found = header_value(self.raw, name)
         return default if found is None else found
 
     def __contains__(self, name: str) -> bool:
-        return header_value(self.raw, name) is not None
+        return name.lower().encode("latin-1") in self._names
 
     def __delitem__(self, name: str) -> None:
         self.remove(name)
 
     def remove(self, *names: str) -> None:
         """Remove every line of each header in *names* (any spelling), in one pass."""
-        keys = {name.lower().encode("latin-1") for name in names}
-        self.raw[:] = [(k, v) for k, v in self.raw if k.lower() not in keys]
+        keys = {name.lower().encode("latin-1") for name in names} & self._names
+        if keys:
+            self.raw[:] = [(k, v) for k, v in self.raw if k.lower() not in keys]
+            self._names -= keys
 
     def __setitem__(self, name: str, value: str) -> None:
         del self[name]
         self.append(name, value)
 
     def append(self, name: str, value: str) -> None:
-        self.raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        key = name.lower().encode("latin-1")
+        self.raw.append((key, value.encode("latin-1")))
+        self._names.add(key)
 
 
 def list_items(lines: Sequence[str]) -> list[str]:
@@ -80,14 +95,9 @@ def list_items(lines: Sequence[str]) -> list[str]:
     return [item.strip() for line in lines for item in _LIST_ITEM.findall(line) if item.strip()]
 
 
-def _absent(headers: RawHeaders, key: bytes) -> bool:
-    """Whether no line of header *key* (lower case) is present, in any spelling."""
-    return all(k != key and k.lower() != key for k, _ in headers.raw)
-
-
 def add_vary(headers: RawHeaders, *fields: str) -> None:
     """Add *fields* to ``Vary`` unless present (or ``*``), as one merged line."""
-    if _absent(headers, b"vary"):  # the common case: one new line
+    if not headers.has(b"vary"):  # the common case: one new line
         headers.append("vary", ", ".join(fields))
         return
     items = list_items(headers.getlist("vary"))
@@ -101,7 +111,7 @@ def add_vary(headers: RawHeaders, *fields: str) -> None:
 
 def make_private(headers: RawHeaders) -> None:
     """A consent-dependent page must not be stored by shared caches."""
-    if _absent(headers, b"cache-control"):  # the common case: one new line
+    if not headers.has(b"cache-control"):  # the common case: one new line
         headers.append("cache-control", "private")
         return
     directives = list_items(headers.getlist("cache-control"))

@@ -281,6 +281,28 @@ def test_is_deletion(attributes: str, deletes: bool) -> None:
     assert must_parse(f"a=b; {attributes}").is_deletion(NOW) is deletes
 
 
+@given(
+    max_age=st.one_of(st.none(), st.integers(-(10**20), 10**20).map(str), st.sampled_from(["x"])),
+    expires=st.one_of(
+        st.none(),
+        st.datetimes(min_value=datetime(1601, 1, 1), max_value=datetime(9999, 1, 1)).map(
+            lambda d: d.strftime("%a, %d %b %Y %H:%M:%S GMT")
+        ),
+        st.sampled_from(["Thu, 01 Jan 70 00:00:00 GMT", "garbage", "Sun, 06 Nov 1994 08:49:37"]),
+    ),
+)
+def test_is_deletion_answers_whether_the_expiry_has_passed(
+    max_age: str | None, expires: str | None
+) -> None:
+    attributes = "".join(
+        [f"; Max-Age={max_age}" if max_age else "", f"; Expires={expires}" if expires else ""]
+    )
+    cookie = must_parse(f"a=b{attributes}")
+    expiry = cookie.expiry(NOW)
+    ambiguous = cookie.max_age is None and cookie.expires_ambiguous
+    assert cookie.is_deletion(NOW) is (not ambiguous and expiry is not None and expiry <= NOW)
+
+
 @pytest.mark.parametrize(
     ("attributes", "domain"),
     [
