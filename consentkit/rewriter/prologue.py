@@ -14,9 +14,8 @@ tokenizer reads the page as usual: the result is the same either way
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final
+from typing import Final, NamedTuple
 
 from consentkit.rewriter.plan import RewritePlan
 from consentkit.rewriter.skipping import HEAD_WALK, lowercase
@@ -48,9 +47,8 @@ _CUT: Final = re.compile(
 """What the head's walk may have stopped at only because the bytes looked at end early."""
 
 
-@dataclass(frozen=True, slots=True)
-class Prologue:
-    """The page's language and where its head and body begin."""
+class Prologue(NamedTuple):
+    """The page's language and where its head and body begin (a tuple: made per page)."""
 
     html_lang: str
     """The ``<html>`` tag's ``lang`` (``""`` without one), read as the tokenizer reads it."""

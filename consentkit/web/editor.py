@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Final
+from typing import Final, NamedTuple
 
 from ..decision import Decision
 from ..enforcement import (
@@ -49,8 +49,7 @@ _NO_BODY_STATUS: Final = frozenset({204, 304})
 RawList = list[tuple[bytes, bytes]]
 
 
-@dataclass(frozen=True, slots=True)
-class _Rewrite:
+class _Rewrite(NamedTuple):
     """An HTML body being rewritten: the rewriter and the body's content codec."""
 
     rewriter: HTMLRewriter
