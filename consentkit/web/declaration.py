@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -71,9 +71,13 @@ class Declaration:
         self.version = 0
         """Bumped when a new name is observed: renders cached before it are stale."""
 
-    def observe(self, names: Iterable[str]) -> None:
-        """Record cookie names a response set; new names are classified once."""
+    def observe(self, names: Sequence[str]) -> None:
+        """Record cookie names a response set; new names are classified once. When each
+        name was last seen is kept to the second: most responses change nothing."""
         now = time.time()
+        observed = self._observed
+        if all((known := observed.get(n)) is not None and now - known[3] < 1.0 for n in names):
+            return
         with self._lock:
             for name in names:
                 known = self._observed.get(name)

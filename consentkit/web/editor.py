@@ -45,6 +45,7 @@ __all__ = ["ResponseEditor"]
 logger = logging.getLogger("consentkit")
 
 _NO_BODY_STATUS: Final = frozenset({204, 304})
+_VARY_BANNER: Final = ("Cookie", "Accept-Language")
 
 RawList = list[tuple[bytes, bytes]]
 
@@ -217,7 +218,7 @@ class ResponseEditor:
         """``Vary`` and ``Cache-Control`` for a page (or an answer that depends on consent)."""
         if self.rewrite is not None and self.rules.banner is not None:
             # The banner speaks the visitor's language.
-            add_vary(headers, "Cookie", "Accept-Language")
+            add_vary(headers, *_VARY_BANNER)
         elif is_html or depends:
             add_vary(headers, "Cookie")
         if is_html:

@@ -72,6 +72,10 @@ class IdentityEncoder:
         return data
 
 
+_IDENTITY: Final = (IdentityDecoder(), IdentityEncoder())
+"""Identity keeps no state: one pair serves every body."""
+
+
 class GzipDecoder:
     """gzip, including several members back to back as some servers stream it."""
 
@@ -185,14 +189,15 @@ def _brotli(limit: int) -> tuple[Decoder, Encoder] | None:
 
 CODECS: Final[Mapping[str, Callable[[int], tuple[Decoder, Encoder] | None]]] = MappingProxyType(
     {
-        "identity": lambda limit: (IdentityDecoder(), IdentityEncoder()),
+        "identity": lambda limit: _IDENTITY,
         "gzip": lambda limit: (GzipDecoder(limit), ZlibEncoder(31)),
         "x-gzip": lambda limit: (GzipDecoder(limit), ZlibEncoder(31)),
         "deflate": lambda limit: (DeflateDecoder(limit), ZlibEncoder(zlib.MAX_WBITS)),
         "br": _brotli,
     }
 )
-"""``Content-Encoding`` (lowered) to a factory of a fresh decoder/encoder pair.
+"""``Content-Encoding`` (lowered) to a factory of a fresh decoder/encoder pair (identity's
+pair is shared: it keeps no state).
 
 The factory takes the most bytes the decoder may produce for the whole body.
 """
@@ -201,7 +206,8 @@ The factory takes the most bytes the decoder may produce for the whole body.
 def codec_for(
     encoding: str, max_decoded: int = DEFAULT_MAX_DECODED
 ) -> tuple[Decoder, Encoder] | None:
-    """A fresh decoder/encoder pair for *encoding*, or ``None`` when it cannot be handled.
+    """A decoder/encoder pair for *encoding* (fresh, but for identity's stateless one), or
+    ``None`` when it cannot be handled.
 
     The decoder raises :class:`BodyTooLarge` before producing more than *max_decoded* bytes.
     """

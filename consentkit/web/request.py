@@ -18,6 +18,16 @@ from .headers import header_value
 __all__ = ["RequestInfo"]
 
 
+_COOKIE, _HOST, _USER_AGENT, _ACCEPT_LANGUAGE, _SIGNAL = range(5)
+_WANTED: Final = {
+    b"cookie": _COOKIE,
+    b"host": _HOST,
+    b"user-agent": _USER_AGENT,
+    b"accept-language": _ACCEPT_LANGUAGE,
+    b"sec-gpc": _SIGNAL,
+    b"dnt": _SIGNAL,
+}
+"""The request headers read in the one pass (ASGI names are lower case)."""
 _READ_MAX: Final = 1024
 _READ_LONGEST: Final = 4096
 _read: Memo[tuple[bytes, str], tuple[str | None, dict[str, str]]] = Memo(_READ_MAX)
@@ -69,17 +79,21 @@ class RequestInfo:
         user_agent = b""
         accept_language: bytes | None = None
         signals_sent = False
+        wanted = _WANTED.get
         for key, value in headers:
-            if key == b"cookie":
+            kind = wanted(key)
+            if kind is None:
+                continue  # most headers: one lookup each
+            if kind == _COOKIE:
                 cookie_parts.append(value)
-            elif key == b"host":
+            elif kind == _HOST:
                 host = value
-            elif key == b"user-agent":
+            elif kind == _USER_AGENT:
                 user_agent = value
-            elif key == b"accept-language":
+            elif kind == _ACCEPT_LANGUAGE:
                 if accept_language is None:
                     accept_language = value
-            elif key == b"sec-gpc" or key == b"dnt":
+            else:
                 signals_sent = True
         self._accept_language = accept_language
         self._host = host
