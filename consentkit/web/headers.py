@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Final
 
 __all__ = [
@@ -33,6 +34,12 @@ def header_value(headers: Iterable[tuple[bytes, bytes]], name: str) -> str | Non
         if k == key or k.lower() == key:
             return v.decode("latin-1")
     return None
+
+
+@lru_cache(maxsize=64)
+def _keys(names: tuple[str, ...]) -> frozenset[bytes]:
+    """The lowered keys of header *names*: the same few sets, asked for on every page."""
+    return frozenset(name.lower().encode("latin-1") for name in names)
 
 
 class RawHeaders:
@@ -75,7 +82,7 @@ class RawHeaders:
 
     def remove(self, *names: str) -> None:
         """Remove every line of each header in *names* (any spelling), in one pass."""
-        keys = {name.lower().encode("latin-1") for name in names} & self._names
+        keys = _keys(names) & self._names
         if keys:
             self.raw[:] = [(k, v) for k, v in self.raw if k.lower() not in keys]
             self._names -= keys
