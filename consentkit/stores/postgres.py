@@ -108,6 +108,13 @@ class PostgresReceiptStore(_sql.SQLStore):
                 max_size=max(1, pool_size),
                 open=False,
                 timeout=timeout,
+                # The pool retries a lost database with a doubling delay for this long,
+                # then gives up until a request asks again. With the default (five
+                # minutes), a database back after an outage of seconds could wait as long
+                # again to be used, every decision meanwhile spooled. Half the timeout:
+                # a retry the pool has planned always comes before a waiting request
+                # gives up.
+                reconnect_timeout=timeout / 2,
                 check=ConnectionPool.check_connection,
                 kwargs={"connect_timeout": max(1, int(timeout))},
                 name="consentkit-receipts",
