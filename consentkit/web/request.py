@@ -27,7 +27,7 @@ _WANTED: Final = {
     b"sec-gpc": _SIGNAL,
     b"dnt": _SIGNAL,
 }
-"""The request headers read in the one pass (ASGI names are lower case)."""
+"""The request headers read when some come more than once (ASGI names are lower case)."""
 _READ_MAX: Final = 1024
 _READ_LONGEST: Final = 4096
 _read: Memo[tuple[bytes, str], tuple[str | None, dict[str, str]]] = Memo(_READ_MAX)
@@ -49,6 +49,35 @@ def _read_cookies(header: bytes, cookie_name: str) -> tuple[str | None, dict[str
         if len(header) <= _READ_LONGEST:
             _read.put(key, found)
     return found
+
+
+def _read_repeated(
+    headers: list[tuple[bytes, bytes]],
+) -> tuple[bytes, bytes, bytes, bytes | None, bool]:
+    """``(cookie, host, user agent, accept-language, signals sent)`` of headers some of which
+    come more than once: ``Cookie`` lines joined (HTTP/2 splits them), the last ``Host``
+    and ``User-Agent``, the first ``Accept-Language``."""
+    cookie_parts: list[bytes] = []
+    host = user_agent = b""
+    accept_language: bytes | None = None
+    signals_sent = False
+    wanted = _WANTED.get
+    for key, value in headers:
+        kind = wanted(key)
+        if kind is None:
+            continue
+        if kind == _COOKIE:
+            cookie_parts.append(value)
+        elif kind == _HOST:
+            host = value
+        elif kind == _USER_AGENT:
+            user_agent = value
+        elif kind == _ACCEPT_LANGUAGE:
+            if accept_language is None:
+                accept_language = value
+        else:
+            signals_sent = True
+    return b"; ".join(cookie_parts), host, user_agent, accept_language, signals_sent
 
 
 class RequestInfo:
@@ -73,36 +102,30 @@ class RequestInfo:
         self.scope = scope
         self.cookie_name = cookie_name
         headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
+        if not isinstance(headers, list):
+            headers = list(headers)
         self.headers = headers
-        cookie_parts: list[bytes] = []
-        host = b""
-        user_agent = b""
-        accept_language: bytes | None = None
-        signals_sent = False
-        wanted = _WANTED.get
-        for key, value in headers:
-            kind = wanted(key)
-            if kind is None:
-                continue  # most headers: one lookup each
-            if kind == _COOKIE:
-                cookie_parts.append(value)
-            elif kind == _HOST:
-                host = value
-            elif kind == _USER_AGENT:
-                user_agent = value
-            elif kind == _ACCEPT_LANGUAGE:
-                if accept_language is None:
-                    accept_language = value
-            else:
-                signals_sent = True
+        found = dict(headers)
+        cookie_header: bytes
+        if len(found) == len(headers):
+            # No header sent twice, the usual request: one pass in C, then lookups.
+            cookie_header = found.get(b"cookie", b"")
+            host = found.get(b"host", b"")
+            user_agent = found.get(b"user-agent", b"")
+            accept_language = found.get(b"accept-language")
+            signals_sent = b"sec-gpc" in found or b"dnt" in found
+        else:
+            cookie_header, host, user_agent, accept_language, signals_sent = _read_repeated(
+                headers
+            )
         self._accept_language = accept_language
         self._host = host
         self.user_agent = user_agent
         self.signals_sent = signals_sent
         self.path: str = scope.get("path", "/")
         self.method: str = scope.get("method", "GET")
-        if cookie_parts:
-            self._cookie_header = b"; ".join(cookie_parts)
+        if cookie_header:
+            self._cookie_header = cookie_header
             self._cookies: dict[str, str] | None = None
             self.consent_token = None
             # The consent token is looked up only when the header mentions our cookie;

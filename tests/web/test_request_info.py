@@ -46,3 +46,46 @@ def test_accept_language_is_read_in_the_same_pass() -> None:
     }
     assert RequestInfo(scope, "consentkit").accept_language == "de-AT, en;q=0.5"
     assert _info(b"a=b").accept_language is None
+
+
+def _both_ways(headers: list[tuple[bytes, bytes]]) -> list[RequestInfo]:
+    """The request as a list (the usual case) and as a one-shot iterator of headers."""
+    return [
+        RequestInfo({"type": "http", "headers": headers}, "consentkit"),
+        RequestInfo({"type": "http", "headers": iter(headers)}, "consentkit"),
+    ]
+
+
+def test_headers_sent_once_and_sent_twice_read_alike() -> None:
+    once = [
+        (b"host", b"shop.example:8443"),
+        (b"user-agent", b"UA"),
+        (b"cookie", b"consentkit=tok; _ga=1"),
+        (b"accept-language", b"de"),
+        (b"sec-gpc", b"1"),
+    ]
+    for info in _both_ways(once):
+        assert info.hostname == "shop.example"
+        assert info.user_agent == b"UA"
+        assert info.consent_token == "tok"
+        assert dict(info.cookies) == {"consentkit": "tok", "_ga": "1"}
+        assert info.accept_language == "de"
+        assert info.signals_sent
+        assert len(info.headers) == len(once)
+    # HTTP/2 splits Cookie into lines: they are joined; the first Accept-Language counts.
+    twice = [
+        (b"cookie", b"_ga=1"),
+        (b"accept-language", b"fr"),
+        (b"cookie", b"consentkit=tok"),
+        (b"accept-language", b"de"),
+        (b"dnt", b"1"),
+    ]
+    for info in _both_ways(twice):
+        assert info.consent_token == "tok"
+        assert dict(info.cookies) == {"_ga": "1", "consentkit": "tok"}
+        assert info.accept_language == "fr"
+        assert info.signals_sent
+    for info in _both_ways([(b"accept", b"*/*"), (b"accept", b"text/html")]):
+        assert not info.has_cookies
+        assert not info.signals_sent
+        assert info.accept_language is None
