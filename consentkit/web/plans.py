@@ -76,10 +76,11 @@ def _settled_plan(
     """The plan of a page under a choice that leaves nothing to block, remembered.
 
     Such a plan only inserts the banner's markup, which depends on the decision, the
-    languages asked for, the page's address and the CSP nonce. It carries no block key:
-    nothing is blocked, and the empty key tells the banner script there is nothing to
-    activate (the key element stays, so the page's own markup can never stand in for
-    it). Nor a site host: nothing is judged. ``None`` for any other page.
+    languages asked for, the page's address and the CSP nonce (a plan with a nonce is not
+    kept: the next response has another). It carries no block key: nothing is blocked,
+    and the empty key tells the banner script there is nothing to activate (the key
+    element stays, so the page's own markup can never stand in for it). Nor a site host:
+    nothing is judged. ``None`` for any other page.
     """
     by_service = decision.services_granted or decision.services_refused
     answers = decision.service_exceptions() if by_service or decision.pending_services else ()
@@ -130,7 +131,12 @@ def _settled_plan(
         body_start_html_for_lang=body_for_lang,
         unclassified_category=rules.policy.unclassified,
     )
-    if len(return_to) <= _SETTLED_LONGEST and len(accept or "") <= _SETTLED_LONGEST:
+    # A CSP nonce is new with every response: a plan holding one is never asked for again.
+    if (
+        nonce is None
+        and len(return_to) <= _SETTLED_LONGEST
+        and len(accept or "") <= _SETTLED_LONGEST
+    ):
         rules.settled.put(key, plan)
     return plan
 

@@ -115,9 +115,7 @@ class RequestInfo:
             accept_language = found.get(b"accept-language")
             signals_sent = b"sec-gpc" in found or b"dnt" in found
         else:
-            cookie_header, host, user_agent, accept_language, signals_sent = _read_repeated(
-                headers
-            )
+            cookie_header, host, user_agent, accept_language, signals_sent = _read_repeated(headers)
         self._accept_language = accept_language
         self._host = host
         self.user_agent = user_agent

@@ -41,6 +41,13 @@ async def chosen(request: Request) -> Response:
     return HTMLResponse(page())
 
 
+async def with_nonce(request: Request) -> Response:
+    nonce = request.query_params["nonce"]
+    response = HTMLResponse(page())
+    response.headers["Content-Security-Policy"] = f"script-src 'nonce-{nonce}'"
+    return response
+
+
 async def sets_a_new_cookie(request: Request) -> Response:
     response = HTMLResponse(page())
     response.set_cookie("fresh_pref", "1")
@@ -49,7 +56,12 @@ async def sets_a_new_cookie(request: Request) -> Response:
 
 def site() -> tuple[TestClient, ConsentMiddleware]:
     app = Starlette(
-        routes=[Route("/", plain), Route("/chosen", chosen), Route("/new", sets_a_new_cookie)]
+        routes=[
+            Route("/", plain),
+            Route("/chosen", chosen),
+            Route("/new", sets_a_new_cookie),
+            Route("/csp", with_nonce),
+        ]
     )
     middleware = ConsentMiddleware(app, policy=site_policy(), secret_key=SECRET)
     return TestClient(middleware), middleware
@@ -149,3 +161,13 @@ def test_a_newer_declaration_gets_a_new_plan() -> None:
     assert declaration.version > before
     client.get("/")
     assert len(middleware.rules.settled) == 3
+
+
+def test_a_plan_with_a_csp_nonce_serves_its_response_only() -> None:
+    client, middleware = site()
+    choose(client, action="accept_all")
+    for nonce in ("n0nceOne", "n0nceTwo"):
+        body = client.get(f"/csp?nonce={nonce}").text
+        assert f'nonce="{nonce}"' in body
+        assert keys(body) == [""]
+    assert len(middleware.rules.settled) == 0
