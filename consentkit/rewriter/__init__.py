@@ -104,6 +104,23 @@ class HTMLRewriter:
     fails closed, its body withheld (``refused``), never passed on live.
     """
 
+    __slots__ = (
+        "_at_prologue",
+        "_core",
+        "_decoder",
+        "_decoder_out",
+        "_head",
+        "_max",
+        "_passthrough",
+        "_peak",
+        "_started",
+        "_stats",
+        "encoding",
+        "plan",
+        "refused",
+        "transcoded",
+    )
+
     def __init__(
         self, plan: RewritePlan, *, encoding: str | None = None, max_pending: int = MAX_PENDING
     ) -> None:
