@@ -37,6 +37,8 @@ class ConsentMiddleware(ConsentCore):
     def __init__(self, app: ASGIApp, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.app = app
+        self._https_cookie = self.settings.request_cookie_name("https")
+        self._http_cookie = self.settings.request_cookie_name("http")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,15 +47,16 @@ class ConsentMiddleware(ConsentCore):
             else:
                 await self.app(scope, receive, send)
             return
-        request = RequestInfo(scope, self.settings.request_cookie_name(scope.get("scheme")))
+        secure = scope.get("scheme") == "https"
+        request = RequestInfo(scope, self._https_cookie if secure else self._http_cookie)
         decision = self.decide(request)
         scope.setdefault("state", {})["consent"] = decision
         route = self.route(scope["path"])
-        if route == "endpoints":
-            await self._endpoint(request, decision, receive, send)
-            return
-        if route == "gpc":
-            await send_reply(self.endpoints.gpc_json(), send)
+        if route != "app":
+            if route == "endpoints":
+                await self._endpoint(request, decision, receive, send)
+            else:
+                await send_reply(self.endpoints.gpc_json(), send)
             return
         responder = Responder(self.rules, request, decision, send)
         await self.app(scope, receive, responder.send)

@@ -38,6 +38,8 @@ class Responder:
         self._send = send
         self.start: Message | None = None
         self.started = False
+        self._untouched = False
+        """Set once the headers are decided when the body passes as it is."""
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
@@ -47,18 +49,21 @@ class Responder:
             message["headers"] = editor.headers(
                 message.get("status", 200), message.get("headers") or []
             )
+            # Only the headers decide this: a body not rewritten, withheld or sniffed now
+            # passes as it is.
+            self._untouched = not editor.rewriting
             if editor.records_gpc():
                 await anyio.to_thread.run_sync(editor.record_gpc, message["headers"])
             return
         if kind == "http.response.body":
-            if self.editor.rewriting:
+            if not self._untouched:
                 await self._body(message)
                 return
             # The common case (not a page): the body passes as it is, in as few awaits
             # as possible.
-            if not self.started and self.start is not None:
+            if not self.started:
                 self.started = True
-                await self._send(self.start)
+                await self._send(self.start)  # type: ignore[arg-type]
             await self._send(message)
             return
         if kind == "http.response.pathsend" and self.editor.rewriting:
