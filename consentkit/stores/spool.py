@@ -39,6 +39,8 @@ __all__ = ["SpooledStore"]
 logger = logging.getLogger("consentkit.receipts")
 
 _SPOOL_VERSION = 1
+_REPLAY_BATCH = 500
+"""Spooled drafts replayed per transaction."""
 
 
 class SpooledStore:
@@ -168,28 +170,36 @@ class SpooledStore:
         if self._size() == 0:
             return 0
         lines = self.path.read_bytes().splitlines(keepends=True)
-        done = 0
+        done = 0  # lines replayed (or rejected) so far: the spool keeps the rest
+        batch: list[ReceiptDraft] = []
         try:
-            for line in lines:
-                draft = self._parse(line)
-                if draft is not None:
-                    self.inner.append(draft)
-                done += 1
+            # In batches of one transaction each: one commit per receipt would replay no
+            # faster than visitors answer under load, and the spool would never empty.
+            for index, line in enumerate(lines):
+                draft = _read_line(line)
+                if isinstance(draft, str):
+                    self._append_all(batch)  # the lines before it go first
+                    batch.clear()
+                    self._reject(line, draft)
+                    done = index + 1
+                    continue
+                batch.append(draft)
+                if len(batch) >= _REPLAY_BATCH:
+                    self._append_all(batch)
+                    batch.clear()
+                    done = index + 1
+            self._append_all(batch)
+            done = len(lines)
         finally:
             if done:
                 self._rewrite(lines[done:])
                 logger.warning("consentkit: replayed %d spooled receipt(s) into the store", done)
         return done
 
-    def _parse(self, line: bytes) -> ReceiptDraft | None:
-        try:
-            record: Any = json.loads(line)
-            if not isinstance(record, dict) or record.get("v") != _SPOOL_VERSION:
-                raise ValueError("unknown spool record version")
-            return draft_from_dict(record["draft"])
-        except (ValueError, TypeError, KeyError) as exc:
-            self._reject(line, str(exc))
-            return None
+    def _append_all(self, drafts: Sequence[ReceiptDraft]) -> None:
+        """Append *drafts* to the inner store, in order, in one transaction when it can."""
+        if drafts:
+            self._append_inner(drafts, [])
 
     def drain(self) -> int:
         """Replay every spooled draft into the inner store; return how many were replayed.
@@ -382,6 +392,17 @@ class SpooledStore:
 if TYPE_CHECKING:
     # mypy proves the wrapper is a store itself, so signatures never need a union.
     _IS_A_STORE: type[ReceiptStore] = SpooledStore
+
+
+def _read_line(line: bytes) -> ReceiptDraft | str:
+    """The draft a spool line holds, or what is wrong with the line."""
+    try:
+        record: Any = json.loads(line)
+        if not isinstance(record, dict) or record.get("v") != _SPOOL_VERSION:
+            raise ValueError("unknown spool record version")
+        return draft_from_dict(record["draft"])
+    except (ValueError, TypeError, KeyError) as exc:
+        return str(exc)
 
 
 def _fsync_dir(directory: Path) -> None:

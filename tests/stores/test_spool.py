@@ -34,9 +34,17 @@ class FlakyStore(SQLiteReceiptStore):
             self.successes_left -= 1
         return super().append(draft)
 
+    batches: list[int]
+
     def append_many(self, drafts: Sequence[ReceiptDraft]) -> list[Receipt]:
         if self.failing:
             raise StoreError("simulated outage")
+        if self.successes_left is not None:
+            # One transaction: all of it lands, or none.
+            if self.successes_left < len(drafts):
+                raise StoreError("simulated outage mid-replay")
+            self.successes_left -= len(drafts)
+        self.batches = [*getattr(self, "batches", []), len(drafts)]
         return super().append_many(drafts)
 
 
@@ -197,18 +205,37 @@ def test_drain(spooled: SpooledStore, inner: FlakyStore) -> None:
     assert consent_ids(spooled) == ["c0", "c1", "c2"]
 
 
-def test_partial_replay_keeps_the_rest_in_order(spooled: SpooledStore, inner: FlakyStore) -> None:
+def test_partial_replay_keeps_the_rest_in_order(
+    spooled: SpooledStore, inner: FlakyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("consentkit.stores.spool._REPLAY_BATCH", 2)
     inner.failing = True
     for i in range(4):
         spooled.append(draft(i, consent_id=f"c{i}"))
     inner.failing = False
-    inner.successes_left = 2
+    inner.successes_left = 2  # the first batch of two lands, the second fails
     assert spooled.append(draft(9, consent_id="new")) is None  # replay stalls after two
     assert consent_ids(spooled) == ["c0", "c1"]
     assert spooled.pending() == 3
     inner.successes_left = None
     spooled.drain()
     assert consent_ids(spooled) == ["c0", "c1", "c2", "c3", "new"]
+    assert verify_store(spooled, keys=KEYS).ok
+
+
+def test_a_long_spool_replays_in_batches_of_one_transaction(
+    inner: FlakyStore, tmp_path: Path
+) -> None:
+    # One commit per spooled draft replays no faster than visitors answer under load.
+    spooled = SpooledStore(inner, tmp_path / "spool.jsonl", max_items=2_000, retry_interval=0)
+    inner.failing = True
+    drafts = [draft(i, consent_id=f"c{i}") for i in range(1_200)]
+    assert spooled.append_many(drafts) == [None] * 1_200
+    inner.failing = False
+    inner.batches = []
+    assert spooled.drain() == 1_200
+    assert inner.batches == [500, 500, 200]
+    assert consent_ids(spooled) == [f"c{i}" for i in range(1_200)]
     assert verify_store(spooled, keys=KEYS).ok
 
 
@@ -243,6 +270,27 @@ def test_unreadable_spool_lines_are_set_aside(spooled: SpooledStore, inner: Flak
     rejected = spooled.path.with_name(spooled.path.name + ".rejected").read_bytes()
     assert rejected.count(b"\n") == 2
     assert b"broken" in rejected
+
+
+def test_a_replay_failing_after_an_unreadable_line_sets_it_aside_once(
+    spooled: SpooledStore, inner: FlakyStore
+) -> None:
+    inner.failing = True
+    spooled.append(draft(0, consent_id="ok-1"))
+    with spooled.path.open("ab") as fh:
+        fh.write(b"not json at all\n")
+    spooled.append(draft(1, consent_id="ok-2"))
+    inner.failing = False
+    inner.successes_left = 1  # ok-1 lands, ok-2 does not
+    with pytest.raises(StoreError):
+        spooled.drain()
+    assert consent_ids(spooled) == ["ok-1"]
+    assert spooled.pending() == 1
+    inner.successes_left = None
+    assert spooled.drain() == 1
+    assert consent_ids(spooled) == ["ok-1", "ok-2"]
+    rejected = spooled.path.with_name(spooled.path.name + ".rejected").read_bytes()
+    assert rejected == b"not json at all\n"
 
 
 def test_spool_survives_a_restart(inner: FlakyStore, tmp_path: Path) -> None:
