@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime
 from typing import Any, Final, Literal, TypeVar
 
@@ -62,6 +62,12 @@ _CSV_CELLS, _CSV_JOINED, _CSV_RECORD = csv_line_sql(
 )
 
 
+def _try_again(pool: Any) -> None:
+    """Start the pool's reconnection attempts over (it gave up on a lost database)."""
+    with suppress(Exception):  # a closing pool, say: nothing to retry
+        pool.check()
+
+
 class PostgresReceiptStore(_sql.SQLStore):
     """A :class:`~consentkit.stores.base.ReceiptStore` in a PostgreSQL database.
 
@@ -109,12 +115,15 @@ class PostgresReceiptStore(_sql.SQLStore):
                 open=False,
                 timeout=timeout,
                 # The pool retries a lost database with a doubling delay for this long,
-                # then gives up until a request asks again. With the default (five
-                # minutes), a database back after an outage of seconds could wait as long
-                # again to be used, every decision meanwhile spooled. Half the timeout:
-                # a retry the pool has planned always comes before a waiting request
-                # gives up.
+                # then gives up. With the default (five minutes) a database back after an
+                # outage could wait as long as the latest delay (a minute and more) to be
+                # used again, every decision meanwhile spooled; and once the pool gives
+                # up, a request already waiting makes it try no more. So the window is
+                # short, a retry the pool has planned comes before a waiting request
+                # gives up, and on giving up the pool starts again at once: while the
+                # database is away it is tried every few seconds.
                 reconnect_timeout=timeout / 2,
+                reconnect_failed=_try_again,
                 check=ConnectionPool.check_connection,
                 kwargs={"connect_timeout": max(1, int(timeout))},
                 name="consentkit-receipts",
