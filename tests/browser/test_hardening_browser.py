@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import BrowserContext
+from playwright.sync_api import BrowserContext, Page
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -101,19 +102,28 @@ async def _search(request: Request) -> Response:
     return response
 
 
-def test_accept_all_runs_only_what_the_server_blocked_with_its_own_nonce(
-    serve: Callable[..., str], new_context: Callable[..., BrowserContext]
-) -> None:
-    app = Starlette(routes=[Route("/search", _search)])
+def _search_site(serve: Callable[..., str], search: Callable[..., Any]) -> str:
+    app = Starlette(routes=[Route("/search", search)])
     app.add_middleware(ConsentMiddleware, policy=Policy(), secret_key=SECRET)
-    url = serve(app)
-    page = new_context().new_page()
-    page.goto(f"{url}/search?q={quote(REFLECTED)}")
-    assert page.evaluate("window.ran") == []
+    return serve(app)
+
+
+def _accept_all(page: Page) -> None:
+    """Accept everything in the first layer; the page's own marked scripts run then."""
     page.get_by_role("dialog", name="We value your privacy").get_by_role(
         "button", name="Accept all"
     ).click()
     page.wait_for_function("() => window.ran.length >= 2")
+
+
+def test_accept_all_runs_only_what_the_server_blocked_with_its_own_nonce(
+    serve: Callable[..., str], new_context: Callable[..., BrowserContext]
+) -> None:
+    url = _search_site(serve, _search)
+    page = new_context().new_page()
+    page.goto(f"{url}/search?q={quote(REFLECTED)}")
+    assert page.evaluate("window.ran") == []
+    _accept_all(page)
     page.wait_for_timeout(300)  # give anything else that might run its chance
     assert sorted(page.evaluate("window.ran")) == ["own", "own-marked"]
 
@@ -138,15 +148,10 @@ def test_a_page_with_nothing_blocked_activates_nothing_on_a_new_choice(
     # A visitor who accepted everything gets pages where nothing is blocked, with an empty
     # key: choosing again on such a page must not run markup the page reflects (no CSP
     # here to stop it).
-    app = Starlette(routes=[Route("/search", _search_without_csp)])
-    app.add_middleware(ConsentMiddleware, policy=Policy(), secret_key=SECRET)
-    url = serve(app)
+    url = _search_site(serve, _search_without_csp)
     page = new_context().new_page()
     page.goto(f"{url}/search?q=")
-    page.get_by_role("dialog", name="We value your privacy").get_by_role(
-        "button", name="Accept all"
-    ).click()
-    page.wait_for_function("() => window.ran.length >= 2")
+    _accept_all(page)
     page.goto(f"{url}/search?q={quote(REFLECTED + EMPTY_KEY)}")
     assert page.locator("meta[data-ck-key='']").count() == 2  # ours, then the page's
     # Nothing blocked: the page's own marked script runs as it is served.
