@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from consentkit.web import request as request_module
 from consentkit.web.request import RequestInfo
 
@@ -56,36 +58,42 @@ def _both_ways(headers: list[tuple[bytes, bytes]]) -> list[RequestInfo]:
     ]
 
 
-def test_headers_sent_once_and_sent_twice_read_alike() -> None:
-    once = [
-        (b"host", b"shop.example:8443"),
-        (b"user-agent", b"UA"),
-        (b"cookie", b"consentkit=tok; _ga=1"),
-        (b"accept-language", b"de"),
-        (b"sec-gpc", b"1"),
-    ]
-    for info in _both_ways(once):
-        assert info.hostname == "shop.example"
-        assert info.user_agent == b"UA"
-        assert info.consent_token == "tok"
-        assert dict(info.cookies) == {"consentkit": "tok", "_ga": "1"}
-        assert info.accept_language == "de"
-        assert info.signals_sent
-        assert len(info.headers) == len(once)
-    # HTTP/2 splits Cookie into lines: they are joined; the first Accept-Language counts.
-    twice = [
-        (b"cookie", b"_ga=1"),
-        (b"accept-language", b"fr"),
-        (b"cookie", b"consentkit=tok"),
-        (b"accept-language", b"de"),
-        (b"dnt", b"1"),
-    ]
-    for info in _both_ways(twice):
-        assert info.consent_token == "tok"
-        assert dict(info.cookies) == {"_ga": "1", "consentkit": "tok"}
-        assert info.accept_language == "fr"
-        assert info.signals_sent
-    for info in _both_ways([(b"accept", b"*/*"), (b"accept", b"text/html")]):
-        assert not info.has_cookies
-        assert not info.signals_sent
-        assert info.accept_language is None
+@pytest.mark.parametrize(
+    ("headers", "token", "cookies", "language", "signals"),
+    [
+        pytest.param(
+            [(b"host", b"shop.example:8443"), (b"user-agent", b"UA"),
+             (b"cookie", b"consentkit=tok; _ga=1"), (b"accept-language", b"de"),
+             (b"sec-gpc", b"1")],
+            "tok", {"consentkit": "tok", "_ga": "1"}, "de", True, id="each-once",
+        ),
+        # HTTP/2 splits Cookie into lines: they are joined; the first Accept-Language counts.
+        pytest.param(
+            [(b"cookie", b"_ga=1"), (b"accept-language", b"fr"), (b"cookie", b"consentkit=tok"),
+             (b"accept-language", b"de"), (b"dnt", b"1")],
+            "tok", {"_ga": "1", "consentkit": "tok"}, "fr", True, id="some-twice",
+        ),
+        pytest.param(
+            [(b"accept", b"*/*"), (b"accept", b"text/html")],
+            None, {}, None, False, id="none-read",
+        ),
+    ],
+)  # fmt: skip
+def test_headers_sent_once_and_sent_twice_read_alike(
+    headers: list[tuple[bytes, bytes]],
+    token: str | None,
+    cookies: dict[str, str],
+    language: str | None,
+    signals: bool,
+) -> None:
+    for info in _both_ways(headers):
+        assert info.consent_token == token
+        assert dict(info.cookies) == cookies
+        assert info.has_cookies is bool(cookies)
+        assert info.accept_language == language
+        assert info.signals_sent is signals
+        assert len(info.headers) == len(headers)
+    first = _both_ways(headers)[0]
+    if (b"host", b"shop.example:8443") in headers:
+        assert first.hostname == "shop.example"
+        assert first.user_agent == b"UA"
