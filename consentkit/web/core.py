@@ -17,6 +17,7 @@ from functools import lru_cache, partial
 from time import time
 from typing import Any, Final
 
+from ..categories import Model
 from ..crawlers import is_crawler
 from ..decision import ConsentCodec, Decision, StoredConsent, decide, recorded_window
 from ..errors import ConfigError, did_you_mean
@@ -216,6 +217,7 @@ class ConsentCore:
         self._defaults: dict[tuple[str, str, bool, bool], Decision] = {}
         self._recorded: Memo[tuple[str | None, str, str, bool, bool], tuple[Decision, float, float]]
         self._recorded = Memo(_MEMO_ITEMS)
+        self._block_crawlers = self.settings.crawler_mode == "block"
         self._static_region = (
             self.jurisdiction.resolve([], None) if self.jurisdiction.is_static else None
         )
@@ -251,8 +253,6 @@ class ConsentCore:
         the region when it cannot vary, the decision of a visitor without a cookie, and a
         recorded choice's decision while the clock is inside its window of validity.
         """
-        token = request.consent_token
-        stored = self._verify(token) if token else None
         resolved = self._static_region or self.jurisdiction.resolve(
             request.headers, request.client_ip
         )
@@ -260,36 +260,42 @@ class ConsentCore:
         if request.signals_sent:
             signals = read_signals(request.headers)
             gpc, dnt = signals.gpc, signals.dnt
-        key = (resolved.region, resolved.model, gpc, dnt)
-        if stored is None:
-            decision = self._defaults.get(key)
-        else:
+        token = request.consent_token
+        decision: Decision | None = None
+        if token:
             # A recorded choice decides alike until it expires: memoised per token,
             # and used only while the clock is inside the window it stays valid in.
-            memo = self._recorded.get((token, *key))
-            decision = memo[0] if memo is not None and memo[1] <= time() < memo[2] else None
+            memo = self._recorded.get((token, resolved.region, resolved.model, gpc, dnt))
+            if memo is not None and memo[1] <= time() < memo[2]:
+                decision = memo[0]
         if decision is None:
-            now = datetime.now(UTC)
-            decision = decide(
-                stored,
-                self.policy,
-                now=now,
-                model=resolved.model,
-                region=resolved.region,
-                gpc=gpc,
-                dnt=dnt,
-            )
-            if stored is None:
-                if len(self._defaults) < _MEMO_ITEMS:
-                    self._defaults[key] = decision
-            elif decision.decided:
-                window = recorded_window(stored, self.policy)
-                self._recorded.put((token, *key), (decision, *window))
-        if self.settings.crawler_mode == "block" and _is_crawler_ua(request.user_agent):
+            decision = self._decide(token, resolved.region, resolved.model, gpc, dnt)
+        if self._block_crawlers and _is_crawler_ua(request.user_agent):
             # Search and link-preview crawlers index the content, not the trackers.
             decision = replace(
                 decision, granted=frozenset({"necessary"}), pending=frozenset(), crawler=True
             )
+        return decision
+
+    def _decide(
+        self, token: str | None, region: str, model: Model, gpc: bool, dnt: bool
+    ) -> Decision:
+        """:meth:`decide` past the memo of recorded choices."""
+        stored = self._verify(token) if token else None
+        if stored is None:
+            decision = self._defaults.get((region, model, gpc, dnt))
+            if decision is not None:
+                return decision
+        now = datetime.now(UTC)
+        decision = decide(
+            stored, self.policy, now=now, model=model, region=region, gpc=gpc, dnt=dnt
+        )
+        if stored is None:
+            if len(self._defaults) < _MEMO_ITEMS:
+                self._defaults[(region, model, gpc, dnt)] = decision
+        elif decision.decided:
+            window = recorded_window(stored, self.policy)
+            self._recorded.put((token, region, model, gpc, dnt), (decision, *window))
         return decision
 
     def _verify(self, token: str) -> StoredConsent | None:

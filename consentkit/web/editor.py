@@ -114,6 +114,63 @@ def _observe_services(declaration: Declaration | None, blocked: Sequence[Blocked
         declaration.observe_services(b.service for b in blocked if b.service)
 
 
+class Reading(NamedTuple):
+    """What the headers say about a response that does not pass as it is."""
+
+    content_type: bytes | None
+    """Every ``Content-Type`` line as one value, as Fetch reads them (``None``: none)."""
+    is_html: bool
+    """A page to rewrite. The MIME type is extracted as Fetch does
+    (:func:`~consentkit.mime.extract_mime_type`): essence ``text/html`` is HTML, and so is a
+    ``Content-Type`` with no valid MIME type at all (``text/html x``), which a browser
+    sniffs and renders as HTML. ``application/xhtml+xml`` is left alone: browsers parse
+    it as XML, where the injected HTML would break the page. So is partial content (206):
+    its byte ranges and ``Content-Range`` describe the page as the app wrote it."""
+    sniff: bool
+    """No ``Content-Type``: the first bytes decide, as a browser sniffs them."""
+
+
+def read_response(
+    rules: ResponseRules, request: RequestInfo, decision: Decision, status: int, raw: RawList
+) -> Reading | None:
+    """``None`` when a response goes out exactly as the app wrote it: it sets no cookie,
+    the visitor has none to expire, and it is neither a page to rewrite nor a body to
+    sniff. That is most API and asset responses, and the adapters then build no editor.
+    Otherwise what :meth:`ResponseEditor.edit` needs from the headers."""
+    content_type: bytes | None = None
+    sets_cookies = False
+    for key, value in raw:
+        # Any spelling of the two names; only a name of their length is lowered.
+        size = len(key)
+        if size == 10:
+            sets_cookies = sets_cookies or key.lower() == b"set-cookie"
+        elif size == 12 and key.lower() == b"content-type":
+            # Fetch reads every Content-Type line as one comma-separated value.
+            content_type = value if content_type is None else content_type + b", " + value
+    rewrite = rules.rewrite_html and status not in _NO_BODY_STATUS and status != 206
+    is_html = rewrite and content_type is not None and _html_type(content_type)
+    sniff = (
+        content_type is None
+        and rules.rewrite_html
+        and request.method != "HEAD"
+        and _browser_sniffs(raw, status)
+    )
+    if sets_cookies or is_html or sniff or _has_stale_cookies(rules, request, decision):
+        return Reading(content_type, is_html, sniff)
+    return None
+
+
+def _has_stale_cookies(rules: ResponseRules, request: RequestInfo, decision: Decision) -> bool:
+    """Whether the visitor sent cookies its decision refuses (they are expired)."""
+    if not request.has_cookies or grants_everything(decision):
+        return False
+    return bool(
+        cookies_to_expire(
+            request.cookies, decision=decision, policy=rules.policy, own_cookies=rules.own_cookies
+        )
+    )
+
+
 class ResponseEditor:
     """One response's edits: :meth:`headers` once, then :meth:`body` per chunk.
 
@@ -150,28 +207,13 @@ class ResponseEditor:
 
     def headers(self, status: int, raw: RawList) -> RawList:
         """The headers to send instead of *raw* (which is left as it was)."""
+        reading = read_response(self.rules, self.request, self.decision, status, raw)
+        return raw if reading is None else self.edit(raw, reading)
+
+    def edit(self, raw: RawList, reading: Reading) -> RawList:
+        """:meth:`headers` for a response :func:`read_response` did not let pass."""
         rules, request, decision = self.rules, self.request, self.decision
-        # Fast path, taken by most API and asset responses: nothing set, nothing to
-        # expire, not a page to rewrite.
-        content_types: list[bytes] = []
-        sets_cookies = False
-        for key, value in raw:
-            lowered = key.lower()
-            if lowered == b"set-cookie":
-                sets_cookies = True
-            elif lowered == b"content-type":
-                content_types.append(value)
-        # Fetch reads every Content-Type line as one comma-separated value.
-        content_type = b", ".join(content_types) if content_types else None
-        is_html = self._is_html(content_type, status)
-        sniff = (
-            content_type is None
-            and self.rules.rewrite_html
-            and self.request.method != "HEAD"
-            and _browser_sniffs(raw, status)
-        )
-        if not sets_cookies and not is_html and not sniff and not self._has_stale_cookies():
-            return raw
+        content_type, is_html, sniff = reading
         result = enforce_set_cookies(
             list(raw), decision=decision, policy=rules.policy, own_cookies=rules.own_cookies
         )
@@ -235,35 +277,6 @@ class ResponseEditor:
         cookie = self.rules.recorder.record_gpc(self.request, self.decision)
         if cookie is not None:
             headers.append((b"set-cookie", cookie))
-
-    def _has_stale_cookies(self) -> bool:
-        request, rules = self.request, self.rules
-        if not request.has_cookies or grants_everything(self.decision):
-            return False
-        return bool(
-            cookies_to_expire(
-                request.cookies,
-                decision=self.decision,
-                policy=rules.policy,
-                own_cookies=rules.own_cookies,
-            )
-        )
-
-    def _is_html(self, content_type: bytes | None, status: int) -> bool:
-        """Whether the body is an HTML page to rewrite.
-
-        The MIME type is extracted as Fetch does (:func:`~consentkit.mime.extract_mime_type`):
-        essence ``text/html`` is HTML, and so is a ``Content-Type`` with no valid MIME type
-        at all (``text/html x``), which a browser sniffs and renders as HTML. A response
-        without ``Content-Type`` is sniffed instead (:func:`_browser_sniffs`, :meth:`_sniffed`).
-        ``application/xhtml+xml`` is left alone:
-        browsers parse it as XML, where the injected HTML would break the page. So is
-        partial content (206): its byte ranges and ``Content-Range`` describe the page as
-        the app wrote it.
-        """
-        if not self.rules.rewrite_html or status in _NO_BODY_STATUS or status == 206:
-            return False
-        return content_type is not None and _html_type(content_type)
 
     def _prepare_rewrite(self, headers: RawHeaders, content_type: str) -> None:
         encoding = (headers.get("content-encoding") or "identity").strip().lower() or "identity"

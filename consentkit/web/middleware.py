@@ -51,13 +51,15 @@ class ConsentMiddleware(ConsentCore):
         request = RequestInfo(scope, self._https_cookie if secure else self._http_cookie)
         decision = self.decide(request)
         scope.setdefault("state", {})["consent"] = decision
-        route = self.route(scope["path"])
-        if route != "app":
+        path = scope["path"]
+        if path.startswith(self._prefix) or path == "/.well-known/gpc.json":
+            route = self.route(path)
             if route == "endpoints":
                 await self._endpoint(request, decision, receive, send)
-            else:
+                return
+            if route == "gpc":
                 await send_reply(self.endpoints.gpc_json(), send)
-            return
+                return
         responder = Responder(self.rules, request, decision, send)
         await self.app(scope, receive, responder.send)
         if responder.unfinished:

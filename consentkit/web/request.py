@@ -10,7 +10,7 @@ from collections.abc import Mapping, MutableMapping
 from contextlib import suppress
 from typing import Any, Final
 
-from ..cookies import parse_cookie_header, parse_cookie_pairs
+from ..cookies import parse_cookie_pairs
 from ..decision import token_in
 from ..memo import Memo
 from .headers import header_value
@@ -18,15 +18,9 @@ from .headers import header_value
 __all__ = ["RequestInfo"]
 
 
-_COOKIE, _HOST, _USER_AGENT, _ACCEPT_LANGUAGE, _SIGNAL = range(5)
-_WANTED: Final = {
-    b"cookie": _COOKIE,
-    b"host": _HOST,
-    b"user-agent": _USER_AGENT,
-    b"accept-language": _ACCEPT_LANGUAGE,
-    b"sec-gpc": _SIGNAL,
-    b"dnt": _SIGNAL,
-}
+_READ: Final = frozenset(
+    {b"cookie", b"host", b"user-agent", b"accept-language", b"sec-gpc", b"dnt"}
+)
 """The request headers read when some come more than once (ASGI names are lower case)."""
 _READ_MAX: Final = 1024
 _READ_LONGEST: Final = 4096
@@ -51,51 +45,39 @@ def _read_cookies(header: bytes, cookie_name: str) -> tuple[str | None, dict[str
     return found
 
 
-def _read_repeated(
-    headers: list[tuple[bytes, bytes]],
-) -> tuple[bytes, bytes, bytes, bytes | None, bool]:
-    """``(cookie, host, user agent, accept-language, signals sent)`` of headers some of which
-    come more than once: ``Cookie`` lines joined (HTTP/2 splits them), the last ``Host``
-    and ``User-Agent``, the first ``Accept-Language``."""
+def _read_repeated(headers: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    """The headers read, by name, when some come more than once: ``Cookie`` lines joined
+    (HTTP/2 splits them), the last ``Host`` and ``User-Agent``, the first
+    ``Accept-Language``, and ``Sec-GPC``/``DNT`` present when sent at all."""
     cookie_parts: list[bytes] = []
-    host = user_agent = b""
-    accept_language: bytes | None = None
-    signals_sent = False
-    wanted = _WANTED.get
+    found: dict[bytes, bytes] = {}
     for key, value in headers:
-        kind = wanted(key)
-        if kind is None:
+        if key not in _READ:
             continue
-        if kind == _COOKIE:
+        if key == b"cookie":
             cookie_parts.append(value)
-        elif kind == _HOST:
-            host = value
-        elif kind == _USER_AGENT:
-            user_agent = value
-        elif kind == _ACCEPT_LANGUAGE:
-            if accept_language is None:
-                accept_language = value
-        else:
-            signals_sent = True
-    return b"; ".join(cookie_parts), host, user_agent, accept_language, signals_sent
+        elif key != b"accept-language" or key not in found:
+            found[key] = value
+    if cookie_parts:
+        found[b"cookie"] = b"; ".join(cookie_parts)
+    return found
+
+
+_NO_COOKIES: Final[dict[str, str]] = {}
+"""The cookies of a request without any (shared: never changed)."""
 
 
 class RequestInfo:
     """What the middleware needs from a request: one pass over the headers, the rest lazy."""
 
     __slots__ = (
-        "_accept_language",
         "_cookie_header",
         "_cookies",
-        "_host",
+        "_found",
         "consent_token",
         "cookie_name",
         "headers",
-        "method",
-        "path",
         "scope",
-        "signals_sent",
-        "user_agent",
     )
 
     def __init__(self, scope: MutableMapping[str, Any], cookie_name: str) -> None:
@@ -105,36 +87,22 @@ class RequestInfo:
         if not isinstance(headers, list):
             headers = list(headers)
         self.headers = headers
+        # The usual request sends no header twice: one pass in C, then lookups.
         found = dict(headers)
-        cookie_header: bytes
-        if len(found) == len(headers):
-            # No header sent twice, the usual request: one pass in C, then lookups.
-            cookie_header = found.get(b"cookie", b"")
-            host = found.get(b"host", b"")
-            user_agent = found.get(b"user-agent", b"")
-            accept_language = found.get(b"accept-language")
-            signals_sent = b"sec-gpc" in found or b"dnt" in found
-        else:
-            cookie_header, host, user_agent, accept_language, signals_sent = _read_repeated(headers)
-        self._accept_language = accept_language
-        self._host = host
-        self.user_agent = user_agent
-        self.signals_sent = signals_sent
-        self.path: str = scope.get("path", "/")
-        self.method: str = scope.get("method", "GET")
+        if len(found) != len(headers):
+            found = _read_repeated(headers)
+        self._found = found
+        self.consent_token: str | None = None
+        cookie_header = found.get(b"cookie")
         if cookie_header:
             self._cookie_header = cookie_header
-            self._cookies: dict[str, str] | None = None
-            self.consent_token = None
-            # The consent token is looked up only when the header mentions our cookie;
-            # the header is split once for it and for the cookies. Duplicates of our
-            # cookie read as no decision (cookie tossing).
-            if cookie_name.encode() in self._cookie_header:
-                self.consent_token, self._cookies = _read_cookies(self._cookie_header, cookie_name)
+            self._cookies: Mapping[str, str]
+            # Split once (remembered per header) for the consent token and the cookies.
+            # Duplicates of our cookie read as no decision (cookie tossing).
+            self.consent_token, self._cookies = _read_cookies(cookie_header, cookie_name)
         else:
             self._cookie_header = b""
-            self._cookies = {}
-            self.consent_token = None
+            self._cookies = _NO_COOKIES
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, Any], cookie_name: str) -> RequestInfo:
@@ -170,9 +138,30 @@ class RequestInfo:
         return cls(scope, cookie_name)
 
     @property
+    def path(self) -> str:
+        return str(self.scope.get("path", "/"))
+
+    @property
+    def method(self) -> str:
+        return str(self.scope.get("method", "GET"))
+
+    @property
+    def user_agent(self) -> bytes:
+        """The ``User-Agent`` header as sent (empty when absent)."""
+        return self._found.get(b"user-agent", b"")
+
+    @property
+    def signals_sent(self) -> bool:
+        """Whether ``Sec-GPC`` or ``DNT`` came at all (read by
+        :func:`~consentkit.jurisdiction.read_signals`)."""
+        found = self._found
+        return b"sec-gpc" in found or b"dnt" in found
+
+    @property
     def host(self) -> str:
-        if self._host:
-            return self._host.decode("latin-1")
+        host = self._found.get(b"host")
+        if host:
+            return host.decode("latin-1")
         server = self.scope.get("server")
         return str(server[0]) if server else ""
 
@@ -192,7 +181,7 @@ class RequestInfo:
     @property
     def accept_language(self) -> str | None:
         """The first ``Accept-Language`` header, if any (read in the one pass)."""
-        found = self._accept_language
+        found = self._found.get(b"accept-language")
         return None if found is None else found.decode("latin-1")
 
     @property
@@ -202,12 +191,10 @@ class RequestInfo:
 
     @property
     def cookies(self) -> Mapping[str, str]:
-        """The request's cookies (parsed on first use; first occurrence of a name wins).
+        """The request's cookies (the first occurrence of a name wins).
 
         Read-only: the mapping may be shared with other requests carrying the same header.
         """
-        if self._cookies is None:
-            self._cookies = parse_cookie_header(self._cookie_header)
         return self._cookies
 
     def header(self, name: str) -> str | None:

@@ -14,7 +14,7 @@ import anyio
 from starlette.types import Message, Send
 
 from ..decision import Decision
-from .editor import ResponseEditor
+from .editor import ResponseEditor, read_response
 from .request import RequestInfo
 from .responses import Reply
 from .rules import ResponseRules
@@ -25,7 +25,22 @@ _FILE_CHUNK: Final = 64 * 1024
 
 
 class Responder:
-    """Per-request wrapper of ``send``: headers first, then the body path."""
+    """Per-request wrapper of ``send``: headers first, then the body path.
+
+    Most responses (API answers, assets) pass as the app wrote them; for those no
+    :class:`ResponseEditor` is built and each message costs one check.
+    """
+
+    __slots__ = (
+        "_send",
+        "_untouched",
+        "decision",
+        "editor",
+        "request",
+        "rules",
+        "start",
+        "started",
+    )
 
     def __init__(
         self,
@@ -34,51 +49,72 @@ class Responder:
         decision: Decision,
         send: Send,
     ) -> None:
-        self.editor = ResponseEditor(rules, request, decision)
+        self.rules = rules
+        self.request = request
+        self.decision = decision
         self._send = send
+        self.editor: ResponseEditor | None = None
+        """Built when the headers ask for edits (see :func:`read_response`)."""
         self.start: Message | None = None
         self.started = False
         self._untouched = False
-        """Set once the headers are decided when the body passes as it is."""
+        """Set once the headers are read when the response passes as the app wrote it."""
 
     async def send(self, message: Message) -> None:
-        kind = message["type"]
-        if kind == "http.response.start":
-            self.start = message
-            editor = self.editor
-            message["headers"] = editor.headers(
-                message.get("status", 200), message.get("headers") or []
-            )
-            # Only the headers decide this: a body not rewritten, withheld or sniffed now
-            # passes as it is.
-            self._untouched = not editor.rewriting
-            if editor.records_gpc():
-                await anyio.to_thread.run_sync(editor.record_gpc, message["headers"])
-            return
-        if kind == "http.response.body":
-            if not self._untouched:
-                await self._body(message)
-                return
-            # The common case (not a page): the body passes as it is, in as few awaits
-            # as possible.
+        if self._untouched:
+            # The common case: the held start leaves with the first message after it.
             if not self.started:
                 self.started = True
                 await self._send(self.start)  # type: ignore[arg-type]
             await self._send(message)
             return
-        if kind == "http.response.pathsend" and self.editor.rewriting:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self._headers(message)
+            editor = self.editor
+            if editor is not None and editor.records_gpc():
+                await anyio.to_thread.run_sync(editor.record_gpc, message["headers"])
+            return
+        if kind == "http.response.body":
+            await self._body(message)
+            return
+        if kind == "http.response.pathsend" and self._rewriting:
             await self._pathsend(message)
             return
         await self._flush_start()
         await self._send(message)
 
+    def _headers(self, message: Message) -> None:
+        """Hold the start message; edit its headers unless the response passes as it is."""
+        self.start = message
+        raw = message.get("headers") or []
+        if not isinstance(raw, list):  # any iterable (ASGI): read once, sent as read
+            raw = message["headers"] = list(raw)
+        status = message.get("status", 200)
+        reading = read_response(self.rules, self.request, self.decision, status, raw)
+        if reading is None:
+            self._untouched = True
+            return
+        editor = self.editor = ResponseEditor(self.rules, self.request, self.decision)
+        message["headers"] = editor.edit(raw, reading)
+        # Only the headers decide this: a body not rewritten, withheld or sniffed now
+        # passes as it is.
+        self._untouched = not editor.rewriting
+
+    @property
+    def _rewriting(self) -> bool:
+        return self.editor is not None and self.editor.rewriting
+
     @property
     def unfinished(self) -> bool:
         """Whether the app left something open: a held start with no body, or an
         unfinished rewrite (see :meth:`finish`)."""
-        return self.start is not None and (
-            not self.started or (self.editor.rewriting and not self.editor.ended)
-        )
+        if self.start is None:
+            return False
+        if not self.started:
+            return True
+        editor = self.editor
+        return editor is not None and editor.rewriting and not editor.ended
 
     async def finish(self) -> None:
         """Complete what the app left open: a held start with no body, an unfinished rewrite.
@@ -96,7 +132,7 @@ class Responder:
 
     async def _body(self, message: Message) -> None:
         editor = self.editor
-        if not editor.rewriting:
+        if editor is None or not editor.rewriting:
             await self._flush_start()
             await self._send(message)
             return
