@@ -200,8 +200,9 @@ class SetCookie:
                 return _LATEST
         return self.expires
 
-    def is_deletion(self, now: datetime) -> bool:
-        """Whether this header removes the cookie (it is already expired at *now*).
+    def is_deletion(self, now: datetime | None = None) -> bool:
+        """Whether this header removes the cookie (it is already expired at *now*; the
+        clock is read, when *now* is ``None``, only if an ``Expires`` date decides).
 
         An ambiguous ``Expires`` (see the class docstring) never counts: a browser that
         ignores it stores the cookie as a session cookie.
@@ -212,7 +213,7 @@ class SetCookie:
             return self.max_age <= 0
         if self.expires is None or self.expires_ambiguous:
             return False
-        return self.expires <= now
+        return self.expires <= (now or datetime.now(UTC))
 
 
 _MAX_AGE: Final = re.compile(r"-?[0-9]+")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
 from .categories import CATEGORIES, Category
@@ -84,10 +84,10 @@ def enforce_set_cookies(
     """
     out: RawHeaders = []
     result = EnforcementResult(out)
-    now = now or datetime.now(UTC)
     by_service = _answers_per_service(decision)
     for key, value in raw_headers:
-        if key.lower() != b"set-cookie":
+        # Only a name of its length can be Set-Cookie (in any spelling).
+        if len(key) != 10 or key.lower() != b"set-cookie":
             out.append((key, value))
             continue
         cookie = _parse(value)

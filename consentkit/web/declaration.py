@@ -76,7 +76,11 @@ class Declaration:
         name was last seen is kept to the second: most responses change nothing."""
         now = time.time()
         observed = self._observed
-        if all((known := observed.get(n)) is not None and now - known[3] < 1.0 for n in names):
+        for name in names:
+            known = observed.get(name)
+            if known is None or now - known[3] >= 1.0:
+                break
+        else:
             return
         with self._lock:
             for name in names:

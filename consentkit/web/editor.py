@@ -46,6 +46,9 @@ logger = logging.getLogger("consentkit")
 
 _NO_BODY_STATUS: Final = frozenset({204, 304})
 _VARY_BANNER: Final = ("Cookie", "Accept-Language")
+_REWRITTEN_DROPS: Final = frozenset({b"content-length", b"etag", b"last-modified"})
+"""What a rewritten body's headers lose: its length and the app's validators."""
+_WITHHELD_DROPS: Final = _REWRITTEN_DROPS | {b"content-encoding"}
 
 RawList = list[tuple[bytes, bytes]]
 
@@ -279,15 +282,19 @@ class ResponseEditor:
             headers.append((b"set-cookie", cookie))
 
     def _prepare_rewrite(self, headers: RawHeaders, content_type: str) -> None:
-        encoding = (headers.get("content-encoding") or "identity").strip().lower() or "identity"
+        encoding = "identity"
+        if headers.has(b"content-encoding"):
+            encoding = (headers.get("content-encoding") or "").strip().lower() or "identity"
         codec = codec_for(encoding, self.rules.max_decoded_size)
         if codec is None:
             # Fail closed: the browser can decode what we cannot, and would run it live.
             self.rules.warn_encoding(encoding)
             self.withheld = True
-            headers.remove("content-encoding", "content-length", "etag", "last-modified")
+            headers.drop(_WITHHELD_DROPS)
             return
-        nonce = csp_nonce(headers.getlist("content-security-policy"))
+        nonce = None
+        if headers.has(b"content-security-policy"):
+            nonce = csp_nonce(headers.getlist("content-security-policy"))
         plan = page_plan(self.rules, self.request, self.decision, nonce)
         charset = _header_charset(content_type)
         decoder, encoder = codec
@@ -295,7 +302,7 @@ class ResponseEditor:
         # The body changes length; a HEAD answer cannot know the new one either. The
         # app's validators describe its bytes, not ours: a 304 for them could revive
         # a copy rewritten under another consent state.
-        headers.remove("content-length", "etag", "last-modified")
+        headers.drop(_REWRITTEN_DROPS)
 
     # -- body ---------------------------------------------------------------------------
 

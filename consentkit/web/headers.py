@@ -82,19 +82,32 @@ class RawHeaders:
 
     def remove(self, *names: str) -> None:
         """Remove every line of each header in *names* (any spelling), in one pass."""
-        keys = _keys(names) & self._names
-        if keys:
-            self.raw[:] = [(k, v) for k, v in self.raw if k.lower() not in keys]
-            self._names -= keys
+        self.drop(_keys(names))
+
+    def drop(self, keys: frozenset[bytes]) -> None:
+        """:meth:`remove` for header names given lowered, as bytes."""
+        present = keys & self._names
+        if present:
+            self.raw[:] = [(k, v) for k, v in self.raw if k.lower() not in present]
+            self._names -= present
 
     def __setitem__(self, name: str, value: str) -> None:
         del self[name]
         self.append(name, value)
 
     def append(self, name: str, value: str) -> None:
-        key = name.lower().encode("latin-1")
-        self.raw.append((key, value.encode("latin-1")))
+        self.append_raw(name.lower().encode("latin-1"), value.encode("latin-1"))
+
+    def append_raw(self, key: bytes, value: bytes) -> None:
+        """:meth:`append` for a name given lowered and a value, as bytes."""
+        self.raw.append((key, value))
         self._names.add(key)
+
+
+@lru_cache(maxsize=16)
+def _joined(fields: tuple[str, ...]) -> bytes:
+    """A list header's value of *fields* (the same few, asked for on every page)."""
+    return ", ".join(fields).encode("latin-1")
 
 
 def list_items(lines: Sequence[str]) -> list[str]:
@@ -105,7 +118,7 @@ def list_items(lines: Sequence[str]) -> list[str]:
 def add_vary(headers: RawHeaders, *fields: str) -> None:
     """Add *fields* to ``Vary`` unless present (or ``*``), as one merged line."""
     if not headers.has(b"vary"):  # the common case: one new line
-        headers.append("vary", ", ".join(fields))
+        headers.append_raw(b"vary", _joined(fields))
         return
     items = list_items(headers.getlist("vary"))
     lowered = {item.lower() for item in items}
@@ -119,7 +132,7 @@ def add_vary(headers: RawHeaders, *fields: str) -> None:
 def make_private(headers: RawHeaders) -> None:
     """A consent-dependent page must not be stored by shared caches."""
     if not headers.has(b"cache-control"):  # the common case: one new line
-        headers.append("cache-control", "private")
+        headers.append_raw(b"cache-control", b"private")
         return
     directives = list_items(headers.getlist("cache-control"))
     names = [d.split("=", 1)[0].strip().lower() for d in directives]

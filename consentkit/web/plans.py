@@ -82,10 +82,6 @@ def _settled_plan(
     element stays, so the page's own markup can never stand in for it). Nor a site host:
     nothing is judged. ``None`` for any other page.
     """
-    by_service = decision.services_granted or decision.services_refused
-    answers = decision.service_exceptions() if by_service or decision.pending_services else ()
-    if not blocks_nothing(decision.granted, answers, rules.policy.unclassified, rules.trackers):
-        return None
     override = (request.scope.get("state") or {}).get(LANGUAGE_STATE_KEY)
     accept = request.accept_language
     return_to = request.return_to
@@ -100,7 +96,11 @@ def _settled_plan(
     )
     plan = rules.settled.get(key)
     if plan is not None:
-        return plan
+        return plan  # only a decision that blocks nothing is ever remembered
+    by_service = decision.services_granted or decision.services_refused
+    answers = decision.service_exceptions() if by_service or decision.pending_services else ()
+    if not blocks_nothing(decision.granted, answers, rules.policy.unclassified, rules.trackers):
+        return None
     context = _banner_context(rules, request, decision, nonce)
     banner = rules.banner
     if context is None or banner is None:

@@ -179,11 +179,11 @@ class Recorder:
     def records_gpc(self, request: RequestInfo, decision: Decision) -> bool:
         """Whether a page view with GPC and nothing recorded yet gets one ``gpc`` receipt."""
         return (
-            self.store is not None
-            and decision.gpc
+            decision.gpc
             and not decision.decided
             and not decision.gpc_recorded
             and request.method == "GET"
+            and self.store is not None
         )
 
     def may_record(self, request: RequestInfo) -> bool:

@@ -73,7 +73,8 @@ def set_cookie_line(name: str, value: str, attrs: list[str], sep: str) -> bytes:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-@example(lines=[b"0;=; Expires=Thu, 01 Jan 1970 00:00:00 GMT"])  # a nameless cookie's deletion
+# A nameless cookie's deletion:
+@example(lines=[b"0;=; Expires=Thu, 01 Jan 1970 00:00:00 GMT"], spelling=b"set-cookie")
 @given(
     lines=st.lists(
         st.builds(
@@ -85,15 +86,19 @@ def set_cookie_line(name: str, value: str, attrs: list[str], sep: str) -> bytes:
         ),
         min_size=1,
         max_size=6,
-    )
+    ),
+    spelling=st.sampled_from([b"set-cookie", b"Set-Cookie", b"SET-COOKIE", b"sEt-CoOkIe"]),
 )
-def test_nothing_refused_leaves_in_any_disguise(lines: list[bytes]) -> None:
-    raw = [(b"set-cookie", line) for line in lines]
+def test_nothing_refused_leaves_in_any_disguise(lines: list[bytes], spelling: bytes) -> None:
+    # Other headers, one of them as long as the name, pass as they are.
+    others = [(b"x-cookie-1", b"a=1"), (b"Content-Type", b"text/html")]
+    raw = [*others, *((spelling, line) for line in lines)]
     result = enforce_set_cookies(
         raw, decision=REFUSED, policy=POLICY, own_cookies=frozenset(), now=NOW
     )
-    for key, value in result.headers:
-        assert key == b"set-cookie"
+    assert result.headers[:2] == others
+    for key, value in result.headers[2:]:
+        assert key == spelling
         cookie = parse_set_cookie(value)
         assert cookie is not None, value
         if cookie.is_deletion(NOW):

@@ -48,3 +48,15 @@ def test_vary_and_cache_control_merge_with_any_spelling() -> None:
     add_vary(RawHeaders(fresh), "Cookie", "Accept-Language")
     make_private(RawHeaders(fresh))
     assert fresh == [(b"vary", b"Cookie, Accept-Language"), (b"cache-control", b"private")]
+
+
+def test_names_given_as_lowered_bytes() -> None:
+    raw = [(b"Content-Length", b"10"), (b"ETAG", b'"x"'), (b"content-type", b"text/html")]
+    headers = RawHeaders(raw)
+    headers.drop(frozenset({b"content-length", b"etag", b"last-modified"}))
+    assert raw == [(b"content-type", b"text/html")]  # every spelling, in place
+    headers.append_raw(b"vary", b"Cookie")
+    assert headers.has(b"vary")
+    assert headers.get("Vary") == "Cookie"
+    headers.drop(frozenset({b"vary"}))
+    assert raw == [(b"content-type", b"text/html")]
