@@ -314,6 +314,15 @@ class Decision:
         default_factory=dict, compare=False, repr=False
     )
     """Every known service id and its category (the policy's declared and built-in ones)."""
+    grants_all: bool = field(init=False, compare=False, repr=False)
+    """Whether every cookie is allowed: every category granted and no service answered
+    apart from its category (worked out once; decisions are shared between requests)."""
+
+    def __post_init__(self) -> None:
+        grants_all = len(self.granted) == len(CATEGORIES) and not (
+            self.services_granted or self.services_refused or self.pending_services
+        )
+        object.__setattr__(self, "grants_all", grants_all)
 
     def allows_service(self, service_id: str) -> bool:
         """Whether the service *service_id* (``"youtube"``) may be used for this request.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from .categories import CATEGORIES, Category
+from .categories import Category
 from .cookies import (
     SetCookie,
     canonical_deletion,
@@ -155,7 +155,7 @@ def cookies_to_expire(
 def grants_everything(decision: Decision) -> bool:
     """Whether *decision* allows every cookie: every category granted and no service
     answered apart from its category. Nothing then needs expiring."""
-    return len(decision.granted) == len(CATEGORIES) and not _answers_per_service(decision)
+    return decision.grants_all
 
 
 def _answers_per_service(decision: Decision) -> bool:

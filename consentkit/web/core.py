@@ -257,7 +257,8 @@ class ConsentCore:
             request.headers, request.client_ip
         )
         gpc = dnt = False
-        if request.signals_sent:
+        found = request.found
+        if b"sec-gpc" in found or b"dnt" in found:
             signals = read_signals(request.headers)
             gpc, dnt = signals.gpc, signals.dnt
         token = request.consent_token
@@ -270,7 +271,7 @@ class ConsentCore:
                 decision = memo[0]
         if decision is None:
             decision = self._decide(token, resolved.region, resolved.model, gpc, dnt)
-        if self._block_crawlers and _is_crawler_ua(request.user_agent):
+        if self._block_crawlers and _is_crawler_ua(found.get(b"user-agent", b"")):
             # Search and link-preview crawlers index the content, not the trackers.
             decision = replace(
                 decision, granted=frozenset({"necessary"}), pending=frozenset(), crawler=True

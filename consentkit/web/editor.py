@@ -20,7 +20,6 @@ from ..enforcement import (
     cookies_to_expire,
     enforce_set_cookies,
     expiry_headers,
-    grants_everything,
 )
 from ..mime import SNIFF_BYTES, extract_mime_type, sniffs_as_html
 from ..rewriter import (
@@ -158,15 +157,19 @@ def read_response(
         and request.method != "HEAD"
         and _browser_sniffs(raw, status)
     )
-    if sets_cookies or is_html or sniff or _has_stale_cookies(rules, request, decision):
+    if sets_cookies or is_html or sniff:
         return Reading(content_type, is_html, sniff)
-    return None
+    stale = (
+        request.cookie_header
+        and not decision.grants_all
+        and _has_stale_cookies(rules, request, decision)
+    )
+    return Reading(content_type, is_html, sniff) if stale else None
 
 
 def _has_stale_cookies(rules: ResponseRules, request: RequestInfo, decision: Decision) -> bool:
-    """Whether the visitor sent cookies its decision refuses (they are expired)."""
-    if not request.has_cookies or grants_everything(decision):
-        return False
+    """Whether the visitor's cookies include some its decision refuses (they are expired);
+    the caller has checked that it sent cookies and is not granted everything."""
     return bool(
         cookies_to_expire(
             request.cookies, decision=decision, policy=rules.policy, own_cookies=rules.own_cookies

@@ -62,7 +62,7 @@ class ConsentMiddleware(ConsentCore):
                 return
         responder = Responder(self.rules, request, decision, send)
         await self.app(scope, receive, responder.send)
-        if responder.unfinished:
+        if responder.open and responder.unfinished:
             await responder.finish()
 
     async def _endpoint(

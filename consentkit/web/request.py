@@ -71,11 +71,11 @@ class RequestInfo:
     """What the middleware needs from a request: one pass over the headers, the rest lazy."""
 
     __slots__ = (
-        "_cookie_header",
         "_cookies",
-        "_found",
         "consent_token",
+        "cookie_header",
         "cookie_name",
+        "found",
         "headers",
         "scope",
     )
@@ -91,17 +91,23 @@ class RequestInfo:
         found = dict(headers)
         if len(found) != len(headers):
             found = _read_repeated(headers)
-        self._found = found
-        self.consent_token: str | None = None
+        self.found = found
+        """The headers read, by (lower-case) name; see :func:`_read_repeated` for names
+        sent more than once. Read only."""
         cookie_header = found.get(b"cookie")
         if cookie_header:
-            self._cookie_header = cookie_header
+            self.cookie_header: bytes = cookie_header
+            """The ``Cookie`` header (lines joined), empty when none came."""
             self._cookies: Mapping[str, str]
             # Split once (remembered per header) for the consent token and the cookies.
             # Duplicates of our cookie read as no decision (cookie tossing).
-            self.consent_token, self._cookies = _read_cookies(cookie_header, cookie_name)
+            read = _read.get((cookie_header, cookie_name))
+            if read is None:
+                read = _read_cookies(cookie_header, cookie_name)
+            self.consent_token, self._cookies = read
         else:
-            self._cookie_header = b""
+            self.cookie_header = b""
+            self.consent_token = None
             self._cookies = _NO_COOKIES
 
     @classmethod
@@ -148,18 +154,18 @@ class RequestInfo:
     @property
     def user_agent(self) -> bytes:
         """The ``User-Agent`` header as sent (empty when absent)."""
-        return self._found.get(b"user-agent", b"")
+        return self.found.get(b"user-agent", b"")
 
     @property
     def signals_sent(self) -> bool:
         """Whether ``Sec-GPC`` or ``DNT`` came at all (read by
         :func:`~consentkit.jurisdiction.read_signals`)."""
-        found = self._found
+        found = self.found
         return b"sec-gpc" in found or b"dnt" in found
 
     @property
     def host(self) -> str:
-        host = self._found.get(b"host")
+        host = self.found.get(b"host")
         if host:
             return host.decode("latin-1")
         server = self.scope.get("server")
@@ -181,13 +187,13 @@ class RequestInfo:
     @property
     def accept_language(self) -> str | None:
         """The first ``Accept-Language`` header, if any (read in the one pass)."""
-        found = self._found.get(b"accept-language")
+        found = self.found.get(b"accept-language")
         return None if found is None else found.decode("latin-1")
 
     @property
     def has_cookies(self) -> bool:
         """Whether the request carried a ``Cookie`` header at all."""
-        return bool(self._cookie_header)
+        return bool(self.cookie_header)
 
     @property
     def cookies(self) -> Mapping[str, str]:

@@ -8,13 +8,14 @@ turns that into ASGI messages (and runs the blocking GPC receipt in a worker thr
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Final
 
 import anyio
 from starlette.types import Message, Send
 
 from ..decision import Decision
-from .editor import ResponseEditor, read_response
+from .editor import Reading, ResponseEditor, read_response
 from .request import RequestInfo
 from .responses import Reply
 from .rules import ResponseRules
@@ -28,7 +29,9 @@ class Responder:
     """Per-request wrapper of ``send``: headers first, then the body path.
 
     Most responses (API answers, assets) pass as the app wrote them; for those no
-    :class:`ResponseEditor` is built and each message costs one check.
+    :class:`ResponseEditor` is built, the start goes out at once and each message costs
+    one check: :meth:`send` then hands back the server's own ``send`` awaitable instead
+    of wrapping it in a coroutine of its own.
     """
 
     __slots__ = (
@@ -36,6 +39,7 @@ class Responder:
         "_untouched",
         "decision",
         "editor",
+        "open",
         "request",
         "rules",
         "start",
@@ -58,23 +62,45 @@ class Responder:
         self.start: Message | None = None
         self.started = False
         self._untouched = False
-        """Set once the headers are read when the response passes as the app wrote it."""
+        """Set once the headers are read when the body passes as the app wrote it."""
+        self.open = True
+        """False once an untouched response sent a message after its start; until then
+        the middleware asks :attr:`unfinished`."""
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
+        """The ``send`` the app gets (it awaits what this returns)."""
         if self._untouched:
-            # The common case: the held start leaves with the first message after it.
-            if not self.started:
-                self.started = True
-                await self._send(self.start)  # type: ignore[arg-type]
+            # The common case: the message is the server's to send.
+            self.open = False
+            return self._send(message)
+        if message["type"] == "http.response.start" and self.start is None:
+            self.start = message
+            raw = message.get("headers") or []
+            if not isinstance(raw, list):  # any iterable (ASGI): read once, sent as read
+                raw = message["headers"] = list(raw)
+            status = message.get("status", 200)
+            reading = read_response(self.rules, self.request, self.decision, status, raw)
+            if reading is None:
+                # Nothing to edit: the start leaves as it came, now.
+                self._untouched = self.started = True
+                return self._send(message)
+            return self._start(message, reading)
+        return self._message(message)
+
+    async def _start(self, message: Message, reading: Reading) -> None:
+        """A start whose headers change: edited, and held until the body path is known."""
+        editor = self.editor = ResponseEditor(self.rules, self.request, self.decision)
+        message["headers"] = editor.edit(message["headers"], reading)
+        if editor.records_gpc():
+            await anyio.to_thread.run_sync(editor.record_gpc, message["headers"])
+        if not editor.rewriting:
+            # Only the headers decide this: a body not rewritten, withheld or sniffed
+            # passes as it is, behind its edited start.
+            self._untouched = self.started = True
             await self._send(message)
-            return
+
+    async def _message(self, message: Message) -> None:
         kind = message["type"]
-        if kind == "http.response.start":
-            self._headers(message)
-            editor = self.editor
-            if editor is not None and editor.records_gpc():
-                await anyio.to_thread.run_sync(editor.record_gpc, message["headers"])
-            return
         if kind == "http.response.body":
             await self._body(message)
             return
@@ -83,23 +109,6 @@ class Responder:
             return
         await self._flush_start()
         await self._send(message)
-
-    def _headers(self, message: Message) -> None:
-        """Hold the start message; edit its headers unless the response passes as it is."""
-        self.start = message
-        raw = message.get("headers") or []
-        if not isinstance(raw, list):  # any iterable (ASGI): read once, sent as read
-            raw = message["headers"] = list(raw)
-        status = message.get("status", 200)
-        reading = read_response(self.rules, self.request, self.decision, status, raw)
-        if reading is None:
-            self._untouched = True
-            return
-        editor = self.editor = ResponseEditor(self.rules, self.request, self.decision)
-        message["headers"] = editor.edit(raw, reading)
-        # Only the headers decide this: a body not rewritten, withheld or sniffed now
-        # passes as it is.
-        self._untouched = not editor.rewriting
 
     @property
     def _rewriting(self) -> bool:
@@ -111,13 +120,15 @@ class Responder:
         unfinished rewrite (see :meth:`finish`)."""
         if self.start is None:
             return False
+        if self._untouched:
+            return self.open
         if not self.started:
             return True
         editor = self.editor
         return editor is not None and editor.rewriting and not editor.ended
 
     async def finish(self) -> None:
-        """Complete what the app left open: a held start with no body, an unfinished rewrite.
+        """Complete what the app left open: a start with no body, an unfinished rewrite.
 
         Both break the ASGI contract, but the visitor should still get the page
         (and the banner) rather than a server error.

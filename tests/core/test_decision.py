@@ -154,3 +154,50 @@ def test_site_with_only_necessary_cookies_asks_nothing() -> None:
     assert not decision.needs_banner
     assert decision.granted == {"necessary"}
     assert decide(None, POLICY, now=NOW).needs_banner
+
+
+_CATEGORY_SETS = st.frozensets(
+    st.sampled_from(("necessary", "performance", "functionality", "targeting"))
+)
+_SERVICE_SETS = st.frozensets(st.sampled_from(("youtube", "ga4", "hotjar")), max_size=2)
+
+
+@given(
+    granted=_CATEGORY_SETS,
+    services_granted=_SERVICE_SETS,
+    services_refused=_SERVICE_SETS,
+    pending_services=_SERVICE_SETS,
+    replaced=_CATEGORY_SETS,
+)
+def test_grants_all_is_every_category_and_no_service_apart_even_after_replace(
+    granted: frozenset[str],
+    services_granted: frozenset[str],
+    services_refused: frozenset[str],
+    pending_services: frozenset[str],
+    replaced: frozenset[str],
+) -> None:
+    from dataclasses import replace
+
+    from consentkit.categories import CATEGORIES
+    from consentkit.decision import Decision
+    from consentkit.enforcement import grants_everything
+
+    def expected(decision: Decision) -> bool:
+        answered = (
+            decision.services_granted or decision.services_refused or decision.pending_services
+        )
+        return set(decision.granted) == set(CATEGORIES) and not answered
+
+    decision = Decision(
+        decided=True,
+        granted=granted,  # type: ignore[arg-type]
+        reason="test",  # type: ignore[arg-type]
+        services_granted=services_granted,
+        services_refused=services_refused,
+        pending_services=pending_services,
+    )
+    assert decision.grants_all is expected(decision) is grants_everything(decision)
+    # Worked out again for a copy, never carried over from the original.
+    changed = replace(decision, granted=replaced)  # type: ignore[arg-type]
+    assert changed.grants_all is expected(changed)
+    assert "grants_all" not in repr(decision)
