@@ -7,7 +7,8 @@ once and checked with :func:`benchmarks.apps.verify`: a contender that does not 
 on the exact answer being measured is reported as unverified and never timed.
 
 Contenders alternate within each route and rounds repeat (quick: 1 round of 3 s per
-measurement, full: 3 rounds of 6 s); the report gives medians. A contender's overhead is
+measurement, full: 3 rounds of 6 s); the report gives medians, and for each contender the
+lowest and highest ratio of one round (``round_ratios``). A contender's overhead is
 ``overhead_ratio``: its bare app's requests/s over its own (1.00 means free, 1.25 means a
 request costs 25% more), and ``added_ms``: the server time it adds per request.
 
@@ -416,6 +417,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                         continue
                     result = _measure(server, route, plan.seconds, measure)
                     if result is not None:
+                        result["round"] = round_
                         samples.setdefault((route, server.contender.name), []).append(result)
         rows = [
             _median_row(route, server, samples.get((route, server.contender.name), []))
@@ -423,8 +425,24 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             for server in servers
         ]
     _add_overheads(rows)
+    _add_round_spread(rows, samples)
     _add_targets(rows)
     return rows
+
+
+def _add_round_spread(
+    rows: list[dict[str, Any]], samples: dict[tuple[str, str], list[dict[str, float]]]
+) -> None:
+    """``round_ratios``: the lowest and highest overhead ratio of one round, each contender
+    against its baseline measured in the same round (the median alone hides the spread)."""
+    for row in rows:
+        if not row["baseline"] or row["overhead_ratio"] is None:
+            continue
+        base = {s["round"]: s["rps"] for s in samples.get((row["route"], row["baseline"]), [])}
+        own = {s["round"]: s["rps"] for s in samples.get((row["route"], row["contender"]), [])}
+        ratios = [base[r] / own[r] for r in sorted(base.keys() & own.keys()) if own[r]]
+        if ratios:
+            row["round_ratios"] = f"{min(ratios):.2f}–{max(ratios):.2f}×"
 
 
 def main(argv: Sequence[str] | None = None) -> None:

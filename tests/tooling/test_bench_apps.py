@@ -222,3 +222,20 @@ def test_html_target_is_unknown_without_a_peer() -> None:
     bench_http._add_overheads(rows)
     bench_http._add_targets(rows)
     assert rows[1]["target_met"] is None
+
+
+def test_round_spread_pairs_each_round_with_its_own_baseline() -> None:
+    rows = [_row("/json", "starlette", 1000.0), _row("/json", "consentkit", 950.0)]
+    samples = {
+        ("/json", "starlette"): [
+            {"round": 0, "rps": 1000.0},
+            {"round": 1, "rps": 800.0},
+            {"round": 2, "rps": 1200.0},
+        ],
+        # round 1 lost for consentkit: it is left out, not paired with round 2's baseline
+        ("/json", "consentkit"): [{"round": 0, "rps": 950.0}, {"round": 2, "rps": 1000.0}],
+    }
+    bench_http._add_overheads(rows)
+    bench_http._add_round_spread(rows, samples)
+    assert "round_ratios" not in rows[0]
+    assert rows[1]["round_ratios"] == f"{1000 / 950:.2f}–{1200 / 1000:.2f}×"
