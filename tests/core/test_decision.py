@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,7 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consentkit import ConsentCodec, CookieRule, Policy, StoredConsent
-from consentkit.decision import decide
+from consentkit.categories import CATEGORIES
+from consentkit.decision import Decision, decide
+from consentkit.enforcement import grants_everything
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 POLICY = Policy(revision="7", cookies=(CookieRule("lang", "functionality"),))
@@ -176,12 +179,6 @@ def test_grants_all_is_every_category_and_no_service_apart_even_after_replace(
     pending_services: frozenset[str],
     replaced: frozenset[str],
 ) -> None:
-    from dataclasses import replace
-
-    from consentkit.categories import CATEGORIES
-    from consentkit.decision import Decision
-    from consentkit.enforcement import grants_everything
-
     def expected(decision: Decision) -> bool:
         answered = (
             decision.services_granted or decision.services_refused or decision.pending_services
