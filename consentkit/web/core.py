@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import fields, replace
 from datetime import UTC, datetime
-from functools import lru_cache, partial
+from functools import partial
 from time import time
 from typing import Any, Final
 
@@ -85,12 +85,20 @@ def check_secret_keys(
     return secret_key
 
 
-@lru_cache(maxsize=_MEMO_ITEMS)
-@lru_cache(maxsize=1024)
+_UA_LONGEST: Final = 1024
+_crawler_uas: Memo[bytes, bool] = Memo(_MEMO_ITEMS)
+"""``User-Agent`` values seen lately and whether each is a crawler's."""
+
+
 def _is_crawler_ua(user_agent: bytes) -> bool:
     """:func:`~consentkit.crawlers.is_crawler` for a raw header, remembered: a site sees
-    the same few hundred ``User-Agent`` values again and again."""
-    return bool(user_agent) and is_crawler(user_agent.decode("latin-1"))
+    the same few hundred ``User-Agent`` values again and again (long ones are not kept)."""
+    found = _crawler_uas.get(user_agent)
+    if found is None:
+        found = bool(user_agent) and is_crawler(user_agent.decode("latin-1"))
+        if len(user_agent) <= _UA_LONGEST:
+            _crawler_uas.put(user_agent, found)
+    return found
 
 
 class ConsentCore:
@@ -214,8 +222,10 @@ class ConsentCore:
         self._prefix = self.settings.prefix
         self._prefix_slash = self.settings.prefix + "/"
         self._tokens: Memo[str, StoredConsent | None] = Memo(_MEMO_ITEMS)
-        self._defaults: dict[tuple[str, str, bool, bool], Decision] = {}
-        self._recorded: Memo[tuple[str | None, str, str, bool, bool], tuple[Decision, float, float]]
+        # Keyed by the token alone (the default decision: by None) when the region cannot
+        # vary and the request sends no signal; else by the tuple of all that decides.
+        self._defaults: dict[tuple[str, str, bool, bool] | None, Decision] = {}
+        self._recorded: Memo[str | tuple[str, str, str, bool, bool], tuple[Decision, float, float]]
         self._recorded = Memo(_MEMO_ITEMS)
         self._block_crawlers = self.settings.crawler_mode == "block"
         self._static_region = (
@@ -253,6 +263,36 @@ class ConsentCore:
         the region when it cannot vary, the decision of a visitor without a cookie, and a
         recorded choice's decision while the clock is inside its window of validity.
         """
+        found = request.found
+        token = request.consent_token
+        resolved = self._static_region
+        if resolved is not None and b"sec-gpc" not in found and b"dnt" not in found:
+            # The usual request: one region, no signal; the token alone is the key.
+            decision: Decision | None = None
+            if token:
+                memo = self._recorded.get(token)
+                if memo is not None and memo[1] <= time() < memo[2]:
+                    decision = memo[0]
+            else:
+                decision = self._defaults.get(None)
+            if decision is None:
+                decision = self._decide(token, resolved.region, resolved.model, False, False, True)
+        else:
+            decision = self._decide_signalled(request, token)
+        if self._block_crawlers:
+            user_agent = found.get(b"user-agent", b"")
+            crawler = _crawler_uas.get(user_agent)
+            if crawler is None:
+                crawler = _is_crawler_ua(user_agent)
+            if crawler:
+                # Search and link-preview crawlers index the content, not the trackers.
+                decision = replace(
+                    decision, granted=frozenset({"necessary"}), pending=frozenset(), crawler=True
+                )
+        return decision
+
+    def _decide_signalled(self, request: RequestInfo, token: str | None) -> Decision:
+        """:meth:`decide` for a region that varies by request or a request with signals."""
         resolved = self._static_region or self.jurisdiction.resolve(
             request.headers, request.client_ip
         )
@@ -261,30 +301,23 @@ class ConsentCore:
         if b"sec-gpc" in found or b"dnt" in found:
             signals = read_signals(request.headers)
             gpc, dnt = signals.gpc, signals.dnt
-        token = request.consent_token
-        decision: Decision | None = None
         if token:
             # A recorded choice decides alike until it expires: memoised per token,
             # and used only while the clock is inside the window it stays valid in.
             memo = self._recorded.get((token, resolved.region, resolved.model, gpc, dnt))
             if memo is not None and memo[1] <= time() < memo[2]:
-                decision = memo[0]
-        if decision is None:
-            decision = self._decide(token, resolved.region, resolved.model, gpc, dnt)
-        if self._block_crawlers and _is_crawler_ua(found.get(b"user-agent", b"")):
-            # Search and link-preview crawlers index the content, not the trackers.
-            decision = replace(
-                decision, granted=frozenset({"necessary"}), pending=frozenset(), crawler=True
-            )
-        return decision
+                return memo[0]
+        return self._decide(token, resolved.region, resolved.model, gpc, dnt, False)
 
     def _decide(
-        self, token: str | None, region: str, model: Model, gpc: bool, dnt: bool
+        self, token: str | None, region: str, model: Model, gpc: bool, dnt: bool, plain: bool
     ) -> Decision:
-        """:meth:`decide` past the memo of recorded choices."""
+        """:meth:`decide` past the memos; *plain*: the region is static and no signal
+        came (the memos are then keyed by the token alone)."""
         stored = self._verify(token) if token else None
+        default_key = None if plain else (region, model, gpc, dnt)
         if stored is None:
-            decision = self._defaults.get((region, model, gpc, dnt))
+            decision = self._defaults.get(default_key)
             if decision is not None:
                 return decision
         now = datetime.now(UTC)
@@ -293,10 +326,11 @@ class ConsentCore:
         )
         if stored is None:
             if len(self._defaults) < _MEMO_ITEMS:
-                self._defaults[(region, model, gpc, dnt)] = decision
-        elif decision.decided:
+                self._defaults[default_key] = decision
+        elif decision.decided and token:
             window = recorded_window(stored, self.policy)
-            self._recorded.put((token, region, model, gpc, dnt), (decision, *window))
+            key = token if plain else (token, region, model, gpc, dnt)
+            self._recorded.put(key, (decision, *window))
         return decision
 
     def _verify(self, token: str) -> StoredConsent | None:

@@ -21,6 +21,7 @@ from ..enforcement import (
     enforce_set_cookies,
     expiry_headers,
 )
+from ..memo import Memo
 from ..mime import SNIFF_BYTES, extract_mime_type, sniffs_as_html
 from ..rewriter import (
     Blocked,
@@ -44,6 +45,8 @@ __all__ = ["ResponseEditor"]
 logger = logging.getLogger("consentkit")
 
 _NO_BODY_STATUS: Final = frozenset({204, 304})
+_NOT_REWRITTEN: Final = _NO_BODY_STATUS | {206}
+"""Statuses whose body is never rewritten: none, or a range of the app's page."""
 _VARY_BANNER: Final = ("Cookie", "Accept-Language")
 _REWRITTEN_DROPS: Final = frozenset({b"content-length", b"etag", b"last-modified"})
 """What a rewritten body's headers lose: its length and the app's validators."""
@@ -80,12 +83,17 @@ class _Sniff:
             return bytes(self.data)
 
 
-@lru_cache(maxsize=512)
-def _html_type(content_type: bytes) -> bool:
+_html_types: Memo[bytes, bool] = Memo(512)
+
+
+def _is_html(content_type: bytes) -> bool:
     """Whether a (combined) ``Content-Type`` value makes a body HTML to rewrite: essence
     ``text/html``, or no valid MIME type at all. Remembered: sites send a handful."""
-    mime = extract_mime_type(content_type)
-    return mime is None or mime.essence == "text/html"
+    found = _html_types.get(content_type)
+    if found is None:
+        mime = extract_mime_type(content_type)
+        found = _html_types.put(content_type, mime is None or mime.essence == "text/html")
+    return found
 
 
 @lru_cache(maxsize=512)
@@ -149,22 +157,21 @@ def read_response(
         elif size == 12 and key.lower() == b"content-type":
             # Fetch reads every Content-Type line as one comma-separated value.
             content_type = value if content_type is None else content_type + b", " + value
-    rewrite = rules.rewrite_html and status not in _NO_BODY_STATUS and status != 206
-    is_html = rewrite and content_type is not None and _html_type(content_type)
-    sniff = (
-        content_type is None
-        and rules.rewrite_html
-        and request.method != "HEAD"
-        and _browser_sniffs(raw, status)
-    )
+    if content_type is not None:
+        is_html = rules.rewrite_html and status not in _NOT_REWRITTEN and _is_html(content_type)
+        sniff = False
+    else:
+        is_html = False
+        sniff = rules.rewrite_html and request.method != "HEAD" and _browser_sniffs(raw, status)
     if sets_cookies or is_html or sniff:
         return Reading(content_type, is_html, sniff)
-    stale = (
+    if (
         request.cookie_header
         and not decision.grants_all
         and _has_stale_cookies(rules, request, decision)
-    )
-    return Reading(content_type, is_html, sniff) if stale else None
+    ):
+        return Reading(content_type, is_html, sniff)
+    return None
 
 
 def _has_stale_cookies(rules: ResponseRules, request: RequestInfo, decision: Decision) -> bool:

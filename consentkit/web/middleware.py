@@ -39,6 +39,8 @@ class ConsentMiddleware(ConsentCore):
         self.app = app
         self._https_cookie = self.settings.request_cookie_name("https")
         self._http_cookie = self.settings.request_cookie_name("http")
+        self._routed = (self._prefix, "/.well-known/gpc.json")
+        """What a path that may not be the app's starts with (:meth:`route` tells)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,9 +52,12 @@ class ConsentMiddleware(ConsentCore):
         secure = scope.get("scheme") == "https"
         request = RequestInfo(scope, self._https_cookie if secure else self._http_cookie)
         decision = self.decide(request)
-        scope.setdefault("state", {})["consent"] = decision
-        path = scope["path"]
-        if path.startswith(self._prefix) or path == "/.well-known/gpc.json":
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        state["consent"] = decision
+        path: str = scope["path"]
+        if path.startswith(self._routed):
             route = self.route(path)
             if route == "endpoints":
                 await self._endpoint(request, decision, receive, send)

@@ -24,16 +24,25 @@ _READ: Final = frozenset(
 """The request headers read when some come more than once (ASGI names are lower case)."""
 _READ_MAX: Final = 1024
 _READ_LONGEST: Final = 4096
-_read: Memo[tuple[bytes, str], tuple[str | None, dict[str, str]]] = Memo(_READ_MAX)
-"""Cookie headers read lately (a visitor sends the same one with every request); long
-headers are not kept. The dictionaries are shared: read them, never change them."""
+_Read = tuple[str | None, dict[str, str]]
+_reads: dict[str, Memo[bytes, _Read]] = {}
+"""Per consent cookie name, the ``Cookie`` headers read lately (a visitor sends the same
+one with every request); long headers are not kept. The dictionaries are shared: read
+them, never change them."""
 
 
-def _read_cookies(header: bytes, cookie_name: str) -> tuple[str | None, dict[str, str]]:
+def _memo_for(cookie_name: str) -> Memo[bytes, _Read]:
+    memo = _reads.get(cookie_name)
+    if memo is None:
+        memo = _reads.setdefault(cookie_name, Memo(_READ_MAX))
+    return memo
+
+
+def _read_cookies(header: bytes, cookie_name: str) -> _Read:
     """The consent token (``None`` when absent or duplicated) and the cookies of a
     ``Cookie`` header, the first occurrence of a name winning."""
-    key = (header, cookie_name)
-    found = _read.get(key)
+    memo = _memo_for(cookie_name)
+    found = memo.get(header)
     if found is None:
         pairs = parse_cookie_pairs(header)
         cookies: dict[str, str] = {}
@@ -41,7 +50,7 @@ def _read_cookies(header: bytes, cookie_name: str) -> tuple[str | None, dict[str
             cookies.setdefault(pair_name, pair_value)
         found = token_in(pairs, cookie_name), cookies
         if len(header) <= _READ_LONGEST:
-            _read.put(key, found)
+            memo.put(header, found)
     return found
 
 
@@ -84,7 +93,7 @@ class RequestInfo:
         self.scope = scope
         self.cookie_name = cookie_name
         headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
-        if not isinstance(headers, list):
+        if type(headers) is not list:
             headers = list(headers)
         self.headers = headers
         # The usual request sends no header twice: one pass in C, then lookups.
@@ -101,7 +110,8 @@ class RequestInfo:
             self._cookies: Mapping[str, str]
             # Split once (remembered per header) for the consent token and the cookies.
             # Duplicates of our cookie read as no decision (cookie tossing).
-            read = _read.get((cookie_header, cookie_name))
+            memo = _reads.get(cookie_name)
+            read = None if memo is None else memo.get(cookie_header)
             if read is None:
                 read = _read_cookies(cookie_header, cookie_name)
             self.consent_token, self._cookies = read

@@ -73,10 +73,10 @@ class Responder:
             # The common case: the message is the server's to send.
             self.open = False
             return self._send(message)
-        if message["type"] == "http.response.start" and self.start is None:
+        if self.start is None and message["type"] == "http.response.start":
             self.start = message
             raw = message.get("headers") or []
-            if not isinstance(raw, list):  # any iterable (ASGI): read once, sent as read
+            if type(raw) is not list:  # any iterable (ASGI): read once, sent as read
                 raw = message["headers"] = list(raw)
             status = message.get("status", 200)
             reading = read_response(self.rules, self.request, self.decision, status, raw)
