@@ -171,6 +171,15 @@ def _row(route: str, name: str, rps: float | None) -> dict[str, Any]:
     return {"route": route, "contender": name, "baseline": contender(name).baseline, "rps": rps}
 
 
+def _one_round(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, float]]]:
+    """The samples of a run of one round that measured each row's ``rps``."""
+    return {
+        (r["route"], r["contender"]): [{"round": 0, "rps": r["rps"]}]
+        for r in rows
+        if r["rps"] is not None
+    }
+
+
 def test_overheads_are_relative_to_each_contenders_own_baseline() -> None:
     rows = [
         _row("/json", "starlette", 1000.0),
@@ -181,7 +190,7 @@ def test_overheads_are_relative_to_each_contenders_own_baseline() -> None:
         _row("/json", "django-cookie-consent", 50.0),
         _row("/json", "obvious", None),
     ]
-    bench_http._add_overheads(rows)
+    bench_http._add_overheads(rows, _one_round(rows))
     bench_http._add_targets(rows)
     by_name = {r["contender"]: r for r in rows}
     assert by_name["consentkit"]["overhead_ratio"] == pytest.approx(1000 / 980)
@@ -208,7 +217,7 @@ def test_html_target_needs_less_overhead_than_both_peers(
         _row("/page20", "django", 100.0),
         _row("/page20", "django-cookie-consent", dcc),
     ]
-    bench_http._add_overheads(rows)
+    bench_http._add_overheads(rows, _one_round(rows))
     bench_http._add_targets(rows)
     assert rows[1]["target_met"] is met
 
@@ -219,12 +228,12 @@ def test_html_target_is_unknown_without_a_peer() -> None:
         _row("/page20", "consentkit", 900.0),
         _row("/page20", "obvious", 100.0),
     ]
-    bench_http._add_overheads(rows)
+    bench_http._add_overheads(rows, _one_round(rows))
     bench_http._add_targets(rows)
     assert rows[1]["target_met"] is None
 
 
-def test_round_spread_pairs_each_round_with_its_own_baseline() -> None:
+def test_overheads_pair_each_round_with_its_own_baseline() -> None:
     rows = [_row("/json", "starlette", 1000.0), _row("/json", "consentkit", 950.0)]
     samples = {
         ("/json", "starlette"): [
@@ -235,7 +244,22 @@ def test_round_spread_pairs_each_round_with_its_own_baseline() -> None:
         # round 1 lost for consentkit: it is left out, not paired with round 2's baseline
         ("/json", "consentkit"): [{"round": 0, "rps": 950.0}, {"round": 2, "rps": 1000.0}],
     }
-    bench_http._add_overheads(rows)
-    bench_http._add_round_spread(rows, samples)
+    bench_http._add_overheads(rows, samples)
     assert "round_ratios" not in rows[0]
     assert rows[1]["round_ratios"] == f"{1000 / 950:.2f}–{1200 / 1000:.2f}×"
+    assert rows[1]["overhead_ratio"] == pytest.approx((1000 / 950 + 1200 / 1000) / 2)
+
+
+def test_a_drifting_machine_cancels_out_of_the_paired_ratio() -> None:
+    # The machine slows down over the run; each round, consentkit costs 2% more than bare.
+    # The medians of the two columns come from different rounds; the pairs do not.
+    speeds = [1000.0, 700.0, 640.0, 1100.0, 900.0]
+    samples = {
+        ("/json", "starlette"): [{"round": i, "rps": v} for i, v in enumerate(speeds)],
+        ("/json", "consentkit"): [{"round": i, "rps": v / 1.02} for i, v in enumerate(speeds)],
+    }
+    rows = [_row("/json", "starlette", 900.0), _row("/json", "consentkit", 700.0 / 1.02)]
+    bench_http._add_overheads(rows, samples)
+    assert rows[1]["overhead_ratio"] == pytest.approx(1.02)
+    assert rows[1]["round_ratios"] == "1.02–1.02×"
+    assert rows[1]["added_ms"] == pytest.approx(1000 / (900 / 1.02) - 1000 / 900)
