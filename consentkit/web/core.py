@@ -264,32 +264,36 @@ class ConsentCore:
         recorded choice's decision while the clock is inside its window of validity.
         """
         found = request.found
-        token = request.consent_token
         resolved = self._static_region
-        if resolved is not None and b"sec-gpc" not in found and b"dnt" not in found:
+        if resolved is None or b"sec-gpc" in found or b"dnt" in found:
+            decision = self._decide_signalled(request, request.consent_token)
+        else:
             # The usual request: one region, no signal; the token alone is the key.
-            decision: Decision | None = None
+            token = request.consent_token
             if token:
                 memo = self._recorded.get(token)
                 if memo is not None and memo[1] <= time() < memo[2]:
                     decision = memo[0]
+                else:
+                    decision = self._decide(
+                        token, resolved.region, resolved.model, False, False, True
+                    )
             else:
-                decision = self._defaults.get(None)
-            if decision is None:
-                decision = self._decide(token, resolved.region, resolved.model, False, False, True)
-        else:
-            decision = self._decide_signalled(request, token)
-        if self._block_crawlers:
-            user_agent = found.get(b"user-agent", b"")
-            crawler = _crawler_uas.get(user_agent)
-            if crawler is None:
-                crawler = _is_crawler_ua(user_agent)
-            if crawler:
-                # Search and link-preview crawlers index the content, not the trackers.
-                decision = replace(
-                    decision, granted=frozenset({"necessary"}), pending=frozenset(), crawler=True
+                decision = self._defaults.get(None) or self._decide(
+                    None, resolved.region, resolved.model, False, False, True
                 )
+        if self._block_crawlers and _crawler_uas.get(found.get(b"user-agent", b"")) is not False:
+            decision = self._crawler_decision(found.get(b"user-agent", b""), decision)
         return decision
+
+    def _crawler_decision(self, user_agent: bytes, decision: Decision) -> Decision:
+        """*decision*, or for a crawler's ``User-Agent`` only what is strictly necessary:
+        search and link-preview crawlers index the content, not the trackers."""
+        if not _is_crawler_ua(user_agent):
+            return decision
+        return replace(
+            decision, granted=frozenset({"necessary"}), pending=frozenset(), crawler=True
+        )
 
     def _decide_signalled(self, request: RequestInfo, token: str | None) -> Decision:
         """:meth:`decide` for a region that varies by request or a request with signals."""

@@ -152,25 +152,26 @@ def read_response(
     for key, value in raw:
         # Any spelling of the two names; only a name of their length is lowered.
         size = len(key)
-        if size == 10:
-            sets_cookies = sets_cookies or key.lower() == b"set-cookie"
-        elif size == 12 and key.lower() == b"content-type":
-            # Fetch reads every Content-Type line as one comma-separated value.
-            content_type = value if content_type is None else content_type + b", " + value
+        if size == 12:
+            if key.lower() == b"content-type":
+                # Fetch reads every Content-Type line as one comma-separated value.
+                content_type = value if content_type is None else content_type + b", " + value
+        elif size == 10 and key.lower() == b"set-cookie":
+            sets_cookies = True
     if content_type is not None:
-        is_html = rules.rewrite_html and status not in _NOT_REWRITTEN and _is_html(content_type)
-        sniff = False
-    else:
-        is_html = False
-        sniff = rules.rewrite_html and request.method != "HEAD" and _browser_sniffs(raw, status)
-    if sets_cookies or is_html or sniff:
-        return Reading(content_type, is_html, sniff)
-    if (
+        is_html = _html_types.get(content_type)
+        if is_html is None:
+            is_html = _is_html(content_type)
+        if is_html and rules.rewrite_html and status not in _NOT_REWRITTEN:
+            return Reading(content_type, True, False)
+    elif rules.rewrite_html and request.method != "HEAD" and _browser_sniffs(raw, status):
+        return Reading(None, False, True)
+    if sets_cookies or (
         request.cookie_header
         and not decision.grants_all
         and _has_stale_cookies(rules, request, decision)
     ):
-        return Reading(content_type, is_html, sniff)
+        return Reading(content_type, False, False)
     return None
 
 

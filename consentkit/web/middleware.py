@@ -43,11 +43,10 @@ class ConsentMiddleware(ConsentCore):
         """What a path that may not be the app's starts with (:meth:`route` tells)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Every request runs this: the rare branches live in methods of their own, so the
+        # code a request walks through stays small (it is cold in the CPU's caches).
         if scope["type"] != "http":
-            if scope["type"] == "lifespan":
-                await self._lifespan(scope, receive, send)
-            else:
-                await self.app(scope, receive, send)
+            await self._not_http(scope, receive, send)
             return
         secure = scope.get("scheme") == "https"
         request = RequestInfo(scope, self._https_cookie if secure else self._http_cookie)
@@ -56,19 +55,34 @@ class ConsentMiddleware(ConsentCore):
         if state is None:
             state = scope["state"] = {}
         state["consent"] = decision
-        path: str = scope["path"]
-        if path.startswith(self._routed):
-            route = self.route(path)
-            if route == "endpoints":
-                await self._endpoint(request, decision, receive, send)
-                return
-            if route == "gpc":
-                await send_reply(self.endpoints.gpc_json(), send)
-                return
+        if scope["path"].startswith(self._routed) and await self._answered(
+            request, decision, receive, send
+        ):
+            return
         responder = Responder(self.rules, request, decision, send)
         await self.app(scope, receive, responder.send)
         if responder.open and responder.unfinished:
             await responder.finish()
+
+    async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _answered(
+        self, request: RequestInfo, decision: Decision, receive: Receive, send: Send
+    ) -> bool:
+        """Answer a request for consentkit's own endpoints or the GPC file; ``False`` when
+        the path only looks like one (the app answers it)."""
+        route = self.route(request.path)
+        if route == "endpoints":
+            await self._endpoint(request, decision, receive, send)
+            return True
+        if route == "gpc":
+            await send_reply(self.endpoints.gpc_json(), send)
+            return True
+        return False
 
     async def _endpoint(
         self, request: RequestInfo, decision: Decision, receive: Receive, send: Send
