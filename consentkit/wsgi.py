@@ -75,9 +75,8 @@ class ConsentWSGIMiddleware(ConsentCore):
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        request = RequestInfo.from_environ(
-            environ, self.settings.request_cookie_name(environ.get("wsgi.url_scheme"))
-        )
+        cookie_name = self.settings.request_cookie_name(environ.get("wsgi.url_scheme"))
+        request = RequestInfo.from_environ(environ, cookie_name, self.cookie_reads(cookie_name))
         decision = self.decide(request)
         environ[ENVIRON_KEY] = decision
         route = self.route(request.path)

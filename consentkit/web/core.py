@@ -32,7 +32,7 @@ from .banner import Banner
 from .declaration import Declaration
 from .endpoints import ConsentEndpoints
 from .recorder import Recorder, open_receipt_store
-from .request import RequestInfo
+from .request import CookieRead, CookieReads, RequestInfo, cookie_reads
 from .rules import ResponseRules
 from .settings import Settings
 from .third_party import UnknownHosts
@@ -222,11 +222,19 @@ class ConsentCore:
         self._prefix = self.settings.prefix
         self._prefix_slash = self.settings.prefix + "/"
         self._tokens: Memo[str, StoredConsent | None] = Memo(_MEMO_ITEMS)
-        # Keyed by the token alone (the default decision: by None) when the region cannot
-        # vary and the request sends no signal; else by the tuple of all that decides.
+        # The default decision is keyed by None when the region cannot vary and no signal
+        # came (a recorded choice is then remembered on the Cookie header's reading),
+        # else by the tuple of all that decides.
         self._defaults: dict[tuple[str, str, bool, bool] | None, Decision] = {}
-        self._recorded: Memo[str | tuple[str, str, str, bool, bool], tuple[Decision, float, float]]
+        self._recorded: Memo[tuple[str, str, str, bool, bool], tuple[Decision, float, float]]
         self._recorded = Memo(_MEMO_ITEMS)
+        self._reads = {
+            name: cookie_reads()
+            for name in {
+                self.settings.request_cookie_name("https"),
+                self.settings.request_cookie_name("http"),
+            }
+        }
         self._block_crawlers = self.settings.crawler_mode == "block"
         self._static_region = (
             self.jurisdiction.resolve([], None) if self.jurisdiction.is_static else None
@@ -248,6 +256,14 @@ class ConsentCore:
 
     # -- per request --------------------------------------------------------------------
 
+    def cookie_reads(self, cookie_name: str) -> CookieReads:
+        """This site's memo of ``Cookie`` headers read for *cookie_name* (pass it to
+        :class:`RequestInfo`: the decisions of recorded choices are remembered on it)."""
+        reads = self._reads.get(cookie_name)
+        if reads is None:
+            reads = self._reads[cookie_name] = cookie_reads()
+        return reads
+
     def route(self, path: str) -> str:
         """Who answers *path*: ``"endpoints"``, ``"gpc"`` (the GPC file) or ``"app"``."""
         if path == self._prefix or path.startswith(self._prefix_slash):
@@ -268,20 +284,21 @@ class ConsentCore:
         if resolved is None or b"sec-gpc" in found or b"dnt" in found:
             decision = self._decide_signalled(request, request.consent_token)
         else:
-            # The usual request: one region, no signal; the token alone is the key.
-            token = request.consent_token
-            if token:
-                memo = self._recorded.get(token)
-                if memo is not None and memo[1] <= time() < memo[2]:
-                    decision = memo[0]
+            # The usual request: one region, no signal; the Cookie header alone decides,
+            # and its reading remembers the decision while the choice stays valid.
+            read = request.read
+            if read is None:
+                decision = self._defaults.get(None) or self._decide(
+                    None, resolved.region, resolved.model, False, False, None
+                )
+            else:
+                memo = read.decided
+                if memo is not None and memo[0] is self and memo[2] <= time() < memo[3]:
+                    decision = memo[1]
                 else:
                     decision = self._decide(
-                        token, resolved.region, resolved.model, False, False, True
+                        read.token, resolved.region, resolved.model, False, False, read
                     )
-            else:
-                decision = self._defaults.get(None) or self._decide(
-                    None, resolved.region, resolved.model, False, False, True
-                )
         if self._block_crawlers and _crawler_uas.get(found.get(b"user-agent", b"")) is not False:
             decision = self._crawler_decision(found.get(b"user-agent", b""), decision)
         return decision
@@ -314,12 +331,19 @@ class ConsentCore:
         return self._decide(token, resolved.region, resolved.model, gpc, dnt, False)
 
     def _decide(
-        self, token: str | None, region: str, model: Model, gpc: bool, dnt: bool, plain: bool
+        self,
+        token: str | None,
+        region: str,
+        model: Model,
+        gpc: bool,
+        dnt: bool,
+        plain: CookieRead | bool | None,
     ) -> Decision:
-        """:meth:`decide` past the memos; *plain*: the region is static and no signal
-        came (the memos are then keyed by the token alone)."""
+        """:meth:`decide` past the memos. *plain*: the region is static and no signal came,
+        given as the request's ``Cookie`` reading (``None``: no cookie) where a recorded
+        choice is then remembered; ``False`` otherwise (remembered by all that decides)."""
         stored = self._verify(token) if token else None
-        default_key = None if plain else (region, model, gpc, dnt)
+        default_key = None if plain is not False else (region, model, gpc, dnt)
         if stored is None:
             decision = self._defaults.get(default_key)
             if decision is not None:
@@ -333,8 +357,10 @@ class ConsentCore:
                 self._defaults[default_key] = decision
         elif decision.decided and token:
             window = recorded_window(stored, self.policy)
-            key = token if plain else (token, region, model, gpc, dnt)
-            self._recorded.put(key, (decision, *window))
+            if isinstance(plain, CookieRead):
+                plain.decided = (self, decision, *window)
+            else:
+                self._recorded.put((token, region, model, gpc, dnt), (decision, *window))
         return decision
 
     def _verify(self, token: str) -> StoredConsent | None:

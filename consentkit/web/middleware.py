@@ -39,6 +39,8 @@ class ConsentMiddleware(ConsentCore):
         self.app = app
         self._https_cookie = self.settings.request_cookie_name("https")
         self._http_cookie = self.settings.request_cookie_name("http")
+        self._https_reads = self.cookie_reads(self._https_cookie)
+        self._http_reads = self.cookie_reads(self._http_cookie)
         self._routed = (self._prefix, "/.well-known/gpc.json")
         """What a path that may not be the app's starts with (:meth:`route` tells)."""
 
@@ -48,8 +50,10 @@ class ConsentMiddleware(ConsentCore):
         if scope["type"] != "http":
             await self._not_http(scope, receive, send)
             return
-        secure = scope.get("scheme") == "https"
-        request = RequestInfo(scope, self._https_cookie if secure else self._http_cookie)
+        if scope.get("scheme") == "https":
+            request = RequestInfo(scope, self._https_cookie, self._https_reads)
+        else:
+            request = RequestInfo(scope, self._http_cookie, self._http_reads)
         decision = self.decide(request)
         state = scope.get("state")
         if state is None:

@@ -11,11 +11,11 @@ from contextlib import suppress
 from typing import Any, Final
 
 from ..cookies import parse_cookie_pairs
-from ..decision import token_in
+from ..decision import Decision, token_in
 from ..memo import Memo
 from .headers import header_value
 
-__all__ = ["RequestInfo"]
+__all__ = ["CookieRead", "CookieReads", "RequestInfo", "cookie_reads"]
 
 
 _READ: Final = frozenset(
@@ -24,33 +24,49 @@ _READ: Final = frozenset(
 """The request headers read when some come more than once (ASGI names are lower case)."""
 _READ_MAX: Final = 1024
 _READ_LONGEST: Final = 4096
-_Read = tuple[str | None, dict[str, str]]
-_reads: dict[str, Memo[bytes, _Read]] = {}
-"""Per consent cookie name, the ``Cookie`` headers read lately (a visitor sends the same
-one with every request); long headers are not kept. The dictionaries are shared: read
-them, never change them."""
 
 
-def _memo_for(cookie_name: str) -> Memo[bytes, _Read]:
-    memo = _reads.get(cookie_name)
-    if memo is None:
-        memo = _reads.setdefault(cookie_name, Memo(_READ_MAX))
-    return memo
+class CookieRead:
+    """What one ``Cookie`` header says, remembered per header (a visitor sends the same one
+    with every request): the consent token (``None`` when absent or duplicated) and the
+    cookies, the first occurrence of a name winning. The dictionary is shared: read it,
+    never change it. :attr:`decided` is where the decision's core remembers what the
+    header decides when nothing else does (one region, no signal)."""
+
+    __slots__ = ("cookies", "decided", "token")
+
+    def __init__(self, token: str | None, cookies: dict[str, str]) -> None:
+        self.token = token
+        self.cookies = cookies
+        self.decided: tuple[object, Decision, float, float] | None = None
+        """``(owner, decision, valid from, valid until)``, set by the owner only."""
 
 
-def _read_cookies(header: bytes, cookie_name: str) -> _Read:
-    """The consent token (``None`` when absent or duplicated) and the cookies of a
-    ``Cookie`` header, the first occurrence of a name winning."""
-    memo = _memo_for(cookie_name)
-    found = memo.get(header)
+CookieReads = Memo[bytes, CookieRead]
+"""The ``Cookie`` headers read lately for one consent cookie name (long ones are not
+kept). Each :class:`~.core.ConsentCore` keeps its own; requests built without one share
+one per name."""
+
+
+def cookie_reads() -> CookieReads:
+    """An empty memo of ``Cookie`` headers, bounded."""
+    return Memo(_READ_MAX)
+
+
+_shared_reads: dict[str, CookieReads] = {}
+
+
+def _read_cookies(header: bytes, cookie_name: str, reads: CookieReads) -> CookieRead:
+    """*header* read for *cookie_name* (remembered in *reads*)."""
+    found = reads.get(header)
     if found is None:
         pairs = parse_cookie_pairs(header)
         cookies: dict[str, str] = {}
         for pair_name, pair_value in pairs:
             cookies.setdefault(pair_name, pair_value)
-        found = token_in(pairs, cookie_name), cookies
+        found = CookieRead(token_in(pairs, cookie_name), cookies)
         if len(header) <= _READ_LONGEST:
-            memo.put(header, found)
+            reads.put(header, found)
     return found
 
 
@@ -86,10 +102,16 @@ class RequestInfo:
         "cookie_name",
         "found",
         "headers",
+        "read",
         "scope",
     )
 
-    def __init__(self, scope: MutableMapping[str, Any], cookie_name: str) -> None:
+    def __init__(
+        self,
+        scope: MutableMapping[str, Any],
+        cookie_name: str,
+        reads: CookieReads | None = None,
+    ) -> None:
         self.scope = scope
         self.cookie_name = cookie_name
         headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
@@ -110,18 +132,27 @@ class RequestInfo:
             self._cookies: Mapping[str, str]
             # Split once (remembered per header) for the consent token and the cookies.
             # Duplicates of our cookie read as no decision (cookie tossing).
-            memo = _reads.get(cookie_name)
-            read = None if memo is None else memo.get(cookie_header)
+            if reads is None:
+                reads = _shared_reads.get(cookie_name)
+                if reads is None:
+                    reads = _shared_reads.setdefault(cookie_name, cookie_reads())
+            read = reads.get(cookie_header)
             if read is None:
-                read = _read_cookies(cookie_header, cookie_name)
-            self.consent_token, self._cookies = read
+                read = _read_cookies(cookie_header, cookie_name, reads)
+            self.read: CookieRead | None = read
+            """The ``Cookie`` header's reading (``None`` when none came)."""
+            self.consent_token = read.token
+            self._cookies = read.cookies
         else:
             self.cookie_header = b""
+            self.read = None
             self.consent_token = None
             self._cookies = _NO_COOKIES
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, Any], cookie_name: str) -> RequestInfo:
+    def from_environ(
+        cls, environ: Mapping[str, Any], cookie_name: str, reads: CookieReads | None = None
+    ) -> RequestInfo:
         """The request of a WSGI *environ* (PEP 3333: header values are latin-1 strings)."""
         # A server that broke PEP 3333's latin-1 rule must not turn a request into a 500.
         headers = [
@@ -151,7 +182,7 @@ class RequestInfo:
             "client": (remote, 0) if remote else None,
             "server": (environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT", "")),
         }
-        return cls(scope, cookie_name)
+        return cls(scope, cookie_name, reads)
 
     @property
     def path(self) -> str:

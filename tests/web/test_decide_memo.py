@@ -86,3 +86,29 @@ def test_a_crawler_gets_only_necessary_even_with_an_accepted_cookie() -> None:
     crawler = middleware.decide(_request(cookie, (b"user-agent", GOOGLEBOT)))
     assert crawler.crawler
     assert crawler.granted == {"necessary"}
+
+
+def test_a_shared_cookie_reading_never_carries_one_sites_decision_to_another() -> None:
+    # Requests built without a site's own memo share one reading per header; the decision
+    # remembered on it belongs to the site that made it.
+    ours, theirs = (
+        _middleware(),
+        ConsentMiddleware(
+            Starlette(), policy=site_policy(), secret_key="another-secret-0123456789abcdefghij"
+        ),
+    )
+    cookie = (b"cookie", _token(ours))
+    for _ in range(2):
+        assert ours.decide(_request(cookie)).grants_all
+        assert not theirs.decide(_request(cookie)).decided  # not signed with its key
+    assert ours.cookie_reads("consentkit") is not theirs.cookie_reads("consentkit")
+
+
+def test_a_site_remembers_a_recorded_choice_on_its_own_cookie_reading() -> None:
+    middleware = _middleware()
+    reads = middleware.cookie_reads("consentkit")
+    header = _token(middleware)
+    request = RequestInfo({"type": "http", "headers": [(b"cookie", header)]}, "consentkit", reads)
+    decision = middleware.decide(request)
+    assert reads[header].decided is not None
+    assert reads[header].decided[:2] == (middleware, decision)

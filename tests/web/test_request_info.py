@@ -34,7 +34,7 @@ def test_the_memo_tells_cookie_names_and_duplicates_apart() -> None:
 def test_the_memo_is_bounded_and_skips_long_headers() -> None:
     for i in range(request_module._READ_MAX + 50):
         _info(f"consentkit=t{i}".encode())
-    memo = request_module._reads["consentkit"]
+    memo = request_module._shared_reads["consentkit"]
     assert 0 < len(memo) <= request_module._READ_MAX
     long_header = b"consentkit=t; pad=" + b"x" * request_module._READ_LONGEST
     assert _info(long_header).consent_token == "t"
