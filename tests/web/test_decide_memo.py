@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from starlette.applications import Starlette
 
 from consentkit import ConsentCodec, ConsentMiddleware
 from consentkit.categories import CATEGORIES
-from consentkit.decision import StoredConsent
+from consentkit.decision import choice
 from consentkit.web import core as core_module
 from consentkit.web.request import RequestInfo
 
@@ -27,16 +25,9 @@ def _request(*headers: tuple[bytes, bytes]) -> RequestInfo:
 
 
 def _token(middleware: ConsentMiddleware) -> bytes:
+    """The ``Cookie`` header of a visitor who accepted everything on *middleware*'s site."""
     policy = middleware.policy
-    stored = StoredConsent(
-        consent_id="memo-0123456789abcdef",
-        granted=frozenset(CATEGORIES),
-        refused=frozenset(),
-        revision=policy.revision,
-        decided_at=datetime.now(UTC),
-        fingerprints={c: policy.fingerprint(c) for c in CATEGORIES},
-        action="accept_all",
-    )
+    stored = choice(policy, frozenset(CATEGORIES), action="accept_all")
     codec = ConsentCodec(SECRET, site=policy.site_id)
     return b"consentkit=" + codec.dumps(stored).encode()
 
