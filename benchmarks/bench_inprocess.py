@@ -2,10 +2,13 @@
 
 The same Starlette app as the ``http`` topic, called straight through ASGI (no server, no
 sockets), so the figure is what each consent layer adds to one request on one core. The
-three contenders are called in turn inside every round, so a busy moment of the machine
-falls on all of them alike; each takes about 40 ms per round (so a fast contender makes
-more calls, not a few cold ones right after the naive blocker's), and each figure is the
-median of the rounds' means, with their min-max. Before timing, every answer is checked:
+three contenders are called in turn inside every round, and so are all the visitor states
+of one route, so a busy moment of the machine falls on all of them alike; each takes about
+40 ms per round (so a fast contender makes more calls, not a few cold ones right after the
+naive blocker's), and each figure is the median of the rounds' means, with their min-max.
+A decided visitor's ``vs_first_visit`` is the median of its round-by-round ratio to the
+first visit on the same page, with the lowest and highest round in
+``vs_first_visit_rounds``. Before timing, every answer is checked:
 first visits and refusals block every tracker and carry the banner, accepted visitors keep
 every tracker.
 
@@ -82,18 +85,15 @@ def visitors() -> dict[str, tuple[str | None, str]]:
     }
 
 
-CASES: Final = (
-    ("/json", "first visit"),
-    ("/json", "first visit, sends _fbp"),
-    ("/json", "accepted all"),
-    ("/page20", "first visit"),
-    ("/page20", "accepted all"),
-    ("/page20", "necessary only"),
-    ("/page20", "partial"),
-    ("/page300", "first visit"),
-    ("/page300", "accepted all"),
-    ("/page300", "necessary only"),
-    ("/page300", "partial"),
+ROUTE_VISITORS: Final = {
+    "/json": ("first visit", "first visit, sends _fbp", "accepted all"),
+    "/page20": ("first visit", "accepted all", "necessary only", "partial"),
+    "/page300": ("first visit", "accepted all", "necessary only", "partial"),
+}
+"""The visitor states timed on each route; one route's states share their rounds."""
+
+CASES: Final = tuple(
+    (route, visitor) for route, states in ROUTE_VISITORS.items() for visitor in states
 )
 
 
@@ -142,53 +142,88 @@ async def verify(apps: dict[str, ASGI], states: dict[str, tuple[str | None, str]
             _check(name, route, visitor, expect, await _call(app, scope))
 
 
+async def _calls_per_round(apps: dict[str, ASGI], scope: Message, quick: bool) -> dict[str, int]:
+    """About 40 ms of each contender per round: a fast contender's turn is not a few calls
+    made cold right after the naive blocker's (whose pages evict the caches)."""
+    calls: dict[str, int] = {}
+    for name, app in apps.items():
+        start = time.perf_counter()
+        for _ in range(3):
+            await _call(app, scope)
+        each = max((time.perf_counter() - start) / 3, 1e-6)
+        calls[name] = max(3, min(5_000, int(0.04 / each)))
+        if quick:
+            calls[name] = max(3, calls[name] // 4)
+    return calls
+
+
+def _paired(own: Sequence[float], reference: Sequence[float]) -> tuple[float, str]:
+    """Median and min-max of round-by-round ratios *own* / *reference*."""
+    ratios = [a / b for a, b in zip(own, reference, strict=True)]
+    return round(statistics.median(ratios), 3), f"{min(ratios):.2f}–{max(ratios):.2f}×"
+
+
+async def _measure_route(
+    apps: dict[str, ASGI],
+    route: str,
+    states: dict[str, tuple[str | None, str]],
+    rounds: int,
+    quick: bool,
+) -> list[dict[str, Any]]:
+    """Every visitor state of *route*, all in the same rounds: within a round each state's
+    contenders take their turn, so a decided visitor is compared with the first visit of
+    the same round, not with one timed seconds earlier on a machine running at another
+    speed."""
+    visitors = ROUTE_VISITORS[route]
+    scopes = {visitor: asgi_scope(route, states[visitor][0]) for visitor in visitors}
+    calls = {visitor: await _calls_per_round(apps, scopes[visitor], quick) for visitor in visitors}
+    means: dict[tuple[str, str], list[float]] = {
+        (visitor, name): [] for visitor in visitors for name in apps
+    }
+    for _ in range(rounds):
+        for visitor in visitors:
+            for name, app in apps.items():
+                count = calls[visitor][name]
+                start = time.perf_counter()
+                for _ in range(count):
+                    await _call(app, scopes[visitor])
+                means[visitor, name].append((time.perf_counter() - start) / count * 1e6)
+    rows: list[dict[str, Any]] = []
+    for visitor in visitors:
+        median = {name: statistics.median(means[visitor, name]) for name in apps}
+        added = median["consentkit"] - median["bare"]
+        naive_added = median["naive"] - median["bare"]
+        ck = means[visitor, "consentkit"]
+        row: dict[str, Any] = {
+            "route": route,
+            "visitor": visitor,
+            "rounds": rounds,
+            "calls_per_round": calls[visitor]["consentkit"],
+            "bare_us": round(median["bare"], 1),
+            "naive_us": round(median["naive"], 1),
+            "consentkit_us": round(median["consentkit"], 1),
+            "consentkit_min_max": f"{min(ck):.0f}–{max(ck):.0f}",
+            "added_us": round(added, 1),
+            "naive_added_us": round(naive_added, 1),
+            "added_vs_naive": round(added / naive_added, 3) if naive_added > 0 else None,
+            "consentkit_vs_bare": round(median["consentkit"] / median["bare"], 2),
+        }
+        if visitor != "first visit" and "first visit" in visitors:
+            row["vs_first_visit"], row["vs_first_visit_rounds"] = _paired(
+                ck, means["first visit", "consentkit"]
+            )
+        rows.append(row)
+    return rows
+
+
 async def _measure(quick: bool) -> list[dict[str, Any]]:
     apps = contenders()
     states = visitors()
     await verify(apps, states)
+    rounds = 3 if quick else 15
     rows: list[dict[str, Any]] = []
-    rounds = 3 if quick else 9
-    for route, visitor in CASES:
-        cookie, _ = states[visitor]
-        scope = asgi_scope(route, cookie)
-        # About 40 ms of each contender per round: a fast contender's turn is not a few
-        # calls made cold right after the naive blocker's (whose pages evict the caches).
-        calls: dict[str, int] = {}
-        for name, app in apps.items():
-            start = time.perf_counter()
-            for _ in range(3):
-                await _call(app, scope)
-            each = max((time.perf_counter() - start) / 3, 1e-6)
-            calls[name] = max(3, min(5_000, int(0.04 / each)))
-            if quick:
-                calls[name] = max(3, calls[name] // 4)
-        means: dict[str, list[float]] = {name: [] for name in apps}
-        for _ in range(rounds):
-            for name, app in apps.items():
-                start = time.perf_counter()
-                for _ in range(calls[name]):
-                    await _call(app, scope)
-                means[name].append((time.perf_counter() - start) / calls[name] * 1e6)
-        median = {name: statistics.median(values) for name, values in means.items()}
-        added = median["consentkit"] - median["bare"]
-        naive_added = median["naive"] - median["bare"]
-        ck = means["consentkit"]
-        rows.append(
-            {
-                "route": route,
-                "visitor": visitor,
-                "rounds": rounds,
-                "calls_per_round": calls["consentkit"],
-                "bare_us": round(median["bare"], 1),
-                "naive_us": round(median["naive"], 1),
-                "consentkit_us": round(median["consentkit"], 1),
-                "consentkit_min_max": f"{min(ck):.0f}–{max(ck):.0f}",
-                "added_us": round(added, 1),
-                "naive_added_us": round(naive_added, 1),
-                "added_vs_naive": round(added / naive_added, 3) if naive_added > 0 else None,
-                "consentkit_vs_bare": round(median["consentkit"] / median["bare"], 2),
-            }
-        )
+    for route in ROUTE_VISITORS:
+        rows += await _measure_route(apps, route, states, rounds, quick)
     return rows
 
 

@@ -263,3 +263,29 @@ def test_a_drifting_machine_cancels_out_of_the_paired_ratio() -> None:
     assert rows[1]["overhead_ratio"] == pytest.approx(1.02)
     assert rows[1]["round_ratios"] == "1.02–1.02×"
     assert rows[1]["added_ms"] == pytest.approx(1000 / (900 / 1.02) - 1000 / 900)
+
+
+@pytest.mark.parametrize(
+    ("cores", "servers", "load"),
+    [({0, 1}, {0}, {1}), ({2, 5, 7}, {2}, {5, 7}), ({3}, {3}, {3})],
+)
+def test_servers_and_wrk_get_cores_of_their_own(
+    monkeypatch: pytest.MonkeyPatch, cores: set[int], servers: set[int], load: set[int]
+) -> None:
+    monkeypatch.setattr(bench_http.os, "sched_getaffinity", lambda pid: cores)
+    assert bench_http._cpus() == (frozenset(servers), frozenset(load))
+
+
+def test_wrk_runs_one_thread_per_core_it_has() -> None:
+    server = bench_http.Server(contender("starlette"), 1, None, None)  # type: ignore[arg-type]
+    command = bench_http._wrk_command(server, "/json", 3, bench_http.ROOT)
+    assert f"--threads={len(bench_http.WRK_CPUS)}" in command
+
+
+def test_extra_json_rounds_time_consentkit_and_its_baselines_only() -> None:
+    assert bench_http._JSON_EXTRA == {
+        "consentkit",
+        "consentkit-accepted",
+        "starlette",
+        "starlette-cookie",
+    }

@@ -37,3 +37,19 @@ def test_refused_visitors_are_read_as_decided() -> None:
         first = asyncio.run(bench_inprocess._call(apps["consentkit"], asgi_scope("/page20", None)))
         assert b"data-ck-blocked" in body
         assert len(body) < len(first), visitor
+
+
+def test_decided_visitors_are_paired_with_the_first_visit_of_their_round() -> None:
+    # The machine slows down by half in round 2: paired by round the refusal costs 1.1×
+    # a first visit in both rounds, whatever the medians of the two columns say.
+    ratio, spread = bench_inprocess._paired([110.0, 330.0], [100.0, 300.0])
+    assert (ratio, spread) == (1.1, "1.10–1.10×")
+    with pytest.raises(ValueError, match="longer than argument 1"):
+        bench_inprocess._paired([1.0], [1.0, 2.0])
+
+
+def test_every_case_is_timed_with_the_first_visit_of_its_page() -> None:
+    for route, visitor in bench_inprocess.CASES:
+        assert visitor in bench_inprocess.ROUTE_VISITORS[route]
+        if route != "/json":
+            assert "first visit" in bench_inprocess.ROUTE_VISITORS[route]

@@ -236,8 +236,8 @@ def _inprocess(json_added: float, share: float, refused_us: float) -> TopicResul
         rows += [
             row(route, "first visit", 100.0, added_vs_naive=share),
             row(route, "accepted all", 40.0, consentkit_vs_bare=2.0),
-            row(route, "necessary only", refused_us),
-            row(route, "partial", refused_us),
+            row(route, "necessary only", refused_us, vs_first_visit=refused_us / 100.0),
+            row(route, "partial", refused_us, vs_first_visit=refused_us / 100.0),
         ]
     return TopicResult("inprocess", rows)
 
