@@ -457,6 +457,28 @@ def _add_targets(rows: list[dict[str, Any]]) -> None:
             row["target_met"] = all(ratio < p for p in peers)
 
 
+def round_order(servers: Sequence[Server], round_: int) -> list[Server]:
+    """The order *servers* take their turns in round *round_*: each contender right next to
+    its baseline (measured seconds apart, the machine's speed has no time to move between
+    the two), before it in one round and after it in the next, so a steady drift weighs on
+    both alike over two rounds. A baseline with two contenders sits between them. The
+    groups (a baseline and its contenders) rotate, so none always comes first."""
+    groups: dict[str, list[Server]] = {}
+    for server in servers:
+        contender = server.contender
+        groups.setdefault(contender.baseline or contender.name, []).append(server)
+    ordered: list[list[Server]] = []
+    for name, members in groups.items():
+        base = [s for s in members if s.contender.name == name]
+        others = [s for s in members if s.contender.name != name]
+        # Contenders on both sides of the baseline: the first half before it, the rest after.
+        half = (len(others) + 1) // 2
+        group = others[:half] + base + others[half:]
+        ordered.append(group if round_ % 2 == 0 else group[::-1])
+    shift = round_ % max(1, len(ordered))
+    return [server for group in ordered[shift:] + ordered[:shift] for server in group]
+
+
 def run(quick: bool = False) -> list[dict[str, Any]]:
     """Verify, then time, every contender on every route; one row per (route, contender)."""
     if shutil.which("wrk") is None:
@@ -478,10 +500,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         for round_ in range(max(plan.rounds, plan.json_rounds)):
             extra = round_ >= plan.rounds
             for route in ("/json",) if extra else ROUTES:
-                # Rotate who goes first so no contender always follows the same neighbour.
-                group = ours if extra else timed
-                shift = round_ % max(1, len(group))
-                for server in group[shift:] + group[:shift]:
+                for server in round_order(ours if extra else timed, round_):
                     if server.problems:
                         continue
                     result = _measure(server, route, plan.seconds, measure)

@@ -283,9 +283,36 @@ def test_wrk_runs_one_thread_per_core_it_has() -> None:
 
 
 def test_extra_json_rounds_time_consentkit_and_its_baselines_only() -> None:
-    assert bench_http._JSON_EXTRA == {
+    assert {
         "consentkit",
         "consentkit-accepted",
         "starlette",
         "starlette-cookie",
-    }
+    } == bench_http._JSON_EXTRA
+
+
+def _names(servers: list[bench_http.Server]) -> list[str]:
+    return [s.contender.name for s in servers]
+
+
+@pytest.mark.parametrize("extra", [False, True])
+def test_each_contender_takes_its_turn_next_to_its_baseline(extra: bool) -> None:
+    servers = [
+        bench_http.Server(item, 0, None, None)  # type: ignore[arg-type]
+        for item in CONTENDERS
+        if not extra or item.name in bench_http._JSON_EXTRA
+    ]
+    before: dict[str, int] = {}
+    firsts = set()
+    for round_ in range(4):
+        order = _names(bench_http.round_order(servers, round_))
+        assert sorted(order) == sorted(_names(servers))
+        firsts.add(order[0])
+        for item in (s.contender for s in servers):
+            if item.baseline:
+                gap = order.index(item.name) - order.index(item.baseline)
+                assert abs(gap) == 1, (round_, order)
+                before[item.name] = before.get(item.name, 0) + (gap < 0)
+    # Before the baseline in half of the rounds, after it in the other half.
+    assert set(before.values()) == {2}
+    assert len(firsts) > 1
