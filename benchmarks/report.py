@@ -128,6 +128,8 @@ class TopicResult:
     error: str | None = None
     #: Set when a saved run was assembled from several runs: when and how this topic ran.
     note: str | None = None
+    #: The machine's speed probe (ms of a fixed workload) before and after the topic.
+    speed: tuple[float, float] | None = None
 
     @property
     def ok(self) -> bool:
@@ -223,6 +225,16 @@ def machine_table(info: Mapping[str, Any]) -> str:
     return markdown_table(rows)
 
 
+def _speed(result: TopicResult) -> str:
+    if result.speed is None:
+        return ""
+    before, after = result.speed
+    return (
+        f"; speed probe {before:.1f} ms before, {after:.1f} ms after "
+        "(a fixed Python workload: larger means a slower machine)"
+    )
+
+
 def topic_section(result: TopicResult) -> str:
     """``## Title``, what it measures, then its table, or the failure."""
     title, text = TOPIC_TEXT.get(result.name, (result.name, ""))
@@ -232,7 +244,7 @@ def topic_section(result: TopicResult) -> str:
     if result.error is not None:
         parts.append(f"**FAILED** after {result.seconds:.0f} s: {format_cell('', result.error)}")
     else:
-        parts += [markdown_table(result.rows), "", f"_{result.seconds:.0f} s._"]
+        parts += [markdown_table(result.rows), "", f"_{result.seconds:.0f} s{_speed(result)}._"]
     if result.note:
         parts += ["", f"_Note: {result.note}._"]
     return "\n".join(parts)
@@ -270,6 +282,7 @@ def from_json(data: Mapping[str, Any]) -> tuple[list[TopicResult], dict[str, Any
             float(topic.get("seconds", 0.0)),
             topic.get("error"),
             topic.get("note"),
+            tuple(topic["speed"]) if topic.get("speed") else None,  # type: ignore[arg-type]
         )
         for name, topic in topics.items()
     ]
@@ -291,6 +304,7 @@ def to_json(
                 "error": r.error,
                 "rows": r.rows,
                 **({"note": r.note} if r.note else {}),
+                **({"speed": list(r.speed)} if r.speed else {}),
             }
             for r in results
         },

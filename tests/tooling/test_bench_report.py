@@ -24,6 +24,7 @@ from benchmarks.report import (
     ratio,
     render_markdown,
     to_json,
+    topic_section,
 )
 
 INFO: dict[str, Any] = {
@@ -291,3 +292,30 @@ def test_goals_four_and_five_read_the_inject_topic() -> None:
     inject[2]["met"] = "yes"
     rows = goal_rows([*_goal_results(0.3), TopicResult("inject", inject)])
     assert {row["goal"].split(".")[0]: row for row in rows}["4"]["met"] == "yes"
+
+
+def test_a_topic_shows_the_machine_speed_it_ran_at_and_keeps_it_in_json() -> None:
+    result = TopicResult("wsgi", [{"route": "/json"}], 4.0, speed=(5.0, 9.25))
+    section = topic_section(result)
+    assert "speed probe 5.0 ms before, 9.2 ms after" in section
+    again, _, _, _ = from_json(to_json([result], INFO, quick=False, when="now"))
+    assert again[0].speed == (5.0, 9.25)
+    assert "speed probe" not in topic_section(TopicResult("wsgi", [{"route": "/json"}], 4.0))
+
+
+def test_run_topic_probes_the_machine_speed_before_and_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import types
+
+    import benchmarks.__main__ as entry
+
+    probes = iter([4.0, 8.0])
+    monkeypatch.setattr(entry, "speed_probe", lambda: next(probes))
+    topic = types.SimpleNamespace(run=lambda quick: [{"route": "/json"}])
+    monkeypatch.setattr(entry.importlib, "import_module", lambda name: topic)
+    result = run_topic("fake", quick=True)
+    assert result.ok
+    assert result.speed == (4.0, 8.0)
+    monkeypatch.undo()
+    assert 0 < entry.speed_probe() < 10_000
