@@ -16,7 +16,9 @@ whose overhead is smaller than the spread between rounds). A contender's overhea
 ``overhead_ratio``: its bare app's requests/s over its own in the same round (1.00 means
 free, 1.25 means a request costs 25% more), the median over the rounds, with the lowest
 and highest round in ``round_ratios``; and ``added_ms``: the server time it adds per
-request, paired the same way.
+request, paired the same way. On ``/json`` consentkit's rows also give
+``together_ratio``: the same ratio with the contender and its baseline loaded at the same
+time (10 rounds of 3 s), which a slow stretch of a shared machine cannot tilt.
 
 Targets: consentkit within 3% of bare Starlette on ``/json``, and on every HTML route an
 overhead ratio below both the obvious implementation's and django-cookie-consent's.
@@ -97,10 +99,13 @@ class Plan:
     json_rounds: int
     """Rounds of ``/json`` (at least ``rounds``): its overhead is a few percent, no larger
     than the spread between two rounds, so it gets more of them than the pages."""
+    together_rounds: int
+    """Rounds of ``/json`` with consentkit and its baseline loaded at once (see
+    :func:`_together`)."""
 
 
-QUICK: Final = Plan(rounds=1, seconds=3, warmup_seconds=1, json_rounds=1)
-FULL: Final = Plan(rounds=3, seconds=6, warmup_seconds=3, json_rounds=15)
+QUICK: Final = Plan(rounds=1, seconds=3, warmup_seconds=1, json_rounds=1, together_rounds=1)
+FULL: Final = Plan(rounds=3, seconds=6, warmup_seconds=3, json_rounds=15, together_rounds=10)
 
 _JSON_EXTRA: Final = frozenset(
     name
@@ -512,9 +517,61 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             for route in ROUTES
             for server in servers
         ]
+        together = _together(ours, plan, measure)
     _add_overheads(rows, samples)
     _add_targets(rows)
+    for row in rows:
+        ratios = together.get(row["contender"]) if row["route"] == "/json" else None
+        if ratios:
+            row["together_ratio"] = statistics.median(ratios)
+            row["together_rounds"] = f"{min(ratios):.2f}–{max(ratios):.2f}×"
     return rows
+
+
+def _together(servers: Sequence[Server], plan: Plan, script: Path) -> dict[str, list[float]]:
+    """``/json`` of each consentkit contender and its baseline loaded at the same time,
+    round after round: per contender, its baseline's requests/s over its own in each round.
+
+    The two servers share the server core while one ``wrk`` each loads them (half the
+    connections each), so a slower stretch of the machine falls on both alike: on a shared
+    machine whose speed halves for seconds at a time this ratio is steadier than the
+    sequential one (though each server's code is colder in the CPU's caches, sharing
+    the core)."""
+    by_name = {s.contender.name: s for s in servers if not s.problems}
+    ratios: dict[str, list[float]] = {}
+    for server in by_name.values():
+        base = by_name.get(server.contender.baseline or "")
+        if base is None:
+            continue
+        for _ in range(plan.together_rounds):
+            commands = [
+                _wrk_command(s, "/json", plan.seconds / 2, script, CONNECTIONS // 2)
+                for s in (base, server)
+            ]
+            processes = [
+                subprocess.Popen(
+                    c,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    preexec_fn=_pinned(WRK_CPUS),
+                )
+                for c in commands
+            ]
+            outputs = [p.communicate(timeout=plan.seconds + 60) for p in processes]
+            _settle([base, server], limit=20)
+            try:
+                results = [
+                    _result(subprocess.CompletedProcess(c, 0, out, err))
+                    for c, (out, err) in zip(commands, outputs, strict=True)
+                ]
+            except RuntimeError:
+                continue
+            if any(r["status_errors"] or not r["requests"] for r in results):
+                continue
+            rps = [r["requests"] / (r["duration_us"] / 1e6) for r in results]
+            ratios.setdefault(server.contender.name, []).append(rps[0] / rps[1])
+    return ratios
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -206,10 +206,10 @@ def _http(route: str, contender: str, ratio_: float, added: float) -> dict[str, 
     }
 
 
-def _goal_results(page_added: float) -> list[TopicResult]:
+def _goal_results(page_added: float, together: float = 1.03) -> list[TopicResult]:
     http = [
-        _http("/json", "consentkit", 1.01, 0.001),
-        _http("/json", "consentkit-accepted", 1.02, 0.002),
+        {**_http("/json", "consentkit", 1.01, 0.001), "together_ratio": together},
+        {**_http("/json", "consentkit-accepted", 1.02, 0.002), "together_ratio": together},
         _http("/page20", "consentkit", 2.0, page_added),
         _http("/page20", "obvious", 5.0, 1.0),
         _http("/page300", "consentkit", 2.0, page_added),
@@ -259,6 +259,12 @@ def test_goal_rows_cover_every_goal_and_judge_the_figures() -> None:
     assert _met(_goal_results(0.5))["2"] == "no"
     assert _met([*_goal_results(0.3), _inprocess(3.0, 0.4, 100.0)])["2"] == "no"
     assert _met([*_goal_results(0.3), _inprocess(6.0, 0.3, 100.0)])["1"] == "no"
+    # Loaded together with its baseline, consentkit must keep 0.95× of its requests/s too.
+    assert _met([*_goal_results(0.3, together=1.06), _inprocess(3.0, 0.3, 100.0)])["1"] == "no"
+    without = _goal_results(0.3)
+    for row in without[0].rows:
+        row.pop("together_ratio", None)
+    assert _met([*without, _inprocess(3.0, 0.3, 100.0)])["1"] == NOT_MEASURED
     # A refused visitor costing more than a first visit (beyond the noise margin) fails 3.
     assert _met([*_goal_results(0.3), _inprocess(3.0, 0.3, 110.0)])["3"] == "no"
 
