@@ -167,9 +167,18 @@ def machine_info() -> dict[str, Any]:
         "memory_gb": _memory_gb(),
         "os": platform.platform(terse=True),
         "python": platform.python_version(),
+        "consentkit_path": _consentkit_path(),
         "load": load_average(),
         "versions": versions,
     }
+
+
+def _consentkit_path() -> str:
+    """Whether the compiled twins (``consentkit[speedups]``) ran, as the servers see it too:
+    they inherit this environment."""
+    from consentkit.speedups import status
+
+    return status
 
 
 def _knowledge_base_counts() -> str:

@@ -95,6 +95,7 @@ MACHINE_FIELDS: Final = (
     ("memory_gb", "Memory (GB)"),
     ("os", "OS"),
     ("python", "Python"),
+    ("consentkit_path", "consentkit's request path (`consentkit.speedups.status`)"),
     ("knowledge_base", "Knowledge base (`consentkit kb stats`)"),
     ("load", "Load average (1/5/15 min)"),
 )

@@ -28,6 +28,7 @@ from ..rewriter import (
     HTMLRewriter,
     sniff_charset,
 )
+from ..speedups import native
 from .declaration import Declaration
 from .encodings import (
     CorruptBody,
@@ -84,6 +85,9 @@ class _Sniff:
 
 
 _html_types: Memo[bytes, bool] = Memo(512)
+if native is not None:
+    native.bind(html_types=_html_types)
+_read_headers = None if native is None else native.read_response_headers
 
 
 def _is_html(content_type: bytes) -> bool:
@@ -147,17 +151,11 @@ def read_response(
     the visitor has none to expire, and it is neither a page to rewrite nor a body to
     sniff. That is most API and asset responses, and the adapters then build no editor.
     Otherwise what :meth:`ResponseEditor.edit` needs from the headers."""
-    content_type: bytes | None = None
-    sets_cookies = False
-    for key, value in raw:
-        # Any spelling of the two names; only a name of their length is lowered.
-        size = len(key)
-        if size == 12:
-            if key.lower() == b"content-type":
-                # Fetch reads every Content-Type line as one comma-separated value.
-                content_type = value if content_type is None else content_type + b", " + value
-        elif size == 10 and key.lower() == b"set-cookie":
-            sets_cookies = True
+    found = None if _read_headers is None else _read_headers(raw)
+    if found is None:
+        content_type, sets_cookies = _read_response_headers(raw)
+    else:
+        content_type, sets_cookies = found
     if content_type is not None:
         is_html = _html_types.get(content_type)
         if is_html is None:
@@ -173,6 +171,23 @@ def read_response(
     ):
         return Reading(content_type, False, False)
     return None
+
+
+def _read_response_headers(raw: RawList) -> tuple[bytes | None, bool]:
+    """The ``Content-Type`` lines (any spelling) joined with ``", "``, as Fetch reads
+    them, and whether a ``Set-Cookie`` line came (the compiled twin:
+    ``consentkit_speedups.read_response_headers``)."""
+    content_type: bytes | None = None
+    sets_cookies = False
+    for key, value in raw:
+        # Any spelling of the two names; only a name of their length is lowered.
+        size = len(key)
+        if size == 12:
+            if key.lower() == b"content-type":
+                content_type = value if content_type is None else content_type + b", " + value
+        elif size == 10 and key.lower() == b"set-cookie":
+            sets_cookies = True
+    return content_type, sets_cookies
 
 
 def _has_stale_cookies(rules: ResponseRules, request: RequestInfo, decision: Decision) -> bool:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
 from contextlib import suppress
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..cookies import parse_cookie_pairs
 from ..decision import Decision, token_in
 from ..memo import Memo
+from ..speedups import native
 from .headers import header_value
 
 __all__ = ["CookieRead", "CookieReads", "RequestInfo", "cookie_reads"]
@@ -92,8 +93,8 @@ _NO_COOKIES: Final[dict[str, str]] = {}
 """The cookies of a request without any (shared: never changed)."""
 
 
-class RequestInfo:
-    """What the middleware needs from a request: one pass over the headers, the rest lazy."""
+class _PyRequestCore:
+    """The slots of :class:`RequestInfo` and its pure-Python reading."""
 
     __slots__ = (
         "_cookies",
@@ -106,12 +107,30 @@ class RequestInfo:
         "scope",
     )
 
+    scope: MutableMapping[str, Any]
+    cookie_name: str
+    headers: list[tuple[bytes, bytes]]
+    found: dict[bytes, bytes]
+    """The headers read, by (lower-case) name: at least those :func:`_read_repeated`
+    reads, with its rules for names sent more than once. Read only."""
+    cookie_header: bytes
+    """The ``Cookie`` header (lines joined), empty when none came."""
+    read: CookieRead | None
+    """The ``Cookie`` header's reading (``None`` when none came)."""
+    consent_token: str | None
+    _cookies: Mapping[str, str]
+
     def __init__(
         self,
         scope: MutableMapping[str, Any],
         cookie_name: str,
         reads: CookieReads | None = None,
     ) -> None:
+        """A :class:`RequestInfo`'s slots, read from *scope* in one pass over the headers.
+
+        The pure-Python reading. The compiled ``RequestCore`` (:mod:`consentkit.speedups`)
+        reads the usual request itself and hands anything else to this method.
+        """
         self.scope = scope
         self.cookie_name = cookie_name
         headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
@@ -123,13 +142,9 @@ class RequestInfo:
         if len(found) != len(headers):
             found = _read_repeated(headers)
         self.found = found
-        """The headers read, by (lower-case) name; see :func:`_read_repeated` for names
-        sent more than once. Read only."""
         cookie_header = found.get(b"cookie")
         if cookie_header:
-            self.cookie_header: bytes = cookie_header
-            """The ``Cookie`` header (lines joined), empty when none came."""
-            self._cookies: Mapping[str, str]
+            self.cookie_header = cookie_header
             # Split once (remembered per header) for the consent token and the cookies.
             # Duplicates of our cookie read as no decision (cookie tossing).
             if reads is None:
@@ -139,8 +154,7 @@ class RequestInfo:
             read = reads.get(cookie_header)
             if read is None:
                 read = _read_cookies(cookie_header, cookie_name, reads)
-            self.read: CookieRead | None = read
-            """The ``Cookie`` header's reading (``None`` when none came)."""
+            self.read = read
             self.consent_token = read.token
             self._cookies = read.cookies
         else:
@@ -148,6 +162,26 @@ class RequestInfo:
             self.read = None
             self.consent_token = None
             self._cookies = _NO_COOKIES
+
+
+if TYPE_CHECKING or native is None:
+    _RequestCore = _PyRequestCore
+else:
+    _RequestCore = native.RequestCore
+    native.bind(
+        request_fallback=_PyRequestCore.__init__, read_cookies=_read_cookies, no_cookies=_NO_COOKIES
+    )
+
+
+class RequestInfo(_RequestCore):
+    """What the middleware needs from a request: one pass over the headers, the rest lazy.
+
+    ``RequestInfo(scope, cookie_name, reads=None)``: *reads* is the site's memo of
+    ``Cookie`` headers (:meth:`~.core.ConsentCore.cookie_reads`); without one, requests
+    share one per cookie name.
+    """
+
+    __slots__ = ()
 
     @classmethod
     def from_environ(

@@ -9,12 +9,13 @@ turns that into ASGI messages (and runs the blocking GPC receipt in a worker thr
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import anyio
 from starlette.types import Message, Send
 
 from ..decision import Decision
+from ..speedups import native
 from .editor import Reading, ResponseEditor, read_response
 from .request import RequestInfo
 from .responses import Reply
@@ -25,14 +26,9 @@ __all__ = ["Responder", "ResponseRules", "send_reply"]
 _FILE_CHUNK: Final = 64 * 1024
 
 
-class Responder:
-    """Per-request wrapper of ``send``: headers first, then the body path.
-
-    Most responses (API answers, assets) pass as the app wrote them; for those no
-    :class:`ResponseEditor` is built, the start goes out at once and each message costs
-    one check: :meth:`send` then hands back the server's own ``send`` awaitable instead
-    of wrapping it in a coroutine of its own.
-    """
+class _PyResponderCore:
+    """The slots of :class:`Responder` and its ``send`` for the common case, in Python
+    (the compiled ``ResponderCore`` of :mod:`consentkit.speedups` is its twin)."""
 
     __slots__ = (
         "_send",
@@ -65,7 +61,7 @@ class Responder:
         """Set once the headers are read when the body passes as the app wrote it."""
         self.open = True
         """False once an untouched response sent a message after its start; until then
-        the middleware asks :attr:`unfinished`."""
+        the middleware asks :attr:`Responder.unfinished`."""
 
     def send(self, message: Message) -> Awaitable[None]:
         """The ``send`` the app gets (it awaits what this returns)."""
@@ -73,6 +69,33 @@ class Responder:
             # The common case: the message is the server's to send.
             self.open = False
             return self._send(message)
+        return self._send_slow(message)
+
+    def _send_slow(self, message: Message) -> Awaitable[None]:
+        raise NotImplementedError
+
+
+if TYPE_CHECKING or native is None:  # noqa: SIM108 - the type checker reads one branch
+    _ResponderCore = _PyResponderCore
+else:
+    _ResponderCore = native.ResponderCore
+
+
+class Responder(_ResponderCore):
+    """Per-request wrapper of ``send``: headers first, then the body path.
+
+    Most responses (API answers, assets) pass as the app wrote them; for those no
+    :class:`ResponseEditor` is built, the start goes out at once and each message costs
+    one check: :meth:`send` then hands back the server's own ``send`` awaitable instead
+    of wrapping it in a coroutine of its own. With the compiled ``ResponderCore``, a
+    start that surely passes untouched (a type known not to be HTML, no ``Set-Cookie``,
+    no refused cookie to expire) never reaches :meth:`_send_slow` either.
+    """
+
+    __slots__ = ()
+
+    def _send_slow(self, message: Message) -> Awaitable[None]:
+        """:meth:`send` past the untouched case: the start read, or a message after it."""
         if self.start is None and message["type"] == "http.response.start":
             self.start = message
             raw = message.get("headers") or []

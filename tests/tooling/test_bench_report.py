@@ -33,6 +33,7 @@ INFO: dict[str, Any] = {
     "memory_gb": 7.8,
     "os": "Linux-6",
     "python": "3.11.7",
+    "consentkit_path": "compiled (consentkit_speedups)",
     "versions": {"consentkit": "0.1.0", "starlette": "0.40.0", "wrk": None, "npm klaro": "0.7.22"},
 }
 

@@ -48,12 +48,14 @@ CORE = frozenset(
         "registry",
         "rules",
         "services",
+        "speedups",
         "trackers",
         "url_host",
         "urls",
     }
 )
-"""Pure modules: standard library, itsdangerous, and (lazily, for GeoIP) maxminddb."""
+"""Pure modules: standard library, itsdangerous, (lazily, for GeoIP) maxminddb, and the
+optional C extension consentkit_speedups (``speedups`` picks it up)."""
 ENTRY = frozenset({"cli", "kbcli", "__init__", "__main__"})
 ENTRY_PACKAGES = frozenset({"scan"})
 """Packages of the entry-point layer (the scanner drives a browser and may import anything)."""

@@ -40,9 +40,31 @@ def test_only_the_package_imports_the_middleware() -> None:
         assert "middleware" not in relative_imports(path), f"web/{path.name} imports .middleware"
 
 
+def _type_checking_imports(source: str) -> list[int]:
+    """Lines of imports made only for the type checker (inside ``if TYPE_CHECKING``)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            found += [
+                inner.lineno
+                for branch in node.body
+                for inner in ast.walk(branch)
+                if isinstance(inner, ast.Import | ast.ImportFrom)
+            ]
+    return found
+
+
 def test_no_type_checking_imports_in_the_web_layer() -> None:
+    # An import only the type checker sees hides a cycle between modules. (Choosing a
+    # base class for the type checker, as request.py and responder.py do, is allowed.)
     for path in modules():
-        assert "TYPE_CHECKING" not in path.read_text(encoding="utf-8"), path.name
+        assert not _type_checking_imports(path.read_text(encoding="utf-8")), path.name
+
+
+def test_type_checking_imports_are_found() -> None:
+    source = "if TYPE_CHECKING:\n    from .core import ConsentCore\nelse:\n    X = 1\n"
+    assert _type_checking_imports(source) == [2]
+    assert _type_checking_imports("if TYPE_CHECKING or x:\n    Base = object\n") == []
 
 
 def test_endpoints_and_responder_do_not_import_each_other() -> None:
